@@ -1,0 +1,93 @@
+/**
+ * The error catalogue: every stable error code Assay can produce, one row each.
+ *
+ * A code never changes meaning once published. `family` decides where an error may surface:
+ * - `request`: a malformed request; becomes an RFC 9457 problem with `status`.
+ * - `evidence`: bad Evidence; never an HTTP error, it becomes a signed result that says why.
+ * - `fault`: the verifier itself failed; 500/503, and `verifier_malfunction` in a result.
+ *
+ * `docs/errors.md` lists every code; a test keeps the two in step.
+ */
+export type ErrorFamily = 'request' | 'evidence' | 'fault'
+
+export interface ErrorEntry {
+  readonly family: ErrorFamily
+  /** HTTP status when the error reaches the wire directly (request and fault families). */
+  readonly status: number
+  readonly title: string
+}
+
+const evidence = (title: string): ErrorEntry => ({ family: 'evidence', status: 422, title })
+const request = (status: number, title: string): ErrorEntry => ({ family: 'request', status, title })
+const fault = (title: string): ErrorEntry => ({ family: 'fault', status: 500, title })
+
+export const ERROR_CATALOGUE = {
+  // CBOR (src/cose/cbor.ts)
+  ERR_CBOR_MALFORMED: evidence('CBOR item is not well-formed'),
+  ERR_CBOR_TRUNCATED: evidence('CBOR input ends inside an item'),
+  ERR_CBOR_TRAILING_BYTES: evidence('Bytes follow the single CBOR item'),
+  ERR_CBOR_TOO_LARGE: evidence('CBOR input exceeds the size limit'),
+  ERR_CBOR_TOO_DEEP: evidence('CBOR nesting exceeds the depth limit'),
+  ERR_CBOR_DUPLICATE_KEY: evidence('CBOR map has a duplicate key'),
+  ERR_CBOR_MAP_KEY_TYPE: evidence('CBOR map key is neither an integer nor a text string'),
+  ERR_CBOR_INDEFINITE_LENGTH: evidence('Indefinite-length CBOR item where the profile requires definite lengths'),
+  ERR_CBOR_INVALID_UTF8: evidence('CBOR text string is not valid UTF-8'),
+  ERR_CBOR_TAG_NOT_ALLOWED: evidence('CBOR tag not allowed here'),
+  ERR_CBOR_UNSUPPORTED_SIMPLE: evidence('CBOR simple value other than false, true or null'),
+
+  // COSE structure (src/cose/sign1.ts, mac0.ts, headers.ts)
+  ERR_COSE_WRONG_TAG: evidence('COSE message has the wrong CBOR tag'),
+  ERR_COSE_UNTAGGED: evidence('Untagged COSE message where the profile requires a tag'),
+  ERR_COSE_MALFORMED: evidence('COSE message structure is malformed'),
+  ERR_COSE_PROTECTED_NOT_MAP: evidence('Protected header is not a serialized map'),
+  ERR_COSE_HEADER_DUPLICATE_LABEL: evidence('Header bucket has a duplicate label'),
+  ERR_COSE_HEADER_OVERLAP: evidence('Label appears in both the protected and unprotected header'),
+  ERR_COSE_HEADER_INVALID: evidence('Header parameter has an invalid value'),
+  ERR_COSE_CRIT_INVALID: evidence('crit header parameter is malformed or not protected'),
+  ERR_COSE_CRIT_UNSUPPORTED: evidence('crit names a header parameter the verifier does not understand'),
+  ERR_COSE_ALG_MISSING: evidence('alg header parameter is missing'),
+  ERR_COSE_ALG_UNPROTECTED: evidence('alg header parameter is not integrity protected'),
+  ERR_COSE_ALG_UNKNOWN: evidence('alg header parameter names an unknown algorithm'),
+  ERR_COSE_ALG_NOT_ALLOWED: evidence('Algorithm is not in the allow-list of the profile'),
+  ERR_COSE_KEY_ALG_MISMATCH: evidence('Verification key does not match the algorithm'),
+  ERR_COSE_SIGNATURE_DER: evidence('ECDSA signature is DER-encoded; COSE requires r||s'),
+  ERR_COSE_SIGNATURE_LENGTH: evidence('Signature length is wrong for the algorithm'),
+  ERR_COSE_SIGNATURE_INVALID: evidence('Signature does not verify'),
+  ERR_COSE_MAC_INVALID: evidence('MAC tag does not verify'),
+  ERR_COSE_PAYLOAD_DETACHED: evidence('Payload is detached and no content was supplied'),
+  ERR_COSE_PAYLOAD_NOT_CLAIMS: evidence('Payload is not a claims-set map'),
+
+  // Keys (src/crypto/keys.ts, src/cose/key.ts)
+  ERR_KEY_INVALID: evidence('Key material cannot be parsed'),
+  ERR_KEY_UNSUPPORTED: evidence('Key type, curve or size is not supported'),
+  ERR_KEY_NOT_FOUND: evidence('No trusted key for this Evidence'),
+
+  // Claims (src/evidence)
+  ERR_CLAIMS_INVALID: evidence('Claims-set does not satisfy the claim definitions'),
+  ERR_CLAIMS_EXPIRED: evidence('Token has expired (exp)'),
+  ERR_CLAIMS_NOT_YET_VALID: evidence('Token is not yet valid (nbf)'),
+  ERR_CLAIMS_FLOAT_TIME: evidence('Time claim is floating point where an integer is required'),
+  ERR_CLAIMS_NONCE_MISMATCH: evidence('eat_nonce does not match the expected nonce'),
+  ERR_PROFILE_UNKNOWN: evidence('eat_profile is not a profile this verifier implements'),
+  ERR_PROFILE_MISMATCH: evidence('eat_profile claim disagrees with the media type'),
+  ERR_PROFILE_CLAIM_MISSING: evidence('A claim the profile makes mandatory is missing'),
+  ERR_PROFILE_CLAIM_INVALID: evidence('A claim violates the profile rules'),
+  ERR_PSA_LIFECYCLE_INVALID: evidence('PSA security lifecycle is outside the defined ranges'),
+
+  // Format selection (src/evidence/registry.ts)
+  ERR_MEDIA_TYPE_UNSUPPORTED: request(415, 'Media type is not supported'),
+  ERR_MEDIA_TYPE_MALFORMED: request(400, 'Media type cannot be parsed'),
+  ERR_EVIDENCE_UNRECOGNIZED: evidence('Evidence envelope is not recognized'),
+
+  // Verifier faults
+  ERR_INTERNAL: fault('Internal verifier error'),
+} as const satisfies Record<string, ErrorEntry>
+
+export type ErrorCode = keyof typeof ERROR_CATALOGUE
+
+export const ERROR_CODES = Object.keys(ERROR_CATALOGUE) as readonly ErrorCode[]
+
+/** Stable URI path segment for the RFC 9457 `type`: `ERR_COSE_ALG_UNKNOWN` → `cose-alg-unknown`. */
+export function typeSlug(code: ErrorCode): string {
+  return code.slice(4).toLowerCase().replaceAll('_', '-')
+}
