@@ -80,7 +80,7 @@ export const ERROR_CATALOGUE = {
   ERR_EVIDENCE_UNRECOGNIZED: evidence('Evidence envelope is not recognized'),
 
   // Verifier faults
-  ERR_INTERNAL: fault('Internal verifier error'),
+  ERR_VERIFIER_INTERNAL: fault('Internal verifier error'),
 } as const satisfies Record<string, ErrorEntry>
 
 export type ErrorCode = keyof typeof ERROR_CATALOGUE

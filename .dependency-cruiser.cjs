@@ -1,0 +1,164 @@
+/**
+ * Layering rules for src/ (style.md §4.1, architecture.md "Layout"). Run by `npm run lint`:
+ *   npx depcruise src --config .dependency-cruiser.cjs
+ *
+ * Imports flow one way:
+ *   main → (api, queue) → appraisal → evidence → cose → crypto
+ * with errors and util as leaves that every layer may use. store, results, policy and config sit
+ * beside the chain; the lower layers (crypto, cose, evidence) must not reach them where noted.
+ * Third-party boundaries: only cose/cbor.ts touches cbor-x, only crypto/ touches @noble and
+ * @peculiar, only store/ touches ioredis and only queue/ touches bullmq.
+ */
+
+/** `^src/(a|b|c)/`: any module in one of these top-level folders of src. */
+const inLayers = (...names) => `^src/(${names.join('|')})/`
+
+/** An npm package, whether resolved into node_modules or (when not installed) left bare. */
+const npmPackage = (pattern) => `(^|/)node_modules/${pattern}/|^${pattern}($|/)`
+
+/** @type {import('dependency-cruiser').IConfiguration} */
+module.exports = {
+  forbidden: [
+    // ── structure ─────────────────────────────────────────────────────────────────────────
+    {
+      name: 'no-circular',
+      severity: 'error',
+      comment: 'Circular dependency. Break the cycle: move the shared part down a layer or into a types module.',
+      from: {},
+      to: { circular: true },
+    },
+    {
+      name: 'not-to-unresolvable',
+      severity: 'error',
+      comment:
+        'Import that cannot be resolved to a file on disk. Check the specifier (relative imports end in .js), ' +
+        'or add the package to package.json and run npm install.',
+      from: {},
+      to: { couldNotResolve: true },
+    },
+    {
+      name: 'src-not-to-test',
+      severity: 'error',
+      comment: 'Production code must not import test code (test/, helpers, fixtures).',
+      from: { path: '^src/' },
+      to: { path: '^test/' },
+    },
+
+    // ── layers: lower layers never import higher ones ────────────────────────────────────
+    {
+      name: 'nothing-imports-main',
+      severity: 'error',
+      comment: 'src/main holds the process entry points (the only readers of process.env); nothing imports them.',
+      from: { path: '^src/', pathNot: inLayers('main') },
+      to: { path: inLayers('main') },
+    },
+    {
+      name: 'queue-not-to-api',
+      severity: 'error',
+      comment: 'The worker side (src/queue) must not depend on the HTTP layer (src/api).',
+      from: { path: inLayers('queue') },
+      to: { path: inLayers('api') },
+    },
+    {
+      name: 'support-not-to-api-queue',
+      severity: 'error',
+      comment:
+        'store, results, policy and config are used by the entry layers (api, queue), not the other way round.',
+      from: { path: inLayers('store', 'results', 'policy', 'config') },
+      to: { path: inLayers('api', 'queue') },
+    },
+    {
+      name: 'appraisal-layer',
+      severity: 'error',
+      comment: 'src/appraisal is below api and queue: it must not import them.',
+      from: { path: inLayers('appraisal') },
+      to: { path: inLayers('api', 'queue') },
+    },
+    {
+      name: 'evidence-layer',
+      severity: 'error',
+      comment: 'src/evidence is below appraisal: it must not import appraisal, api, queue or store.',
+      from: { path: inLayers('evidence') },
+      to: { path: inLayers('appraisal', 'api', 'queue', 'store') },
+    },
+    {
+      name: 'cose-layer',
+      severity: 'error',
+      comment:
+        'src/cose is below evidence: it must not import evidence, appraisal, api, queue, store or results.',
+      from: { path: inLayers('cose') },
+      to: { path: inLayers('evidence', 'appraisal', 'api', 'queue', 'store', 'results') },
+    },
+    {
+      name: 'crypto-layer',
+      severity: 'error',
+      comment: 'src/crypto is the lowest layer above the leaves: it must not import cose or anything above it.',
+      from: { path: inLayers('crypto') },
+      to: { path: inLayers('cose', 'evidence', 'appraisal', 'api', 'queue', 'store', 'results') },
+    },
+    {
+      name: 'errors-is-a-leaf',
+      severity: 'error',
+      comment: 'src/errors is a leaf: it imports nothing else in src.',
+      from: { path: inLayers('errors') },
+      to: { path: '^src/', pathNot: inLayers('errors') },
+    },
+    {
+      name: 'util-is-a-leaf',
+      severity: 'error',
+      comment: 'src/util is a leaf: it may import only src/util and src/errors.',
+      from: { path: inLayers('util') },
+      to: { path: '^src/', pathNot: inLayers('util', 'errors') },
+    },
+
+    // ── third-party boundaries ───────────────────────────────────────────────────────────
+    {
+      name: 'cbor-x-only-in-cose-cbor',
+      severity: 'error',
+      comment: 'Only src/cose/cbor.ts (the CBOR façade) may import cbor-x; everything else uses the façade.',
+      from: { pathNot: '^src/cose/cbor\\.ts$' },
+      to: { path: npmPackage('cbor-(x|extract)') },
+    },
+    {
+      name: 'crypto-libs-only-in-crypto',
+      severity: 'error',
+      comment: 'Only src/crypto/ may import @noble/* and @peculiar/* (node:crypto first; see architecture.md).',
+      from: { pathNot: inLayers('crypto') },
+      to: { path: npmPackage('@(noble|peculiar)/[^/]+') },
+    },
+    {
+      name: 'ioredis-only-in-store',
+      severity: 'error',
+      comment: 'Only src/store/ talks to Redis; other layers use the store interfaces.',
+      from: { pathNot: inLayers('store') },
+      to: { path: npmPackage('ioredis') },
+    },
+    {
+      name: 'bullmq-only-in-queue',
+      severity: 'error',
+      comment: 'Only src/queue/ may import bullmq.',
+      from: { pathNot: inLayers('queue') },
+      to: { path: npmPackage('bullmq') },
+    },
+  ],
+
+  options: {
+    doNotFollow: { path: 'node_modules' },
+    exclude: { path: '^(dist|coverage)/' },
+
+    // Resolve `./x.js` specifiers to `./x.ts` as tsc (NodeNext) does, and keep type-only imports
+    // (`import type`) in the graph so they obey the same layering.
+    tsConfig: { fileName: 'tsconfig.json' },
+    tsPreCompilationDeps: true,
+
+    enhancedResolveOptions: {
+      exportsFields: ['exports'],
+      conditionNames: ['import', 'require', 'node', 'default', 'types'],
+      mainFields: ['module', 'main', 'types', 'typings'],
+    },
+
+    reporterOptions: {
+      text: { highlightFocused: true },
+    },
+  },
+}
