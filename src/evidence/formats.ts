@@ -1,0 +1,30 @@
+/**
+ * The formats this build of Assay implements, wired into one registry. A format appears here
+ * only when its verifier exists; an unlisted media type is refused (415), never guessed at.
+ */
+import {
+  PSA_PROFILE_2_0_0,
+  PSA_PROFILE_LEGACY,
+  PSA_PROFILE_LEGACY_URI,
+  PSA_PROFILE_TFM,
+  PSA_MEDIA_TYPE_VERAISON,
+} from './psa/descriptor.js'
+import { FormatRegistry } from './registry.js'
+
+const EAT_CWT = 'application/eat+cwt'
+
+export function createDefaultRegistry(): FormatRegistry {
+  return new FormatRegistry({
+    mediaTypes: [
+      { essence: EAT_CWT, profile: PSA_PROFILE_TFM, format: 'psa' },
+      { essence: EAT_CWT, profile: PSA_PROFILE_LEGACY_URI, format: 'psa' },
+      { essence: PSA_MEDIA_TYPE_VERAISON, format: 'psa' },
+    ],
+    profiles: [
+      { profile: PSA_PROFILE_TFM, format: 'psa' },
+      { profile: PSA_PROFILE_LEGACY, format: 'psa' },
+      { profile: PSA_PROFILE_2_0_0, format: 'psa' },
+    ],
+    generic: [EAT_CWT, 'application/cwt', 'application/cose', 'application/cbor'],
+  })
+}
