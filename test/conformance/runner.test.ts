@@ -1,0 +1,253 @@
+/**
+ * Conformance runner over the published vectors in ../shared/vectors, read in place.
+ *
+ * Every vector is dispatched on its `format` and `expected.outcome`. A vector whose format is
+ * covered checks its outcome: positives verify; negatives fail with the exact error code listed
+ * in NEGATIVE_CODES below. A format not yet implemented is reported as a skip naming the issue
+ * that brings it; an unknown format or outcome, or a negative vector without an expected code,
+ * fails the run.
+ */
+import assert from 'node:assert/strict'
+import type { JsonWebKey } from 'node:crypto'
+import { readFileSync, readdirSync } from 'node:fs'
+import { describe, it } from 'node:test'
+import { fileURLToPath } from 'node:url'
+import { ALGORITHMS } from '../../src/cose/algorithms.js'
+import { decodeCbor, type CborMap } from '../../src/cose/cbor.js'
+import { parseMac0, verifyMac0 } from '../../src/cose/mac0.js'
+import type { MessagePolicy } from '../../src/cose/message.js'
+import { parseSign1, verifySign1 } from '../../src/cose/sign1.js'
+import { importJwk, importSecret, type PublicKey, type SecretKey } from '../../src/crypto/keys.js'
+import type { ErrorCode } from '../../src/errors/codes.js'
+import { VerifierError } from '../../src/errors/errors.js'
+import { checkTimeClaims, decodeEatClaims } from '../../src/evidence/eat/claims.js'
+import { EAT_ALGORITHMS, verifyCwt } from '../../src/evidence/eat/verify-cwt.js'
+import { verifyPsaToken } from '../../src/evidence/psa/verify.js'
+import { base64urlDecode } from '../../src/util/base64url.js'
+import { bytesEqual, fromHex, toHex } from '../../src/util/bytes.js'
+import { fixedClock, systemClock } from '../../src/util/clock.js'
+
+const VECTOR_DIR = fileURLToPath(new URL('../../../shared/vectors/', import.meta.url))
+
+interface Vector {
+  readonly id: string
+  readonly format: string
+  readonly token_hex?: string
+  readonly key: (JsonWebKey & { k?: string; kid?: string; alg?: string }) | null
+  readonly verifier_inputs?: {
+    readonly external_aad_hex?: string
+    readonly assume_type?: string
+    readonly expected_nonce_hex?: string
+    readonly instance_id_hex?: string
+    readonly implementation_id_hex?: string
+  }
+  readonly expected: { readonly outcome: string; readonly reason?: string }
+  readonly decoded?: { readonly payload?: Record<string, unknown> }
+}
+
+const KNOWN_OUTCOMES = new Set([
+  'valid',
+  'invalid',
+  'valid-signature',
+  'valid-mac',
+  'parse-only',
+  'parse-only + digest-match',
+  'schema-valid',
+  'decodable',
+])
+
+/** The error code each negative vector must produce, and why. */
+const NEGATIVE_CODES: Readonly<Record<string, ErrorCode>> = {
+  // Tag 998 around a signature that would verify: rejected on the tag alone.
+  'cose-wg-sign1-fail-01-wrong-tag': 'ERR_COSE_WRONG_TAG',
+  'cose-wg-sign1-fail-02-modified-payload': 'ERR_COSE_SIGNATURE_INVALID',
+  'cose-wg-sign1-fail-03-unknown-alg-int': 'ERR_COSE_ALG_UNKNOWN',
+  'cose-wg-sign1-fail-04-unknown-alg-text': 'ERR_COSE_ALG_UNKNOWN',
+  'cose-wg-sign1-fail-06-added-protected': 'ERR_COSE_SIGNATURE_INVALID',
+  'cose-wg-sign1-fail-07-removed-protected': 'ERR_COSE_SIGNATURE_INVALID',
+  'go-cose-sign1-verify-negative-0000': 'ERR_COSE_PROTECTED_NOT_MAP',
+  'go-cose-sign1-verify-negative-0001': 'ERR_COSE_PROTECTED_NOT_MAP',
+  'go-cose-sign1-verify-negative-0002': 'ERR_COSE_HEADER_DUPLICATE_LABEL',
+  'go-cose-sign1-verify-negative-0003': 'ERR_COSE_HEADER_DUPLICATE_LABEL',
+  // COSE_Sign (98) is not a message type Assay accepts for Evidence.
+  'rfc9052-c1-4-cose-sign-crit-unknown': 'ERR_COSE_WRONG_TAG',
+}
+
+/** Formats a later issue implements; their vectors are skipped by name until then. */
+const DEFERRED: Readonly<Record<string, string>> = {
+  'jwt (EAR)': 'EAR verification arrives with the verifier service (issue 3)',
+  'ear-claims-cbor (unsigned)': 'EAR claims arrive with the verifier service (issue 3)',
+  'ear-claims-json (unsigned)': 'EAR claims arrive with the verifier service (issue 3)',
+  'eat-bundle-cbor (tag 602)': 'detached EAT bundles arrive with generic EAT (issue 4)',
+  'eat-bundle-json': 'detached EAT bundles arrive with generic EAT (issue 4)',
+  'corim-unsigned (tag 501)': 'CoRIM arrives with the provisioning issue',
+  'corim-signed (cose-sign1)': 'CoRIM arrives with the provisioning issue',
+}
+
+/** A general COSE verifier: every signature algorithm, untagged when the vector says so. */
+const GENERIC_COSE: MessagePolicy = {
+  algorithms: new Set([...ALGORITHMS.values()].filter((a) => a.kind === 'signature').map((a) => a.id)),
+  requireProtectedAlg: false,
+}
+
+function loadVectors(): Vector[] {
+  return readdirSync(VECTOR_DIR)
+    .filter((f) => f.endsWith('.json'))
+    .sort()
+    .map((f) => JSON.parse(readFileSync(VECTOR_DIR + f, 'utf8')) as Vector)
+}
+
+function tokenOf(v: Vector): Uint8Array {
+  assert.ok(v.token_hex, `${v.id} has no token_hex`)
+  return fromHex(v.token_hex)
+}
+
+function publicKeyOf(v: Vector): PublicKey {
+  assert.ok(v.key && v.key.kty !== 'oct', `${v.id} needs a public key`)
+  return importJwk(v.key)
+}
+
+function secretKeyOf(v: Vector): SecretKey {
+  assert.ok(v.key?.kty === 'oct' && typeof v.key.k === 'string', `${v.id} needs a symmetric key`)
+  // Vector keys spell the algorithm in prose ("HMAC 256/64 (COSE alg 4)"), so no binding is taken.
+  return importSecret(base64urlDecode(v.key.k))
+}
+
+function aadOf(v: Vector): Uint8Array {
+  return fromHex(v.verifier_inputs?.external_aad_hex ?? '')
+}
+
+function expectCode(v: Vector, run: () => unknown): void {
+  const code = NEGATIVE_CODES[v.id]
+  assert.ok(code, `negative vector ${v.id} has no expected error code in NEGATIVE_CODES`)
+  assert.throws(run, (e: unknown) => {
+    assert.ok(e instanceof VerifierError, `expected a VerifierError, got ${String(e)}`)
+    assert.equal(e.code, code, `${v.id}: ${e.message}`)
+    return true
+  })
+}
+
+function payloadOf(token: Uint8Array, policy: MessagePolicy): CborMap {
+  const message = parseSign1(token, policy)
+  const payload = decodeCbor(message.payload!)
+  assert.ok(payload instanceof Map)
+  return payload
+}
+
+/** Handlers by vector format: each checks the vector's expected outcome. */
+const HANDLERS: Readonly<Record<string, (v: Vector) => void>> = {
+  'cose-sign1': (v) => {
+    const policy = { ...GENERIC_COSE, untagged: v.verifier_inputs?.assume_type !== undefined }
+    const run = () => verifySign1(parseSign1(tokenOf(v), policy), publicKeyOf(v), {
+      externalAad: aadOf(v),
+      strictCurvePairing: false,
+    })
+    if (v.expected.outcome === 'valid') run()
+    else if (v.expected.outcome === 'invalid') expectCode(v, run)
+    else assert.fail(`${v.id}: outcome ${v.expected.outcome} is not handled for ${v.format}`)
+  },
+
+  'cose-sign': (v) => {
+    assert.equal(v.expected.outcome, 'invalid')
+    expectCode(v, () => parseSign1(tokenOf(v), GENERIC_COSE))
+  },
+
+  'cwt (cose-sign1)': (v) => {
+    assert.equal(v.expected.outcome, 'valid-signature')
+    const token = tokenOf(v)
+    const key = publicKeyOf(v)
+    const policy = { key, algorithms: EAT_ALGORITHMS, requireProtectedAlg: true }
+    const iat = Number(v.decoded?.payload?.['6'])
+    const { claims } = verifyCwt(token, { ...policy, clock: fixedClock(iat) })
+    assert.equal(claims.iat, iat)
+    assert.equal(claims.iss, v.decoded?.payload?.['1'])
+    assert.throws(
+      () => verifyCwt(token, { ...policy, clock: systemClock }),
+      (e: unknown) => e instanceof VerifierError && e.code === 'ERR_CLAIMS_EXPIRED',
+    )
+  },
+
+  'cwt (tag 61 + cose-mac0)': (v) => {
+    assert.equal(v.expected.outcome, 'valid-mac')
+    const token = tokenOf(v)
+    const message = parseMac0(token, { algorithms: new Set([4, 5, 6, 7]), cwtTag: true })
+    assert.equal(message.cwtTagged, true)
+    const verified = verifyMac0(message, secretKeyOf(v))
+    const claims = decodeEatClaims(decodeCbor(verified.payload) as CborMap)
+    checkTimeClaims(claims, fixedClock(Number(claims.iat)))
+    const tampered = new Uint8Array(token)
+    tampered[tampered.length - 1] = tampered[tampered.length - 1]! ^ 1
+    assert.throws(
+      () => verifyMac0(parseMac0(tampered, { algorithms: new Set([4]), cwtTag: true }), secretKeyOf(v)),
+      (e: unknown) => e instanceof VerifierError && e.code === 'ERR_COSE_MAC_INVALID',
+    )
+  },
+
+  'cwt (tag 61 + cose-sign1)': (v) => {
+    assert.equal(v.expected.outcome, 'parse-only')
+    const payload = payloadOf(tokenOf(v), { algorithms: EAT_ALGORITHMS, cwtTag: true })
+    const claims = decodeEatClaims(payload)
+    assert.equal(claims.nonces?.length, 1)
+    assert.equal(toHex(claims.nonces![0]!), (v.decoded?.payload?.['10'] as { hex: string }).hex)
+  },
+
+  'cose-sign1 (PSA token; no CWT tag 61)': (v) => checkPsa(v),
+  'cose-sign1 (PSA token)': (v) => checkPsa(v),
+  'cose-mac0 (PSA token)': (v) => checkPsa(v),
+}
+
+function checkPsa(v: Vector): void {
+  assert.ok(v.expected.outcome === 'valid' || v.expected.outcome === 'valid-signature', v.expected.outcome)
+  const token = tokenOf(v)
+  const key = v.key?.kty === 'oct' ? secretKeyOf(v) : publicKeyOf(v)
+  const expectedInstanceId = v.verifier_inputs?.instance_id_hex
+  const expectedNonce = v.verifier_inputs?.expected_nonce_hex
+  const resolveKey = (hint: { instanceId: Uint8Array }) =>
+    expectedInstanceId === undefined || toHex(hint.instanceId) === expectedInstanceId ? key : undefined
+  const verified = verifyPsaToken(token, {
+    resolveKey,
+    ...(expectedNonce === undefined ? {} : { expectedNonce: fromHex(expectedNonce) }),
+  })
+  if (expectedInstanceId !== undefined) assert.equal(toHex(verified.claims.instanceId), expectedInstanceId)
+  const implementationId = v.verifier_inputs?.implementation_id_hex
+  if (implementationId !== undefined) assert.equal(toHex(verified.claims.implementationId), implementationId)
+  if (expectedNonce !== undefined) {
+    const other = fromHex(expectedNonce)
+    other[0] = other[0]! ^ 0xff
+    assert.ok(!bytesEqual(other, verified.claims.nonce))
+    assert.throws(
+      () => verifyPsaToken(token, { resolveKey, expectedNonce: other }),
+      (e: unknown) => e instanceof VerifierError && e.code === 'ERR_CLAIMS_NONCE_MISMATCH',
+    )
+  }
+}
+
+describe('conformance vectors (../shared/vectors)', () => {
+  const vectors = loadVectors()
+
+  it('finds the published vectors', () => {
+    assert.ok(vectors.length >= 57, `only ${vectors.length} vectors found in ${VECTOR_DIR}`)
+  })
+
+  it('knows the expected outcome of every vector, deferred formats included', () => {
+    for (const v of vectors) assert.ok(KNOWN_OUTCOMES.has(v.expected.outcome), `${v.id}: unknown outcome ${v.expected.outcome}`)
+    for (const v of vectors) {
+      assert.ok(HANDLERS[v.format] ?? DEFERRED[v.format], `${v.id}: format ${v.format} is neither handled nor deferred`)
+    }
+  })
+
+  it('lists an expected error code only for vectors that exist', () => {
+    const ids = new Set(vectors.map((v) => v.id))
+    for (const id of Object.keys(NEGATIVE_CODES)) assert.ok(ids.has(id), `NEGATIVE_CODES names missing vector ${id}`)
+  })
+
+  for (const v of vectors) {
+    const deferred = DEFERRED[v.format]
+    it(v.id, { skip: deferred === undefined ? false : deferred }, () => {
+      assert.ok(KNOWN_OUTCOMES.has(v.expected.outcome), `${v.id}: unknown outcome ${v.expected.outcome}`)
+      const handler = HANDLERS[v.format]
+      assert.ok(handler, `${v.id}: no handler for format ${v.format}`)
+      handler(v)
+    })
+  }
+})
