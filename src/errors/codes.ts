@@ -19,7 +19,7 @@ export interface ErrorEntry {
 
 const evidence = (title: string): ErrorEntry => ({ family: 'evidence', status: 422, title })
 const request = (status: number, title: string): ErrorEntry => ({ family: 'request', status, title })
-const fault = (title: string): ErrorEntry => ({ family: 'fault', status: 500, title })
+const fault = (title: string, status = 500): ErrorEntry => ({ family: 'fault', status, title })
 
 export const ERROR_CATALOGUE = {
   // CBOR (src/cose/cbor.ts)
@@ -68,6 +68,7 @@ export const ERROR_CATALOGUE = {
   ERR_CLAIMS_NOT_YET_VALID: evidence('Token is not yet valid (nbf)'),
   ERR_CLAIMS_FLOAT_TIME: evidence('Time claim is floating point where an integer is required'),
   ERR_CLAIMS_NONCE_MISMATCH: evidence('eat_nonce does not match the expected nonce'),
+  ERR_CLAIMS_NONCE_REPLAYED: evidence('eat_nonce was not issued by this verifier, has expired, or was already used'),
   ERR_PROFILE_UNKNOWN: evidence('eat_profile is not a profile this verifier implements'),
   ERR_PROFILE_MISMATCH: evidence('eat_profile claim disagrees with the media type'),
   ERR_PROFILE_CLAIM_MISSING: evidence('A claim the profile makes mandatory is missing'),
@@ -79,7 +80,42 @@ export const ERROR_CATALOGUE = {
   ERR_MEDIA_TYPE_MALFORMED: request(400, 'Media type cannot be parsed'),
   ERR_EVIDENCE_UNRECOGNIZED: evidence('Evidence envelope is not recognized'),
 
+  // EAR attestation results, as a relying party verifies them (src/results). Evidence family: a
+  // bad result is bad input to whoever verifies it, never a fault of this verifier.
+  ERR_EAR_MALFORMED: evidence('Attestation result is not a well-formed JWS, COSE_Sign1, JSON or CBOR item'),
+  ERR_EAR_ALG_NOT_ALLOWED: evidence('Attestation result algorithm is not allowed (ES256 only)'),
+  ERR_EAR_KEY_UNKNOWN: evidence('No configured key matches the attestation result'),
+  ERR_EAR_SIGNATURE_INVALID: evidence('Attestation result signature does not verify'),
+  ERR_EAR_EXPIRED: evidence('Attestation result has expired (exp) or is older than the accepted age'),
+  ERR_EAR_NOT_YET_VALID: evidence('Attestation result is not yet valid (nbf or iat in the future)'),
+  ERR_EAR_FLOAT_TIME: evidence('Attestation result time claim is not written as an integer'),
+  ERR_EAR_CLAIMS_INVALID: evidence('Attestation result claims-set violates the EAR claim definitions'),
+  ERR_EAR_NONCE_MISMATCH: evidence('Attestation result eat_nonce does not match the expected nonce'),
+  ERR_EAR_SIGNING_KEY_INVALID: fault('EAR signing key is unreadable or not a P-256 private key'),
+
+  // HTTP requests (src/api)
+  ERR_REQUEST_MALFORMED: request(400, 'Request is malformed'),
+  ERR_REQUEST_BODY_TOO_LARGE: request(413, 'Request body exceeds the size limit'),
+  ERR_REQUEST_NOT_ACCEPTABLE: request(406, 'No acceptable representation'),
+  ERR_ROUTE_NOT_FOUND: request(404, 'No such resource'),
+  ERR_METHOD_NOT_ALLOWED: request(405, 'Method not allowed on this resource'),
+  ERR_SESSION_NOT_FOUND: request(404, 'Session does not exist or has expired'),
+  ERR_SESSION_STATE: request(409, 'Session does not accept Evidence in its current state'),
+  ERR_APPRAISAL_NOT_FOUND: request(404, 'Appraisal does not exist or has expired'),
+  ERR_APPRAISAL_NOT_READY: request(409, 'Appraisal has no result yet'),
+  ERR_OVERLOADED: { family: 'fault', status: 503, title: 'Too much Evidence is waiting; retry later' },
+
+  // Store (src/store): faults of the backing service or of data at rest
+  ERR_STORE_UNAVAILABLE: fault('Store is unavailable or did not complete the operation', 503),
+  ERR_STORE_CORRUPT: fault('Stored record cannot be decoded'),
+  ERR_STORE_PERSIST_FAILED: fault('Store could not write its data file'),
+
+  // Queue (src/queue)
+  ERR_QUEUE_UNAVAILABLE: fault('Queue is unavailable or did not accept the job', 503),
+  ERR_QUEUE_JOB_INVALID: fault('Queue job payload does not match the job schema'),
+
   // Verifier faults
+  ERR_CONFIG_INVALID: fault('Configuration or provisioned data is invalid'),
   ERR_VERIFIER_INTERNAL: fault('Internal verifier error'),
 } as const satisfies Record<string, ErrorEntry>
 

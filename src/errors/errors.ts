@@ -26,6 +26,11 @@ export class VerifierError extends Error {
     this.path = options.path
   }
 
+  /** The catalogue title of this error's code. */
+  get title(): string {
+    return ERROR_CATALOGUE[this.code].title
+  }
+
   /** Whether `detail` may be shown to the caller; faults are described only in logs. */
   get expose(): boolean {
     return this.family !== 'fault'

@@ -1,0 +1,122 @@
+/** Small HTTP helpers shared by the routes: body reading, negotiation, waiting, admission. */
+import { randomUUID } from 'node:crypto'
+import express, { type RequestHandler } from 'express'
+import { VerifierError, isVerifierError } from '../errors/errors.js'
+import { parseMediaType } from '../evidence/media-type.js'
+import type { AppraisalJob } from '../queue/types.js'
+import type { AppraisalRecord, TenantId } from '../store/types.js'
+import type { ApiDeps } from './app.js'
+import { EAR_PROFILES, type EarForm, type EarNaming } from './render.js'
+
+/** Reads any body as raw bytes, refusing more than `limit` bytes (413) before buffering it all. */
+export function rawBody(limit: number): RequestHandler {
+  return express.raw({ type: () => true, limit, inflate: false })
+}
+
+export function bodyBytes(body: unknown): Uint8Array {
+  return Buffer.isBuffer(body) ? new Uint8Array(body.buffer, body.byteOffset, body.byteLength) : new Uint8Array(0)
+}
+
+/**
+ * Checks the Evidence media type at intake so a wrong one is a 415 now, not a result later.
+ * Evidence-level findings (a generic type carrying bytes of no known format) are left to the
+ * worker, which answers them with a signed result.
+ */
+export function checkEvidenceMediaType(deps: ApiDeps, contentType: string | undefined, evidence: Uint8Array): string {
+  if (contentType === undefined || contentType === '') {
+    throw new VerifierError('ERR_MEDIA_TYPE_UNSUPPORTED', 'Evidence needs a Content-Type')
+  }
+  try {
+    deps.registry.select(contentType, evidence)
+  } catch (err) {
+    if (!isVerifierError(err) || err.family !== 'evidence') throw err
+  }
+  if (evidence.length === 0) throw new VerifierError('ERR_REQUEST_MALFORMED', 'the request carries no Evidence')
+  return contentType
+}
+
+const depthCache = new WeakMap<ApiDeps, { value: number; at: number }>()
+
+/**
+ * Admission control: refuses new Evidence (503 + Retry-After) past the configured queue depth.
+ * The depth is read at most every 100 ms, so intake does not pay a queue round trip per request.
+ */
+export async function admit(deps: ApiDeps): Promise<void> {
+  const now = Date.now()
+  let cached = depthCache.get(deps)
+  if (cached === undefined || now - cached.at > 100) {
+    cached = { value: await deps.queue.depth(), at: now }
+    depthCache.set(deps, cached)
+  }
+  if (cached.value >= deps.config.maxQueueDepth) throw new VerifierError('ERR_OVERLOADED')
+}
+
+/** Enqueues an appraisal and records it as queued; both writes go out together. */
+export async function submit(
+  deps: ApiDeps,
+  tenant: TenantId,
+  fields: Omit<AppraisalJob, 'id' | 'tenant' | 'receivedAt'>,
+  id: string = randomUUID(),
+): Promise<AppraisalRecord> {
+  const receivedAt = Date.now()
+  const record: AppraisalRecord = { id, tenant, status: 'queued', createdAt: receivedAt }
+  await Promise.all([
+    deps.store.results.put(record, deps.config.resultTtlSeconds),
+    deps.queue.enqueue({ ...fields, id: record.id, tenant, receivedAt }),
+  ])
+  return record
+}
+
+/** Waits up to `timeoutMs` for an appraisal to finish; returns its record (possibly still queued). */
+export async function awaitRecord(deps: ApiDeps, record: AppraisalRecord, timeoutMs: number): Promise<AppraisalRecord> {
+  if (timeoutMs <= 0) return record
+  const outcome = await deps.queue.waitFor(record.id, timeoutMs)
+  if (outcome === undefined) return record
+  const done = (await deps.store.results.get(record.tenant, record.id)) ?? record
+  if (done.completedAt !== undefined) deps.metrics.latency.observe((done.completedAt - done.createdAt) / 1000)
+  return done
+}
+
+/** `Prefer: wait=N` (RFC 7240 §4.3), capped; 0 when absent or malformed. */
+export function preferWaitSeconds(header: string | undefined, max: number): number {
+  if (header === undefined) return 0
+  for (const part of header.split(',')) {
+    const m = /^\s*wait\s*=\s*"?(\d{1,6})"?\s*$/i.exec(part.split(';')[0] ?? '')
+    if (m) return Math.min(Number(m[1]), max)
+  }
+  return 0
+}
+
+export type Representation = { readonly kind: 'json' } | { readonly kind: 'ear'; readonly form: EarForm; readonly naming: EarNaming }
+
+/**
+ * Picks the representation of an appraisal from `Accept`: JSON by default, or the EAR itself as
+ * `application/eat+jwt` / `application/eat+cwt`, whose `eat_profile` parameter picks the naming.
+ */
+export function negotiate(accept: string | undefined): Representation {
+  if (accept === undefined || accept.trim() === '') return { kind: 'json' }
+  const offers = accept
+    .split(',')
+    .map((part, index) => {
+      try {
+        const m = parseMediaType(part)
+        const q = Number(m.parameters.get('q') ?? '1')
+        return { m, q: Number.isFinite(q) ? q : 0, index }
+      } catch {
+        return undefined
+      }
+    })
+    .filter((o): o is NonNullable<typeof o> => o !== undefined && o.q > 0)
+    .sort((a, b) => b.q - a.q || a.index - b.index)
+  for (const { m } of offers) {
+    if (m.essence === 'application/json' || m.essence === 'application/*' || m.essence === '*/*') return { kind: 'json' }
+    if (m.essence === 'application/eat+jwt' || m.essence === 'application/eat+cwt') {
+      const profile = m.parameters.get('eat_profile')?.toLowerCase()
+      const naming = (Object.keys(EAR_PROFILES) as EarNaming[]).find(
+        (n) => profile === undefined ? n === 'ear-03' : EAR_PROFILES[n].toLowerCase() === profile,
+      )
+      if (naming !== undefined) return { kind: 'ear', form: m.essence === 'application/eat+jwt' ? 'jwt' : 'cwt', naming }
+    }
+  }
+  throw new VerifierError('ERR_REQUEST_NOT_ACCEPTABLE', 'acceptable: application/json, application/eat+jwt, application/eat+cwt')
+}

@@ -1,0 +1,53 @@
+/**
+ * The only writer of errors to the wire: RFC 9457 `application/problem+json`, with a stable `type`
+ * per error code (`docs/errors.md`). Evidence problems never come here (they become results);
+ * faults are described only by their title, and their cause is logged, not sent.
+ */
+import type { Request, Response } from 'express'
+import { typeSlug } from '../errors/codes.js'
+import { VerifierError } from '../errors/errors.js'
+
+export const PROBLEM_MEDIA_TYPE = 'application/problem+json'
+
+export interface ProblemOptions {
+  readonly typeBase: string
+  /** Media types to list in `Accept` on a 415. */
+  readonly accepted?: () => readonly string[]
+  readonly log?: (message: string, err: unknown) => void
+}
+
+/** Maps what body-parser and Express throw onto catalogue errors. */
+export function toVerifierError(err: unknown): VerifierError {
+  if (err instanceof VerifierError) return err
+  const e = err as { type?: string; status?: number; statusCode?: number }
+  if (e?.type === 'entity.too.large') return new VerifierError('ERR_REQUEST_BODY_TOO_LARGE')
+  const status = e?.status ?? e?.statusCode
+  if (typeof status === 'number' && status >= 400 && status < 500) {
+    return new VerifierError('ERR_REQUEST_MALFORMED', 'the request body could not be read', { cause: err })
+  }
+  return new VerifierError('ERR_VERIFIER_INTERNAL', undefined, { cause: err })
+}
+
+export function sendProblem(req: Request, res: Response, err: unknown, options: ProblemOptions): void {
+  const error = toVerifierError(err)
+  // Evidence errors that reach HTTP (e.g. a request-time media type sniff) are the client's doing.
+  const status = error.family === 'evidence' ? 400 : error.status
+  if (error.family === 'fault') options.log?.(`${req.method} ${req.path}: ${error.code}`, err)
+  const body: Record<string, unknown> = {
+    type: options.typeBase + typeSlug(error.code),
+    title: error.title,
+    status,
+    code: error.code,
+    instance: req.originalUrl,
+  }
+  if (error.expose && error.message !== error.title) body['detail'] = error.message
+  if (error.code === 'ERR_MEDIA_TYPE_UNSUPPORTED' && options.accepted !== undefined) {
+    res.setHeader('Accept', options.accepted().join(', '))
+  }
+  if (error.code === 'ERR_OVERLOADED') res.setHeader('Retry-After', '1')
+  if (res.headersSent) {
+    res.end()
+    return
+  }
+  res.status(status).type(PROBLEM_MEDIA_TYPE).send(JSON.stringify(body))
+}

@@ -1,0 +1,95 @@
+/**
+ * Native verification API: `POST /v1/nonces`, `POST /v1/appraisals` (`Prefer: wait=N`),
+ * `GET /v1/appraisals/{id}` as JSON or as the EAR itself.
+ */
+import { randomBytes } from 'node:crypto'
+import { Router, type Request, type Response } from 'express'
+import { VerifierError } from '../../errors/errors.js'
+import { DEFAULT_TENANT, type AppraisalRecord } from '../../store/types.js'
+import { base64urlEncode } from '../../util/base64url.js'
+import type { ApiDeps } from '../app.js'
+import { admit, awaitRecord, bodyBytes, checkEvidenceMediaType, negotiate, preferWaitSeconds, rawBody, submit } from '../http.js'
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/
+
+export function nonceSize(raw: unknown, fallback = 32): number {
+  if (raw === undefined) return fallback
+  const n = typeof raw === 'string' && /^\d{1,3}$/.test(raw) ? Number(raw) : NaN
+  if (!(n >= 8 && n <= 64)) throw new VerifierError('ERR_REQUEST_MALFORMED', 'nonceSize must be an integer from 8 to 64')
+  return n
+}
+
+export function appraisalRoutes(deps: ApiDeps): Router {
+  const router = Router()
+  const tenant = DEFAULT_TENANT
+
+  router.post('/nonces', async (req: Request, res: Response) => {
+    const nonce = randomBytes(nonceSize(req.query['nonceSize']))
+    await deps.store.nonces.issue(tenant, nonce, deps.config.nonceTtlSeconds)
+    const expiresAt = new Date(Date.now() + deps.config.nonceTtlSeconds * 1000).toISOString()
+    res.status(201).json({ nonce: base64urlEncode(nonce), expiresAt })
+  })
+
+  router.post('/appraisals', rawBody(deps.config.bodyLimitBytes), async (req: Request, res: Response) => {
+    const evidence = bodyBytes(req.body)
+    const mediaType = checkEvidenceMediaType(deps, req.get('content-type'), evidence)
+    const representation = negotiate(req.get('accept'))
+    await admit(deps)
+    const queued = await submit(deps, tenant, {
+      mediaType,
+      evidence: Buffer.from(evidence).toString('base64'),
+      earProfile: representation.kind === 'ear' ? representation.naming : 'ear-03',
+    })
+    const waitMs = preferWaitSeconds(req.get('prefer'), deps.config.maxWaitSeconds) * 1000
+    const record = await awaitRecord(deps, queued, waitMs)
+    res.setHeader('Location', `${req.baseUrl}/appraisals/${record.id}`)
+    if (record.status === 'complete' || record.status === 'failed') {
+      countResult(deps, record)
+      sendRecord(deps, res.status(200), record, representation)
+    } else {
+      res.status(202).json(view(deps, record))
+    }
+  })
+
+  router.get('/appraisals/:id', async (req: Request, res: Response) => {
+    const id = String(req.params['id'])
+    if (!UUID.test(id)) throw new VerifierError('ERR_APPRAISAL_NOT_FOUND')
+    const representation = negotiate(req.get('accept'))
+    const record = await deps.store.results.get(tenant, id)
+    if (record === undefined) throw new VerifierError('ERR_APPRAISAL_NOT_FOUND')
+    sendRecord(deps, res.status(200), record, representation)
+  })
+
+  return router
+}
+
+function countResult(deps: ApiDeps, record: AppraisalRecord): void {
+  const status = record.status === 'complete' ? String(deps.results.claims(record)['ear_status'] ?? 'none') : 'failed'
+  deps.metrics.appraisals.inc({ status })
+}
+
+function sendRecord(deps: ApiDeps, res: Response, record: AppraisalRecord, representation: ReturnType<typeof negotiate>): void {
+  if (representation.kind === 'json') {
+    res.json(view(deps, record))
+    return
+  }
+  if (record.status !== 'complete') throw new VerifierError('ERR_APPRAISAL_NOT_READY', `appraisal is ${record.status}`)
+  const ear = deps.results.render(record, representation.form, representation.naming)
+  res.type(deps.results.mediaType(representation.form, representation.naming))
+  res.send(typeof ear === 'string' ? ear : Buffer.from(ear))
+}
+
+/** The JSON view of an appraisal. */
+export function view(deps: ApiDeps, record: AppraisalRecord): Record<string, unknown> {
+  const out: Record<string, unknown> = {
+    id: record.id,
+    status: record.status,
+    createdAt: new Date(record.createdAt).toISOString(),
+  }
+  if (record.completedAt !== undefined) out['completedAt'] = new Date(record.completedAt).toISOString()
+  if (record.status === 'complete') {
+    out['result'] = { ear: deps.results.render(record, 'jwt', 'ear-03'), claims: deps.results.claims(record) }
+  }
+  if (record.fault !== undefined) out['fault'] = record.fault
+  return out
+}

@@ -1,0 +1,31 @@
+/** Keys and discovery: `/.well-known/jwks.json`, Veraison's verification discovery, the contract. */
+import { readFileSync } from 'node:fs'
+import { Router, type Request, type Response } from 'express'
+import type { ApiDeps } from '../app.js'
+
+const OPENAPI = readFileSync(new URL('../../../openapi.yaml', import.meta.url), 'utf8')
+
+export function wellKnownRoutes(deps: ApiDeps): Router {
+  const router = Router()
+
+  router.get('/.well-known/jwks.json', (_req: Request, res: Response) => {
+    res.setHeader('Cache-Control', 'public, max-age=300')
+    res.type('application/jwk-set+json').send(JSON.stringify(deps.results.jwks()))
+  })
+
+  router.get('/.well-known/veraison/verification', (_req: Request, res: Response) => {
+    res.json({
+      'ear-verification-key': deps.results.currentPublicJwk(),
+      'media-types': deps.registry.accepted(),
+      version: deps.config.verifierBuild,
+      'service-state': 'READY',
+      'api-endpoints': { newChallengeResponseSession: '/challenge-response/v1/newSession' },
+    })
+  })
+
+  router.get('/openapi.yaml', (_req: Request, res: Response) => {
+    res.type('application/yaml').send(OPENAPI)
+  })
+
+  return router
+}

@@ -1,0 +1,73 @@
+/**
+ * The appraisal pipeline: Evidence bytes and their media type in, one AR4SI appraisal per attester
+ * out. Bad Evidence is a result here, never an exception; only verifier faults throw.
+ *
+ * | step | psa |
+ * |---|---|
+ * | select format (media type, sniffing) | registry |
+ * | strict parse, key lookup, signature, claims/profile | `evidence/psa/verify.ts` via `appraisePsa` |
+ * | freshness | `appraisePsa` (session nonce, or a consumed verifier-issued nonce) |
+ * | reference values → trust vector | `appraisePsa` |
+ */
+import { isVerifierError } from '../errors/errors.js'
+import type { FormatRegistry } from '../evidence/registry.js'
+import type { NonceStore, TenantId } from '../store/types.js'
+import type { Endorsements } from './endorsements.js'
+import { PSA_POLICY_ID, PSA_SUBMOD, appraisePsa } from './psa.js'
+import { TRUST_CLAIMS, type SubmodAppraisal, type TrustClaim } from './types.js'
+
+export interface AppraisalRequest {
+  readonly tenant: TenantId
+  readonly mediaType: string
+  readonly evidence: Uint8Array
+  /** Nonce of the challenge/response session this Evidence answers. */
+  readonly sessionNonce?: Uint8Array | undefined
+}
+
+export interface AppraisalDeps {
+  readonly registry: FormatRegistry
+  readonly endorsements: Endorsements
+  readonly nonces: NonceStore
+}
+
+export interface Appraisal {
+  readonly submods: Readonly<Record<string, SubmodAppraisal>>
+  readonly policyIds: readonly string[]
+  /** The requester's nonce to echo in the result: the session nonce, else the Evidence nonce. */
+  readonly nonce?: Uint8Array | undefined
+}
+
+/** Submodule name used when the Evidence is no format Assay implements. */
+export const UNRECOGNIZED_SUBMOD = 'Evidence'
+
+export async function appraise(request: AppraisalRequest, deps: AppraisalDeps): Promise<Appraisal> {
+  let format
+  let expectedProfile: string | undefined
+  try {
+    ;({ format, expectedProfile } = deps.registry.select(request.mediaType, request.evidence))
+  } catch (err) {
+    if (!isVerifierError(err) || err.family === 'fault') throw err
+    const vector: Partial<Record<TrustClaim, number>> = {}
+    for (const claim of TRUST_CLAIMS) vector[claim] = 1
+    return {
+      submods: {
+        [UNRECOGNIZED_SUBMOD]: {
+          vector,
+          reasons: [{ claim: 'status', value: 1, code: err.code, detail: err.message }],
+          required: ['instance-identity'],
+        },
+      },
+      policyIds: [],
+      nonce: request.sessionNonce,
+    }
+  }
+  switch (format) {
+    case 'psa': {
+      const submod = await appraisePsa(
+        { tenant: request.tenant, token: request.evidence, expectedProfile, sessionNonce: request.sessionNonce },
+        deps,
+      )
+      return { submods: { [PSA_SUBMOD]: submod }, policyIds: [PSA_POLICY_ID], nonce: request.sessionNonce ?? submod.nonce }
+    }
+  }
+}

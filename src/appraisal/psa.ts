@@ -1,0 +1,118 @@
+/**
+ * Appraisal of a PSA attestation token (RFC 9783 §5 and specs.md §4.3) into one AR4SI submodule:
+ *
+ * | step | check | on failure |
+ * |---|---|---|
+ * | 1 | envelope, key by Instance ID, signature/MAC, profile rules | unknown Instance ID: instance-identity 97; anything else: every claim 99 |
+ * | 2 | freshness: session nonce, or a nonce this verifier issued (consumed once) | every claim 99 |
+ * | 3 | security lifecycle and the anchor's Implementation ID | instance-identity 96 |
+ * | 4 | Implementation ID has reference values | hardware 97 |
+ * | 5 | every software component matches a reference component | executables 33 |
+ *
+ * Configuration, runtime-opaque, storage-opaque, file-system and sourced-data are not asserted: a
+ * PSA token carries nothing that proves them, and AR4SI says to leave unproven claims at 0.
+ */
+import { VerifierError, isVerifierError } from '../errors/errors.js'
+import type { PsaClaims, PsaSoftwareComponent } from '../evidence/psa/claims.js'
+import { verifyPsaToken } from '../evidence/psa/verify.js'
+import type { NonceStore, TenantId } from '../store/types.js'
+import { bytesEqual, toHex } from '../util/bytes.js'
+import type { Endorsements, PsaReferenceComponent, PsaTrustAnchor } from './endorsements.js'
+import { TRUST_CLAIMS, type Reason, type SubmodAppraisal, type TrustClaim } from './types.js'
+
+export const PSA_SUBMOD = 'PSA'
+export const PSA_POLICY_ID = 'urn:assay:policy:psa-builtin:1'
+
+/** The claims PSA Evidence must earn for the submodule to be affirming. */
+const REQUIRED: readonly TrustClaim[] = ['instance-identity', 'hardware', 'executables']
+
+export interface PsaAppraisalInput {
+  readonly tenant: TenantId
+  readonly token: Uint8Array
+  /** `eat_profile` of the media type, if it named one. */
+  readonly expectedProfile?: string | undefined
+  /** The session nonce, when the Evidence answers a challenge/response session. */
+  readonly sessionNonce?: Uint8Array | undefined
+}
+
+export interface PsaAppraisalDeps {
+  readonly endorsements: Endorsements
+  readonly nonces: NonceStore
+}
+
+function allClaims(value: number, code: string, detail: string): SubmodAppraisal {
+  const vector: Partial<Record<TrustClaim, number>> = {}
+  for (const claim of TRUST_CLAIMS) vector[claim] = value
+  return { vector, reasons: [{ claim: 'status', value, code, detail }], required: REQUIRED }
+}
+
+export async function appraisePsa(input: PsaAppraisalInput, deps: PsaAppraisalDeps): Promise<SubmodAppraisal> {
+  let anchor: PsaTrustAnchor | undefined
+  let claims: PsaClaims
+  try {
+    ;({ claims } = verifyPsaToken(input.token, {
+      resolveKey: ({ instanceId }) => {
+        anchor = deps.endorsements.psaTrustAnchor(input.tenant, toHex(instanceId))
+        return anchor?.key
+      },
+      expectedProfile: input.expectedProfile,
+      expectedNonce: input.sessionNonce,
+    }))
+  } catch (err) {
+    if (!isVerifierError(err) || err.family !== 'evidence') throw err
+    if (err.code === 'ERR_KEY_NOT_FOUND') {
+      return {
+        vector: { 'instance-identity': 97 },
+        reasons: [{ claim: 'instance-identity', value: 97, code: err.code, detail: err.message }],
+        required: REQUIRED,
+      }
+    }
+    return allClaims(99, err.code, err.message)
+  }
+
+  if (input.sessionNonce === undefined && !(await deps.nonces.consume(input.tenant, claims.nonce))) {
+    const e = new VerifierError('ERR_CLAIMS_NONCE_REPLAYED')
+    return allClaims(99, e.code, 'eat_nonce was not issued by this verifier, has expired, or was already used')
+  }
+
+  const reasons: Reason[] = []
+  const vector: Partial<Record<TrustClaim, number>> = {}
+  const set = (claim: TrustClaim, value: number, code: string, detail: string) => {
+    vector[claim] = value
+    reasons.push({ claim, value, code, detail })
+  }
+
+  if (anchor?.implementationId !== undefined && !bytesEqual(anchor.implementationId, claims.implementationId)) {
+    set('instance-identity', 96, 'PSA_IMPLEMENTATION_ID_MISMATCH', 'the token reports another Implementation ID than the one provisioned for this Instance ID')
+  } else if (claims.lifecycleState === 'secured' || claims.lifecycleState === 'non-psa-rot-debug') {
+    set('instance-identity', 2, 'PSA_KEY_VERIFIED', `signed by the provisioned key; lifecycle ${claims.lifecycleState}`)
+  } else {
+    set('instance-identity', 96, 'PSA_LIFECYCLE_UNTRUSTED', `security lifecycle ${claims.lifecycleState} cannot be trusted`)
+  }
+
+  const reference = deps.endorsements.psaReferenceValues(input.tenant, toHex(claims.implementationId))
+  if (reference === undefined) {
+    set('hardware', 97, 'PSA_IMPLEMENTATION_UNKNOWN', 'no reference values for this Implementation ID')
+    set('executables', 33, 'PSA_NO_REFERENCE_VALUES', 'software cannot be recognized without reference values')
+  } else {
+    set('hardware', 2, 'PSA_IMPLEMENTATION_KNOWN', `Implementation ID has reference values (${reference.source})`)
+    const unmatched = claims.softwareComponents.filter((c) => !reference.softwareComponents.some((r) => matches(c, r)))
+    if (unmatched.length === 0) {
+      set('executables', 2, 'PSA_SOFTWARE_MATCHED', `all ${claims.softwareComponents.length} software components match reference values`)
+    } else {
+      const names = unmatched.map((c) => c.measurementType ?? toHex(c.measurementValue).slice(0, 16)).join(', ')
+      set('executables', 33, 'PSA_SOFTWARE_UNRECOGNIZED', `software components without a matching reference value: ${names}`)
+    }
+  }
+  return { vector, reasons, required: REQUIRED, nonce: claims.nonce, profile: claims.profileUri }
+}
+
+/** Measurement and signer must be equal; type and version only where the reference states them. */
+function matches(c: PsaSoftwareComponent, r: PsaReferenceComponent): boolean {
+  return (
+    bytesEqual(c.measurementValue, r.measurementValue) &&
+    bytesEqual(c.signerId, r.signerId) &&
+    (r.measurementType === undefined || r.measurementType === c.measurementType) &&
+    (r.version === undefined || r.version === c.version)
+  )
+}

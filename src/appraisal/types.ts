@@ -1,0 +1,34 @@
+/** What one appraisal step produces for one attester (one EAR submodule). */
+
+/** The eight AR4SI trustworthiness claims, in CBOR key order 0..7. */
+export const TRUST_CLAIMS = [
+  'instance-identity',
+  'configuration',
+  'executables',
+  'file-system',
+  'hardware',
+  'runtime-opaque',
+  'storage-opaque',
+  'sourced-data',
+] as const
+
+export type TrustClaim = (typeof TRUST_CLAIMS)[number]
+
+/** Why a claim got its value: machine-readable (`code`) and for people (`detail`). */
+export interface Reason {
+  readonly claim: TrustClaim | 'status'
+  readonly value: number
+  readonly code: string
+  readonly detail: string
+}
+
+export interface SubmodAppraisal {
+  readonly vector: Partial<Record<TrustClaim, number>>
+  readonly reasons: readonly Reason[]
+  /** Claims that must be affirming for the submodule to be affirming. */
+  readonly required: readonly TrustClaim[]
+  /** The nonce found in the appraised Evidence. */
+  readonly nonce?: Uint8Array
+  /** Profile of the appraised Evidence. */
+  readonly profile?: string
+}

@@ -1,0 +1,54 @@
+import { VerifierError } from '../errors/errors.js'
+import { configSchema, type Config } from './schema.js'
+
+function deepFreeze<T>(value: T): T {
+  if (value !== null && typeof value === 'object' && !Object.isFrozen(value)) {
+    Object.freeze(value)
+    for (const v of Object.values(value)) deepFreeze(v)
+  }
+  return value
+}
+
+/** Validates `input` (unknown keys are errors) and returns a deep-frozen Config. */
+export function loadConfig(input: Record<string, unknown>): Config {
+  const parsed = configSchema.safeParse(input)
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!
+    throw new VerifierError('ERR_CONFIG_INVALID', `configuration ${issue.path.join('.') || '(root)'}: ${issue.message}`)
+  }
+  return deepFreeze(parsed.data)
+}
+
+/** Environment variable for each setting: `redisUrl` ← `REDIS_URL`, `earKeyFile` ← `ASSAY_EAR_KEY_FILE`. */
+export const ENV_NAMES: Readonly<Record<keyof Config, string>> = {
+  host: 'HOST',
+  port: 'PORT',
+  redisUrl: 'REDIS_URL',
+  redisPrefix: 'ASSAY_REDIS_PREFIX',
+  dataDir: 'ASSAY_DATA_DIR',
+  referenceValuesDir: 'ASSAY_REFERENCE_VALUES_DIR',
+  earKeyFile: 'ASSAY_EAR_KEY_FILE',
+  earLifetimeSeconds: 'ASSAY_EAR_LIFETIME_SECONDS',
+  verifierDeveloper: 'ASSAY_VERIFIER_DEVELOPER',
+  verifierBuild: 'ASSAY_VERIFIER_BUILD',
+  nonceTtlSeconds: 'ASSAY_NONCE_TTL_SECONDS',
+  sessionTtlSeconds: 'ASSAY_SESSION_TTL_SECONDS',
+  resultTtlSeconds: 'ASSAY_RESULT_TTL_SECONDS',
+  bodyLimitBytes: 'ASSAY_BODY_LIMIT_BYTES',
+  maxWaitSeconds: 'ASSAY_MAX_WAIT_SECONDS',
+  sessionWaitSeconds: 'ASSAY_SESSION_WAIT_SECONDS',
+  maxQueueDepth: 'ASSAY_MAX_QUEUE_DEPTH',
+  workerConcurrency: 'ASSAY_WORKER_CONCURRENCY',
+  problemTypeBase: 'ASSAY_PROBLEM_TYPE_BASE',
+  includeRawEvidence: 'ASSAY_INCLUDE_RAW_EVIDENCE',
+}
+
+/** Picks the variables named in ENV_NAMES out of `env` (empty strings count as unset). */
+export function configFromEnv(env: Readonly<Record<string, string | undefined>>): Config {
+  const input: Record<string, unknown> = {}
+  for (const [key, name] of Object.entries(ENV_NAMES)) {
+    const value = env[name]
+    if (value !== undefined && value !== '') input[key] = value
+  }
+  return loadConfig(input)
+}

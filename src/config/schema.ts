@@ -1,0 +1,56 @@
+/**
+ * Assay's configuration: one zod `.strict()` schema with secure defaults, validated once at start
+ * and deep-frozen. Only `src/main/` reads the environment; it maps variables onto this shape.
+ */
+import { z } from 'zod'
+
+const seconds = (def: number, max: number) => z.coerce.number().int().min(1).max(max).default(def)
+
+export const configSchema = z
+  .object({
+    /** Interface the HTTP API listens on. @defaultValue 127.0.0.1 */
+    host: z.string().min(1).default('127.0.0.1'),
+    /** @defaultValue 8080 */
+    port: z.coerce.number().int().min(0).max(65535).default(8080),
+    /** Redis URL; absent means embedded mode (in-process queue, file-backed store). */
+    redisUrl: z.string().url().optional(),
+    /** Prefix of every Redis key Assay writes. @defaultValue assay */
+    redisPrefix: z.string().regex(/^[A-Za-z0-9_-]{1,32}$/).default('assay'),
+    /** Where embedded mode and generated EAR keys persist. @defaultValue .data */
+    dataDir: z.string().min(1).default('.data'),
+    /** Folder of trust anchors and reference values in the JSON form. @defaultValue reference-values */
+    referenceValuesDir: z.string().min(1).default('reference-values'),
+    /** PEM or JWK file with the EAR signing key (P-256); generated and persisted when absent. */
+    earKeyFile: z.string().min(1).optional(),
+    /** EAR `exp` − `iat`; also how long a retired key stays in the JWKS. @defaultValue 3600 */
+    earLifetimeSeconds: seconds(3600, 30 * 86400),
+    /** Verifier identity in every EAR (`ear_verifier_id`). */
+    verifierDeveloper: z.string().min(1).default('https://github.com/assay-verifier'),
+    verifierBuild: z.string().min(1).default('assay 0.1.0'),
+    /** Lifetime of a nonce from `POST /v1/nonces`. @defaultValue 300 */
+    nonceTtlSeconds: seconds(300, 86400),
+    /** Lifetime of a challenge/response session. @defaultValue 300 */
+    sessionTtlSeconds: seconds(300, 86400),
+    /** How long appraisal results stay retrievable. @defaultValue 86400 */
+    resultTtlSeconds: seconds(86400, 30 * 86400),
+    /** Largest Evidence body accepted. @defaultValue 65536 */
+    bodyLimitBytes: z.coerce.number().int().min(1024).max(16 * 1024 * 1024).default(64 * 1024),
+    /** Upper bound for `Prefer: wait=N`. @defaultValue 10 */
+    maxWaitSeconds: seconds(10, 60),
+    /** How long a challenge/response submission waits for its result before answering `processing`. @defaultValue 5 */
+    sessionWaitSeconds: seconds(5, 60),
+    /** Queue depth past which new Evidence is refused with 503 + Retry-After. @defaultValue 20000 */
+    maxQueueDepth: z.coerce.number().int().min(1).default(20_000),
+    /** Jobs a worker process runs at once. @defaultValue 32 */
+    workerConcurrency: z.coerce.number().int().min(1).max(1024).default(32),
+    /** Base URI of RFC 9457 problem `type`s; the code's slug is appended. */
+    problemTypeBase: z.string().min(1).default('tag:assay-verifier.dev,2026:problem:'),
+    /** Include the Evidence in EARs (`ear_raw_evidence`). Off by default: it may be personal data. */
+    includeRawEvidence: z
+      .union([z.boolean(), z.enum(['true', 'false', '1', '0'])])
+      .transform((v) => v === true || v === 'true' || v === '1')
+      .default(false),
+  })
+  .strict()
+
+export type Config = Readonly<z.infer<typeof configSchema>>
