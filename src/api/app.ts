@@ -4,29 +4,21 @@
  * takes a body reads it raw with the configured limit, before anything looks at it.
  */
 import express, { type NextFunction, type Request, type Response } from 'express'
-import type { Config } from '../config/schema.js'
 import { VerifierError } from '../errors/errors.js'
-import type { FormatRegistry } from '../evidence/registry.js'
-import type { QueueProducer } from '../queue/types.js'
-import type { Store } from '../store/types.js'
-import type { Clock } from '../util/clock.js'
-import type { Metrics } from './metrics.js'
 import { sendProblem } from './problem.js'
-import type { ResultRenderer } from './render.js'
+import type { ApiDeps } from './deps.js'
+export type { ApiDeps } from './deps.js'
 import { appraisalRoutes } from './routes/appraisals.js'
 import { challengeResponseRoutes } from './routes/challenge-response.js'
 import { operationsRoutes } from './routes/operations.js'
 import { wellKnownRoutes } from './routes/well-known.js'
 
-export interface ApiDeps {
-  readonly config: Config
-  readonly store: Store
-  readonly queue: QueueProducer
-  readonly registry: FormatRegistry
-  readonly results: ResultRenderer
-  readonly metrics: Metrics
-  readonly clock: Clock
-  readonly log?: (message: string, err?: unknown) => void
+
+function mount(path: string) {
+  return (_req: Request, res: Response, next: NextFunction) => {
+    res.locals['mount'] = path
+    next()
+  }
 }
 
 export function createApp(deps: ApiDeps): express.Express {
@@ -37,16 +29,19 @@ export function createApp(deps: ApiDeps): express.Express {
 
   app.use((req: Request, res: Response, next: NextFunction) => {
     res.on('finish', () => {
-      const route = (req.route as { path?: string } | undefined)?.path ?? 'unmatched'
-      deps.metrics.requests.inc({ route: `${req.baseUrl}${route}`, method: req.method, status: String(res.statusCode) })
+      // Route patterns, not URLs, keep the label set small; the mount point is kept in res.locals
+      // because Express has reset req.baseUrl by the time an error handler answers.
+      const route = (req.route as { path?: string } | undefined)?.path
+      const label = route === undefined ? 'unmatched' : `${String(res.locals['mount'] ?? '')}${route}`
+      deps.metrics.requests.inc({ route: label, method: req.method, status: String(res.statusCode) })
     })
     next()
   })
 
   app.use(wellKnownRoutes(deps))
   app.use(operationsRoutes(deps))
-  app.use('/challenge-response/v1', challengeResponseRoutes(deps))
-  app.use('/v1', appraisalRoutes(deps))
+  app.use('/challenge-response/v1', mount('/challenge-response/v1'), challengeResponseRoutes(deps))
+  app.use('/v1', mount('/v1'), appraisalRoutes(deps))
 
   app.use((_req: Request, _res: Response, next: NextFunction) => next(new VerifierError('ERR_ROUTE_NOT_FOUND')))
   app.use((err: unknown, req: Request, res: Response, _next: NextFunction) => {

@@ -5,8 +5,9 @@ import { VerifierError, isVerifierError } from '../errors/errors.js'
 import { parseMediaType } from '../evidence/media-type.js'
 import type { AppraisalJob } from '../queue/types.js'
 import type { AppraisalRecord, TenantId } from '../store/types.js'
-import type { ApiDeps } from './app.js'
-import { EAR_PROFILES, type EarForm, type EarNaming } from './render.js'
+import type { ApiDeps } from './deps.js'
+import { NAMING_PROFILE, type EarNaming } from '../results/ear.js'
+import type { EarForm } from '../results/renderer.js'
 
 /** Reads any body as raw bytes, refusing more than `limit` bytes (413) before buffering it all. */
 export function rawBody(limit: number): RequestHandler {
@@ -48,7 +49,7 @@ export async function admit(deps: ApiDeps): Promise<void> {
     cached = { value: await deps.queue.depth(), at: now }
     depthCache.set(deps, cached)
   }
-  if (cached.value >= deps.config.maxQueueDepth) throw new VerifierError('ERR_OVERLOADED')
+  if (cached.value >= deps.config.maxQueueDepth) throw new VerifierError('ERR_SERVICE_OVERLOADED')
 }
 
 /** Enqueues an appraisal and records it as queued; both writes go out together. */
@@ -112,8 +113,8 @@ export function negotiate(accept: string | undefined): Representation {
     if (m.essence === 'application/json' || m.essence === 'application/*' || m.essence === '*/*') return { kind: 'json' }
     if (m.essence === 'application/eat+jwt' || m.essence === 'application/eat+cwt') {
       const profile = m.parameters.get('eat_profile')?.toLowerCase()
-      const naming = (Object.keys(EAR_PROFILES) as EarNaming[]).find(
-        (n) => profile === undefined ? n === 'ear-03' : EAR_PROFILES[n].toLowerCase() === profile,
+      const naming = (Object.keys(NAMING_PROFILE) as EarNaming[]).find(
+        (n) => (profile === undefined ? n === 'ear-03' : NAMING_PROFILE[n].toLowerCase() === profile),
       )
       if (naming !== undefined) return { kind: 'ear', form: m.essence === 'application/eat+jwt' ? 'jwt' : 'cwt', naming }
     }

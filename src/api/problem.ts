@@ -44,7 +44,7 @@ export function sendProblem(req: Request, res: Response, err: unknown, options: 
   if (error.code === 'ERR_MEDIA_TYPE_UNSUPPORTED' && options.accepted !== undefined) {
     res.setHeader('Accept', options.accepted().join(', '))
   }
-  if (error.code === 'ERR_OVERLOADED') res.setHeader('Retry-After', '1')
+  if (error.code === 'ERR_SERVICE_OVERLOADED') res.setHeader('Retry-After', '1')
   if (res.headersSent) {
     res.end()
     return

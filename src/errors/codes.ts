@@ -103,7 +103,7 @@ export const ERROR_CATALOGUE = {
   ERR_SESSION_STATE: request(409, 'Session does not accept Evidence in its current state'),
   ERR_APPRAISAL_NOT_FOUND: request(404, 'Appraisal does not exist or has expired'),
   ERR_APPRAISAL_NOT_READY: request(409, 'Appraisal has no result yet'),
-  ERR_OVERLOADED: { family: 'fault', status: 503, title: 'Too much Evidence is waiting; retry later' },
+  ERR_SERVICE_OVERLOADED: { family: 'fault', status: 503, title: 'Too much Evidence is waiting; retry later' },
 
   // Store (src/store): faults of the backing service or of data at rest
   ERR_STORE_UNAVAILABLE: fault('Store is unavailable or did not complete the operation', 503),

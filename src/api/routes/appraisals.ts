@@ -7,7 +7,7 @@ import { Router, type Request, type Response } from 'express'
 import { VerifierError } from '../../errors/errors.js'
 import { DEFAULT_TENANT, type AppraisalRecord } from '../../store/types.js'
 import { base64urlEncode } from '../../util/base64url.js'
-import type { ApiDeps } from '../app.js'
+import type { ApiDeps } from '../deps.js'
 import { admit, awaitRecord, bodyBytes, checkEvidenceMediaType, negotiate, preferWaitSeconds, rawBody, submit } from '../http.js'
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/

@@ -7,7 +7,7 @@ import { randomBytes, randomUUID } from 'node:crypto'
 import { Router, type Request, type Response } from 'express'
 import { VerifierError } from '../../errors/errors.js'
 import { DEFAULT_TENANT, type Session } from '../../store/types.js'
-import type { ApiDeps } from '../app.js'
+import type { ApiDeps } from '../deps.js'
 import { admit, awaitRecord, bodyBytes, checkEvidenceMediaType, rawBody, submit } from '../http.js'
 import { nonceSize } from './appraisals.js'
 

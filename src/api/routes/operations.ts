@@ -1,6 +1,6 @@
 /** Operations: liveness, readiness (store reachable and a worker seen recently), Prometheus metrics. */
 import { Router, type Request, type Response } from 'express'
-import type { ApiDeps } from '../app.js'
+import type { ApiDeps } from '../deps.js'
 
 export function operationsRoutes(deps: ApiDeps): Router {
   const router = Router()

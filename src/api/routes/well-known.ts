@@ -1,7 +1,7 @@
 /** Keys and discovery: `/.well-known/jwks.json`, Veraison's verification discovery, the contract. */
 import { readFileSync } from 'node:fs'
 import { Router, type Request, type Response } from 'express'
-import type { ApiDeps } from '../app.js'
+import type { ApiDeps } from '../deps.js'
 
 const OPENAPI = readFileSync(new URL('../../../openapi.yaml', import.meta.url), 'utf8')
 

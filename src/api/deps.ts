@@ -1,0 +1,19 @@
+import type { Config } from '../config/schema.js'
+import type { FormatRegistry } from '../evidence/registry.js'
+import type { QueueProducer } from '../queue/types.js'
+import type { ResultRenderer } from '../results/renderer.js'
+import type { Store } from '../store/types.js'
+import type { Clock } from '../util/clock.js'
+import type { Metrics } from './metrics.js'
+
+/** Everything the HTTP API needs, injected by `main/`. */
+export interface ApiDeps {
+  readonly config: Config
+  readonly store: Store
+  readonly queue: QueueProducer
+  readonly registry: FormatRegistry
+  readonly results: ResultRenderer
+  readonly metrics: Metrics
+  readonly clock: Clock
+  readonly log?: (message: string, err?: unknown) => void
+}

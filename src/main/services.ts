@@ -1,0 +1,118 @@
+/**
+ * Wiring: builds the adapters a process needs from its Config. With `redisUrl` Assay runs on Redis
+ * (BullMQ queue, Redis store), API and workers in separate processes; without it, in embedded mode:
+ * in-process queue and a file-backed store, API and worker in one process.
+ */
+import { hostname } from 'node:os'
+import { randomUUID } from 'node:crypto'
+import { join } from 'node:path'
+import type { AppraisalDeps } from '../appraisal/pipeline.js'
+import { loadReferenceValueDir } from '../appraisal/reference-values.js'
+import type { Config } from '../config/schema.js'
+import { createDefaultRegistry } from '../evidence/formats.js'
+import { createBullmqConsumer, createBullmqProducer } from '../queue/bullmq.js'
+import { createMemoryQueue } from '../queue/memory.js'
+import { createProcessor } from '../queue/processor.js'
+import type { QueueConsumer, QueueProducer } from '../queue/types.js'
+import { loadSigningKeys, type EarKeyManager } from '../results/keys.js'
+import { createRenderer, type ResultRenderer } from '../results/renderer.js'
+import { signEarJwt } from '../results/sign.js'
+import { createMemoryStore } from '../store/memory/create-memory-store.js'
+import { createRedisStore } from '../store/redis/create-redis-store.js'
+import type { Store } from '../store/types.js'
+import { systemClock, type Clock } from '../util/clock.js'
+
+export type Role = 'api' | 'worker' | 'all'
+
+export interface Services {
+  readonly config: Config
+  readonly mode: 'redis' | 'embedded'
+  readonly store: Store
+  readonly producer: QueueProducer | undefined
+  readonly consumer: QueueConsumer | undefined
+  readonly keys: EarKeyManager
+  readonly renderer: ResultRenderer
+  readonly clock: Clock
+  /** Starts the worker side (if this role has one) and its heartbeat. */
+  startWorker(): Promise<void>
+  /** Stops intake, lets in-flight jobs finish, closes connections. */
+  close(): Promise<void>
+}
+
+export interface BuildOptions {
+  readonly role: Role
+  readonly log?: (message: string, err?: unknown) => void
+  readonly clock?: Clock
+}
+
+const HEARTBEAT_SECONDS = 5
+
+export async function buildServices(config: Config, options: BuildOptions): Promise<Services> {
+  const clock = options.clock ?? systemClock
+  const log = options.log ?? (() => {})
+  const embedded = config.redisUrl === undefined
+  if (embedded && options.role !== 'all') {
+    throw new TypeError('embedded mode (no REDIS_URL) runs API and worker in one process: use the "start" role')
+  }
+  const keys = await loadSigningKeys({
+    ...(config.earKeyFile === undefined ? {} : { keyFile: config.earKeyFile }),
+    dataDir: config.dataDir,
+    lifetimeSeconds: config.earLifetimeSeconds,
+    clock,
+  })
+  const store = embedded
+    ? createMemoryStore({ dataDir: join(config.dataDir, 'store') })
+    : createRedisStore({ redis: config.redisUrl!, prefix: config.redisPrefix, onClientError: (err: Error) => log('redis store', err) })
+
+  let producer: QueueProducer | undefined
+  let consumer: QueueConsumer | undefined
+  if (embedded) {
+    const queue = createMemoryQueue({ maxDepth: config.maxQueueDepth })
+    producer = queue.producer
+    consumer = queue.consumer
+  } else {
+    const common = { connection: config.redisUrl!, prefix: config.redisPrefix, onError: (err: Error) => log('queue', err) }
+    if (options.role !== 'worker') producer = createBullmqProducer(common)
+    if (options.role !== 'api') consumer = createBullmqConsumer(common)
+  }
+
+  let heartbeat: NodeJS.Timeout | undefined
+  const workerId = `${hostname()}-${process.pid}-${randomUUID().slice(0, 8)}`
+
+  return {
+    config,
+    mode: embedded ? 'embedded' : 'redis',
+    store,
+    producer,
+    consumer,
+    keys,
+    renderer: createRenderer(keys),
+    clock,
+    async startWorker() {
+      if (consumer === undefined) return
+      const appraisal: AppraisalDeps = {
+        registry: createDefaultRegistry(),
+        endorsements: loadReferenceValueDir(config.referenceValuesDir),
+        nonces: store.nonces,
+      }
+      const processor = createProcessor({
+        store,
+        appraisal,
+        signEar: (outcome, naming) => signEarJwt(outcome, keys.current, naming).token,
+        config,
+        clock,
+      })
+      await consumer.start(processor, { concurrency: config.workerConcurrency })
+      const beat = () => store.heartbeats.beat(workerId, HEARTBEAT_SECONDS * 3).catch((err) => log('heartbeat', err))
+      await beat()
+      heartbeat = setInterval(beat, HEARTBEAT_SECONDS * 1000)
+      heartbeat.unref()
+    },
+    async close() {
+      if (heartbeat !== undefined) clearInterval(heartbeat)
+      await consumer?.close()
+      await producer?.close()
+      await store.close()
+    },
+  }
+}

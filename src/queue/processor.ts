@@ -1,0 +1,74 @@
+/**
+ * The job processor: one queued Evidence in, one stored, signed result out. Pure apart from its
+ * injected dependencies, so the BullMQ worker and the in-process queue run exactly this.
+ *
+ * Bad Evidence completes the job with a negative result; only verifier faults throw (and are
+ * retried by the queue).
+ */
+import { appraise, type AppraisalDeps } from '../appraisal/pipeline.js'
+import type { Config } from '../config/schema.js'
+import type { AppraisalOutcome, SubmodOutcome } from '../results/ear.js'
+import type { EarNaming } from '../results/ear.js'
+import { storeOutcome } from '../results/stored.js'
+import { deriveStatus } from '../results/trust-vector.js'
+import type { Store } from '../store/types.js'
+import type { Clock } from '../util/clock.js'
+import type { AppraisalJob, JobOutcome, JobProcessor } from './types.js'
+
+export interface ProcessorDeps {
+  readonly store: Store
+  readonly appraisal: AppraisalDeps
+  /** Signs an EAR as a compact JWS in the given naming. */
+  readonly signEar: (outcome: AppraisalOutcome, naming: EarNaming) => string
+  readonly config: Pick<
+    Config,
+    'earLifetimeSeconds' | 'resultTtlSeconds' | 'verifierDeveloper' | 'verifierBuild' | 'includeRawEvidence'
+  >
+  readonly clock: Clock
+}
+
+export function createProcessor(deps: ProcessorDeps): JobProcessor {
+  return async (job: AppraisalJob): Promise<JobOutcome> => {
+    const evidence = new Uint8Array(Buffer.from(job.evidence, 'base64'))
+    const sessionNonce = job.expectedNonce === undefined ? undefined : new Uint8Array(Buffer.from(job.expectedNonce, 'base64'))
+    const appraisal = await appraise(
+      { tenant: job.tenant, mediaType: job.mediaType, evidence, sessionNonce },
+      deps.appraisal,
+    )
+    const iat = deps.clock.nowSeconds()
+    const submods: Record<string, SubmodOutcome> = {}
+    for (const [name, s] of Object.entries(appraisal.submods)) {
+      submods[name] = {
+        vector: s.vector,
+        status: deriveStatus(s.vector, { required: s.required }),
+        reasons: s.reasons,
+        ...(s.profile === undefined ? {} : { profile: s.profile }),
+        ...(s.nonce === undefined ? {} : { nonce: s.nonce }),
+      }
+    }
+    const outcome: AppraisalOutcome = {
+      iat,
+      exp: iat + deps.config.earLifetimeSeconds,
+      verifier: { developer: deps.config.verifierDeveloper, build: deps.config.verifierBuild },
+      policyIds: appraisal.policyIds,
+      submods,
+      ...(appraisal.nonce === undefined ? {} : { nonce: appraisal.nonce }),
+      ...(deps.config.includeRawEvidence ? { rawEvidence: evidence } : {}),
+    }
+    const ear = deps.signEar(outcome, job.earProfile)
+    await deps.store.results.put(
+      {
+        id: job.id,
+        tenant: job.tenant,
+        status: 'complete',
+        createdAt: job.receivedAt,
+        completedAt: Date.now(),
+        outcome: { naming: job.earProfile, ...storeOutcome(outcome) },
+        ear,
+      },
+      deps.config.resultTtlSeconds,
+    )
+    if (job.sessionId !== undefined) await deps.store.sessions.finish(job.tenant, job.sessionId, 'complete')
+    return { id: job.id, tenant: job.tenant, status: 'complete' }
+  }
+}

@@ -1,0 +1,66 @@
+/**
+ * How an appraisal outcome is kept in the result store: JSON, with byte strings as base64url. The
+ * stored outcome is what results are re-rendered from (another form or naming), so it keeps
+ * everything the EAR needs and nothing else.
+ */
+import { base64urlDecode, base64urlEncode } from '../util/base64url.js'
+import type { AppraisalOutcome, EarReason, SubmodOutcome } from './ear.js'
+import type { Tier, TrustVector } from './trust-vector.js'
+
+export interface StoredSubmod {
+  readonly vector: TrustVector
+  readonly status?: Tier
+  readonly profile?: string
+  readonly nonce?: string
+  readonly reasons: readonly EarReason[]
+}
+
+export interface StoredOutcome {
+  readonly iat: number
+  readonly exp?: number
+  readonly nonce?: string
+  readonly verifier: { readonly developer: string; readonly build: string }
+  readonly policyIds: readonly string[]
+  readonly submods: Readonly<Record<string, StoredSubmod>>
+  readonly rawEvidence?: string
+}
+
+const b64 = (bytes: Uint8Array | undefined) => (bytes === undefined ? undefined : base64urlEncode(bytes))
+const bytes = (text: string | undefined) => (text === undefined ? undefined : base64urlDecode(text))
+
+function defined<T extends object>(o: T): T {
+  for (const k of Object.keys(o) as (keyof T)[]) if (o[k] === undefined) delete o[k]
+  return o
+}
+
+export function storeOutcome(outcome: AppraisalOutcome): StoredOutcome {
+  const submods: Record<string, StoredSubmod> = {}
+  for (const [name, s] of Object.entries(outcome.submods)) {
+    submods[name] = defined({ vector: s.vector, status: s.status, profile: s.profile, nonce: b64(s.nonce), reasons: s.reasons })
+  }
+  return defined({
+    iat: outcome.iat,
+    exp: outcome.exp,
+    nonce: b64(outcome.nonce),
+    verifier: outcome.verifier,
+    policyIds: outcome.policyIds,
+    submods,
+    rawEvidence: b64(outcome.rawEvidence),
+  })
+}
+
+export function loadOutcome(stored: StoredOutcome): AppraisalOutcome {
+  const submods: Record<string, SubmodOutcome> = {}
+  for (const [name, s] of Object.entries(stored.submods)) {
+    submods[name] = defined({ vector: s.vector, status: s.status, profile: s.profile, nonce: bytes(s.nonce), reasons: s.reasons })
+  }
+  return defined({
+    iat: stored.iat,
+    exp: stored.exp,
+    nonce: bytes(stored.nonce),
+    verifier: stored.verifier,
+    policyIds: stored.policyIds,
+    submods,
+    rawEvidence: bytes(stored.rawEvidence),
+  })
+}
