@@ -1,0 +1,222 @@
+/**
+ * The Redis adapter of the store port (ioredis). Every operation is one round trip; the ones that
+ * read and write together (session claim and finish, heartbeats) are Lua scripts, so they are atomic
+ * without WATCH retries. Keys come from `../keys.ts` only.
+ *
+ * Errors: a failed Redis command becomes `VerifierError('ERR_STORE_UNAVAILABLE')` with the Redis error
+ * as `cause`, and a value that does not decode becomes `ERR_STORE_CORRUPT`; nothing is retried here
+ * (the queue retries faults). Bad arguments (tenant, id, TTL) throw `TypeError`.
+ */
+import { Redis } from 'ioredis'
+import { VerifierError } from '../../errors/errors.js'
+import {
+  assertFinalStatus,
+  assertKeyPrefix,
+  assertNewSession,
+  assertTtlSeconds,
+  assertWorkerId,
+  heartbeatsKey,
+  nonceKey,
+  resultKey,
+  sessionKey,
+} from '../keys.js'
+import type { AppraisalRecord, HeartbeatStore, NonceStore, ResultStore, SessionStore, Store } from '../types.js'
+import { decodeResult, decodeSession, encodeSession, fieldsFromFlatReply } from './codec.js'
+import { BEAT_HEARTBEAT, CLAIM_SESSION, COUNT_HEARTBEATS, FINISH_SESSION, SCRIPT_NAMES } from './scripts.js'
+
+/** Options of {@link createRedisStore}. */
+export interface RedisStoreOptions {
+  /**
+   * An ioredis client, or a `redis://` / `rediss://` URL to create one from. A client created from a
+   * URL fails a command after one reconnection attempt (`maxRetriesPerRequest: 1`) instead of
+   * queueing it for long, so a request sees a 503 rather than a hang while Redis is down.
+   */
+  readonly redis: Redis | string
+  /** First part of every key, `[A-Za-z0-9][A-Za-z0-9._-]{0,99}`; one Redis can serve several prefixes. */
+  readonly prefix: string
+  /**
+   * Whether `close()` quits the client.
+   * @defaultValue `true` when `redis` is a URL, `false` when it is a client (the caller closes it)
+   */
+  readonly ownsClient?: boolean
+  /**
+   * How long `ping()` waits for `PONG` before answering false.
+   * @defaultValue 1000
+   */
+  readonly pingTimeoutMs?: number
+  /**
+   * Receives connection errors of a client created from a URL (ioredis emits them as events; without a
+   * listener it prints them). Commands still fail with `ERR_STORE_UNAVAILABLE`.
+   * @defaultValue ignore them
+   */
+  readonly onClientError?: (err: Error) => void
+}
+
+/** The scripts `defineCommand` adds to the client, typed. */
+interface ScriptCommands {
+  [SCRIPT_NAMES.claimSession](
+    key: string,
+    appraisalId: string,
+    evidenceMediaType: string,
+    evidence: string,
+  ): Promise<unknown>
+  [SCRIPT_NAMES.finishSession](key: string, status: string): Promise<unknown>
+  [SCRIPT_NAMES.beatHeartbeat](key: string, workerId: string, ttlMs: number): Promise<unknown>
+  [SCRIPT_NAMES.countHeartbeats](key: string): Promise<unknown>
+}
+
+const DEFAULT_PING_TIMEOUT_MS = 1000
+
+/**
+ * Creates the Redis store under `prefix`. Its Lua scripts are registered on the client with
+ * `defineCommand` (no round trip; they are loaded on first use).
+ */
+export function createRedisStore(options: RedisStoreOptions): Store {
+  const { prefix } = options
+  assertKeyPrefix(prefix)
+  const pingTimeoutMs = options.pingTimeoutMs ?? DEFAULT_PING_TIMEOUT_MS
+  const fromUrl = typeof options.redis === 'string'
+  const redis =
+    typeof options.redis === 'string' ? clientFromUrl(options.redis, options.onClientError) : options.redis
+  const ownsClient = options.ownsClient ?? fromUrl
+  redis.defineCommand(SCRIPT_NAMES.claimSession, { numberOfKeys: 1, lua: CLAIM_SESSION })
+  redis.defineCommand(SCRIPT_NAMES.finishSession, { numberOfKeys: 1, lua: FINISH_SESSION })
+  redis.defineCommand(SCRIPT_NAMES.beatHeartbeat, { numberOfKeys: 1, lua: BEAT_HEARTBEAT })
+  redis.defineCommand(SCRIPT_NAMES.countHeartbeats, { numberOfKeys: 1, lua: COUNT_HEARTBEATS })
+  const scripts = redis as unknown as ScriptCommands
+
+  const nonces: NonceStore = {
+    async issue(tenant, nonce, ttlSeconds) {
+      const key = nonceKey(prefix, tenant, nonce)
+      assertTtlSeconds(ttlSeconds)
+      // NX: re-issuing an outstanding nonce must not extend its life.
+      await command(() => redis.set(key, '1', 'EX', ttlSeconds, 'NX'))
+    },
+    async consume(tenant, nonce) {
+      const key = nonceKey(prefix, tenant, nonce)
+      return (await command(() => redis.getdel(key))) !== null
+    },
+  }
+
+  const sessions: SessionStore = {
+    async create(session) {
+      assertNewSession(session)
+      const key = sessionKey(prefix, session.tenant, session.id)
+      // One transaction so the hash never exists without its TTL; PEXPIREAT in the past deletes it.
+      const replies = await command(() =>
+        redis.multi().unlink(key).hset(key, encodeSession(session)).pexpireat(key, session.expiresAt).exec(),
+      )
+      const failed = replies?.find(([err]) => err !== null)
+      if (replies === null || failed !== undefined) throw unavailable(failed?.[0] ?? 'transaction aborted')
+    },
+    async get(tenant, id) {
+      const key = sessionKey(prefix, tenant, id)
+      return decodeSession(await command(() => redis.hgetall(key)), tenant, id)
+    },
+    async claim(tenant, id, submission) {
+      const key = sessionKey(prefix, tenant, id)
+      const { appraisalId, evidenceMediaType, evidence } = submission
+      const reply = await command(() =>
+        scripts[SCRIPT_NAMES.claimSession](key, appraisalId, evidenceMediaType, evidence),
+      )
+      return reply === null ? undefined : decodeSession(fieldsFromFlatReply(reply), tenant, id)
+    },
+    async finish(tenant, id, status) {
+      const key = sessionKey(prefix, tenant, id)
+      assertFinalStatus(status)
+      await command(() => scripts[SCRIPT_NAMES.finishSession](key, status))
+    },
+    async delete(tenant, id) {
+      const key = sessionKey(prefix, tenant, id)
+      return (await command(() => redis.unlink(key))) > 0
+    },
+  }
+
+  const results: ResultStore = {
+    async put(record, ttlSeconds) {
+      const key = resultKey(prefix, record.tenant, record.id)
+      assertTtlSeconds(ttlSeconds)
+      const json = JSON.stringify(record)
+      await command(() => redis.set(key, json, 'EX', ttlSeconds))
+    },
+    async get(tenant, id): Promise<AppraisalRecord | undefined> {
+      const key = resultKey(prefix, tenant, id)
+      const json = await command(() => redis.get(key))
+      return json === null ? undefined : decodeResult(json, tenant, id)
+    },
+  }
+
+  const hbKey = heartbeatsKey(prefix)
+  const heartbeats: HeartbeatStore = {
+    async beat(workerId, ttlSeconds) {
+      assertWorkerId(workerId)
+      assertTtlSeconds(ttlSeconds)
+      await command(() => scripts[SCRIPT_NAMES.beatHeartbeat](hbKey, workerId, ttlSeconds * 1000))
+    },
+    async live() {
+      const count = await command(() => scripts[SCRIPT_NAMES.countHeartbeats](hbKey))
+      if (typeof count !== 'number') {
+        throw new VerifierError('ERR_STORE_CORRUPT', 'heartbeat count is not a number')
+      }
+      return count
+    },
+  }
+
+  let closed = false
+  return {
+    nonces,
+    sessions,
+    results,
+    heartbeats,
+    async ping() {
+      let timer: NodeJS.Timeout | undefined
+      const timeout = new Promise<boolean>((resolve) => {
+        timer = setTimeout(() => resolve(false), pingTimeoutMs)
+      })
+      try {
+        const answer = redis.ping().then(
+          (reply) => reply === 'PONG',
+          () => false,
+        )
+        return await Promise.race([answer, timeout])
+      } catch {
+        return false
+      } finally {
+        clearTimeout(timer)
+      }
+    },
+    async close() {
+      if (!ownsClient || closed) return
+      closed = true
+      // QUIT on a client that is not connected would first try to connect (or wait to reconnect).
+      if (redis.status !== 'ready') {
+        redis.disconnect()
+        return
+      }
+      try {
+        await redis.quit()
+      } catch {
+        redis.disconnect()
+      }
+    },
+  }
+}
+
+function clientFromUrl(url: string, onClientError: ((err: Error) => void) | undefined): Redis {
+  const client = new Redis(url, { maxRetriesPerRequest: 1 })
+  client.on('error', onClientError ?? (() => {}))
+  return client
+}
+
+async function command<T>(op: () => Promise<T>): Promise<T> {
+  try {
+    return await op()
+  } catch (err) {
+    throw unavailable(err)
+  }
+}
+
+function unavailable(cause: unknown): VerifierError {
+  const reason = cause instanceof Error ? cause.message : String(cause)
+  return new VerifierError('ERR_STORE_UNAVAILABLE', `Redis command failed: ${reason}`, { cause })
+}

@@ -1,0 +1,60 @@
+/**
+ * Lua scripts of the Redis store, registered with ioredis `defineCommand` (EVALSHA, falling back to
+ * EVAL after a script flush). Each script touches one key, so it is valid on Redis Cluster.
+ *
+ * Time inside the scripts is the Redis server's `TIME`, the same clock that expires the keys: an API
+ * host and a worker host with skewed clocks still agree on which session has expired and which worker
+ * heartbeat is live.
+ */
+
+const NOW_MS = `local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)`
+
+/** Names under which the scripts are defined on the client; prefixed to avoid clashing with others. */
+export const SCRIPT_NAMES = {
+  claimSession: 'assayClaimSession',
+  finishSession: 'assayFinishSession',
+  beatHeartbeat: 'assayBeatHeartbeat',
+  countHeartbeats: 'assayCountHeartbeats',
+} as const
+
+/**
+ * KEYS[1] session hash; ARGV appraisalId, evidenceMediaType, evidence. Moves a waiting, unexpired
+ * session to processing and returns its fields (flat HGETALL); nil otherwise. A missing key reads
+ * as status false, so it is covered by the status test.
+ */
+export const CLAIM_SESSION = `
+if redis.call('HGET', KEYS[1], 'status') ~= 'waiting' then return false end
+${NOW_MS}
+local expiresAt = tonumber(redis.call('HGET', KEYS[1], 'expiresAt'))
+if expiresAt == nil or expiresAt <= now then return false end
+redis.call('HSET', KEYS[1], 'status', 'processing', 'appraisalId', ARGV[1],
+  'evidenceMediaType', ARGV[2], 'evidence', ARGV[3])
+return redis.call('HGETALL', KEYS[1])
+`
+
+/**
+ * KEYS[1] session hash; ARGV final status. Sets the status of a claimed session only: HSET on a key
+ * that expired would create a hash with no TTL, and a waiting session has nothing to finish.
+ */
+export const FINISH_SESSION = `
+local status = redis.call('HGET', KEYS[1], 'status')
+if status == false or status == 'waiting' then return 0 end
+redis.call('HSET', KEYS[1], 'status', ARGV[1])
+return 1
+`
+
+/** KEYS[1] heartbeat sorted set; ARGV worker id, TTL in ms. Records the beat, drops expired workers. */
+export const BEAT_HEARTBEAT = `
+${NOW_MS}
+redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), ARGV[1])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+return 1
+`
+
+/** KEYS[1] heartbeat sorted set. Drops expired workers and counts the rest. */
+export const COUNT_HEARTBEATS = `
+${NOW_MS}
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+return redis.call('ZCARD', KEYS[1])
+`

@@ -1,0 +1,183 @@
+/**
+ * The store contract against real Redis (REDIS_URL, default redis://127.0.0.1:6379), plus what only
+ * the Redis adapter has: key layout and TTLs, decoding faults, and an unreachable server. Every key
+ * lives under a prefix unique to this run, and only keys under it are deleted afterwards.
+ */
+import assert from 'node:assert/strict'
+import { randomBytes, randomUUID } from 'node:crypto'
+import { after, before, describe, it } from 'node:test'
+import { Redis } from 'ioredis'
+import type { ErrorCode } from '../../../src/errors/codes.js'
+import { isVerifierError } from '../../../src/errors/errors.js'
+import { heartbeatsKey, nonceKey, prefixPattern, resultKey, sessionKey } from '../../../src/store/keys.js'
+import { createRedisStore } from '../../../src/store/redis/create-redis-store.js'
+import type { Store } from '../../../src/store/types.js'
+import { storeContract } from '../../unit/store/contract.js'
+
+const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379'
+
+function uniquePrefix(): string {
+  return `assay-test-${randomUUID()}`
+}
+
+/** Every key under `prefix`, found with SCAN (never KEYS). */
+async function keysUnder(redis: Redis, prefix: string): Promise<string[]> {
+  const keys: string[] = []
+  let cursor = '0'
+  do {
+    const [next, batch] = await redis.scan(cursor, 'MATCH', prefixPattern(prefix), 'COUNT', 1000)
+    keys.push(...batch)
+    cursor = next
+  } while (cursor !== '0')
+  return keys
+}
+
+async function deleteUnder(redis: Redis, prefix: string): Promise<void> {
+  const keys = await keysUnder(redis, prefix)
+  for (let i = 0; i < keys.length; i += 500) await redis.unlink(...keys.slice(i, i + 500))
+}
+
+function isCode(code: ErrorCode): (err: unknown) => boolean {
+  return (err) => isVerifierError(err, code)
+}
+
+/** A client for the test itself; it fails fast instead of queueing while Redis is away. */
+function testClient(): Redis {
+  return new Redis(REDIS_URL, { maxRetriesPerRequest: 1 })
+}
+
+storeContract('redis', async () => {
+  const prefix = uniquePrefix()
+  const redis = testClient()
+  const store = createRedisStore({ redis, prefix })
+  return {
+    store,
+    cleanup: async () => {
+      await store.close()
+      await deleteUnder(redis, prefix)
+      assert.deepEqual(await keysUnder(redis, prefix), [])
+      await redis.quit()
+    },
+  }
+})
+
+describe('redis store', () => {
+  const prefix = uniquePrefix()
+  let redis: Redis
+  let store: Store
+
+  before(() => {
+    redis = testClient()
+    store = createRedisStore({ redis, prefix })
+  })
+
+  after(async () => {
+    await store.close()
+    await deleteUnder(redis, prefix)
+    await redis.quit()
+  })
+
+  it('writes only hash-tagged keys under its prefix, each with a TTL', async () => {
+    const nonce = new Uint8Array(randomBytes(16))
+    const sessionId = randomUUID()
+    const recordId = randomUUID()
+    await store.nonces.issue('tenant-a', nonce, 60)
+    await store.sessions.create({
+      id: sessionId,
+      tenant: 'tenant-a',
+      nonce,
+      status: 'waiting',
+      expiresAt: Date.now() + 60_000,
+      accept: [],
+    })
+    const submission = { appraisalId: recordId, evidenceMediaType: 'application/eat+cwt', evidence: '' }
+    await store.sessions.claim('tenant-a', sessionId, submission)
+    await store.sessions.finish('tenant-a', sessionId, 'complete')
+    await store.sessions.finish('tenant-a', randomUUID(), 'complete')
+    await store.results.put({ id: recordId, tenant: 'tenant-a', status: 'complete', createdAt: 0 }, 60)
+    await store.heartbeats.beat('worker-1', 60)
+
+    const expected = [
+      nonceKey(prefix, 'tenant-a', nonce),
+      sessionKey(prefix, 'tenant-a', sessionId),
+      resultKey(prefix, 'tenant-a', recordId),
+      heartbeatsKey(prefix),
+    ]
+    assert.deepEqual((await keysUnder(redis, prefix)).sort(), [...expected].sort())
+    assert.match(expected[1]!, new RegExp(`^${prefix}:\\{tenant-a\\}:session:`))
+    for (const key of expected.slice(0, 3)) {
+      const ttl = await redis.pttl(key)
+      assert.ok(ttl > 0 && ttl <= 60_000, `${key} has TTL ${ttl}`)
+    }
+    assert.equal(await redis.type(sessionKey(prefix, 'tenant-a', sessionId)), 'hash')
+    assert.equal(await redis.type(heartbeatsKey(prefix)), 'zset')
+  })
+
+  it('turns a value it cannot decode into ERR_STORE_CORRUPT', async () => {
+    const recordId = randomUUID()
+    await redis.set(resultKey(prefix, 'default', recordId), '{"id":', 'EX', 60)
+    await assert.rejects(store.results.get('default', recordId), isCode('ERR_STORE_CORRUPT'))
+    const sessionId = randomUUID()
+    await redis.hset(sessionKey(prefix, 'default', sessionId), { id: sessionId, tenant: 'default', status: 'odd' })
+    await redis.pexpire(sessionKey(prefix, 'default', sessionId), 60_000)
+    await assert.rejects(store.sessions.get('default', sessionId), isCode('ERR_STORE_CORRUPT'))
+  })
+
+  it('turns a Redis error into ERR_STORE_UNAVAILABLE with the error as cause', async () => {
+    const nonce = new Uint8Array(randomBytes(16))
+    await redis.hset(nonceKey(prefix, 'default', nonce), { not: 'a string' })
+    await redis.pexpire(nonceKey(prefix, 'default', nonce), 60_000)
+    await assert.rejects(store.nonces.consume('default', nonce), (err) => {
+      assert.ok(isVerifierError(err, 'ERR_STORE_UNAVAILABLE'))
+      assert.match(String((err.cause as Error).message), /WRONGTYPE/)
+      return true
+    })
+  })
+
+  it('leaves a client it does not own open on close', async () => {
+    const other = createRedisStore({ redis, prefix })
+    await other.close()
+    assert.equal(await redis.ping(), 'PONG')
+  })
+
+  it('creates, uses and closes its own client from a URL', async () => {
+    const owned = createRedisStore({ redis: REDIS_URL, prefix })
+    assert.equal(await owned.ping(), true)
+    const before = await store.heartbeats.live()
+    await owned.heartbeats.beat(`worker-${randomUUID()}`, 60)
+    assert.equal(await store.heartbeats.live(), before + 1)
+    await owned.close()
+  })
+})
+
+describe('redis store with no server', () => {
+  it('answers ping false at once and fails commands with ERR_STORE_UNAVAILABLE', { timeout: 5000 }, async () => {
+    const dead = new Redis({
+      host: '127.0.0.1',
+      port: 1,
+      lazyConnect: true,
+      enableOfflineQueue: false,
+      maxRetriesPerRequest: 0,
+      retryStrategy: () => null,
+    })
+    dead.on('error', () => {})
+    const store = createRedisStore({ redis: dead, prefix: uniquePrefix(), ownsClient: true })
+    const started = Date.now()
+    assert.equal(await store.ping(), false)
+    await assert.rejects(store.nonces.consume('default', new Uint8Array(8)), isCode('ERR_STORE_UNAVAILABLE'))
+    await assert.rejects(store.sessions.get('default', 'x'), isCode('ERR_STORE_UNAVAILABLE'))
+    assert.ok(Date.now() - started < 1000)
+    await store.close()
+  })
+
+  it('answers ping false after its timeout while commands wait to reconnect', { timeout: 5000 }, async () => {
+    const dead = new Redis({ host: '127.0.0.1', port: 1, maxRetriesPerRequest: null, retryStrategy: () => 50 })
+    dead.on('error', () => {})
+    const store = createRedisStore({ redis: dead, prefix: uniquePrefix(), ownsClient: true, pingTimeoutMs: 200 })
+    const started = Date.now()
+    assert.equal(await store.ping(), false)
+    const elapsed = Date.now() - started
+    assert.ok(elapsed >= 150 && elapsed < 1000, `ping took ${elapsed} ms`)
+    await store.close()
+  })
+})
