@@ -96,8 +96,7 @@ export type Representation = { readonly kind: 'json' } | { readonly kind: 'ear';
  */
 export function negotiate(accept: string | undefined): Representation {
   if (accept === undefined || accept.trim() === '') return { kind: 'json' }
-  const offers = accept
-    .split(',')
+  const offers = splitOutsideQuotes(accept)
     .map((part, index) => {
       try {
         const m = parseMediaType(part)
@@ -120,4 +119,27 @@ export function negotiate(accept: string | undefined): Representation {
     }
   }
   throw new VerifierError('ERR_REQUEST_NOT_ACCEPTABLE', 'acceptable: application/json, application/eat+jwt, application/eat+cwt')
+}
+
+/** Splits a header list on commas that are not inside a quoted string (profile URIs hold commas). */
+function splitOutsideQuotes(header: string): string[] {
+  const parts: string[] = []
+  let current = ''
+  let quoted = false
+  for (let i = 0; i < header.length; i++) {
+    const c = header[i]!
+    if (c === '\\' && quoted) {
+      current += c + (header[++i] ?? '')
+      continue
+    }
+    if (c === '"') quoted = !quoted
+    if (c === ',' && !quoted) {
+      parts.push(current)
+      current = ''
+    } else {
+      current += c
+    }
+  }
+  parts.push(current)
+  return parts
 }

@@ -15,7 +15,7 @@ export const configSchema = z
     /** Redis URL; absent means embedded mode (in-process queue, file-backed store). */
     redisUrl: z.string().url().optional(),
     /** Prefix of every Redis key Assay writes. @defaultValue assay */
-    redisPrefix: z.string().regex(/^[A-Za-z0-9_-]{1,32}$/).default('assay'),
+    redisPrefix: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/).default('assay'),
     /** Where embedded mode and generated EAR keys persist. @defaultValue .data */
     dataDir: z.string().min(1).default('.data'),
     /** Folder of trust anchors and reference values in the JSON form. @defaultValue reference-values */

@@ -1,0 +1,71 @@
+/**
+ * The end-to-end suite on Redis: the API in this process, the worker in a separate process
+ * (`assay worker`), both under a key prefix unique to this run, deleted afterwards.
+ */
+import { spawn, type ChildProcess } from 'node:child_process'
+import { randomUUID } from 'node:crypto'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { Redis } from 'ioredis'
+import { loadConfig } from '../../../src/config/load.js'
+import { startAssay } from '../../../src/main/server.js'
+import { serviceSuite } from './suite.js'
+
+const REDIS_URL = process.env['REDIS_URL'] ?? 'redis://127.0.0.1:6379'
+const ROOT = fileURLToPath(new URL('../../../', import.meta.url))
+
+async function deletePrefix(prefix: string): Promise<void> {
+  const redis = new Redis(REDIS_URL)
+  try {
+    for (const pattern of [`${prefix}:*`, `{${prefix}}:*`]) {
+      let cursor = '0'
+      do {
+        const [next, keys] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 500)
+        cursor = next
+        if (keys.length > 0) await redis.unlink(...keys)
+      } while (cursor !== '0')
+    }
+  } finally {
+    redis.disconnect()
+  }
+}
+
+serviceSuite('Redis, worker in a separate process', async (sessionTtlSeconds) => {
+  const prefix = `assay-test-${randomUUID().slice(0, 8)}`
+  const dataDir = mkdtempSync(join(tmpdir(), 'assay-redis-'))
+  const config = loadConfig({
+    port: 0,
+    redisUrl: REDIS_URL,
+    redisPrefix: prefix,
+    dataDir,
+    referenceValuesDir: join(ROOT, 'reference-values'),
+    sessionTtlSeconds,
+  })
+  // The API starts first and so creates the EAR key the worker then loads from the same dataDir.
+  const api = await startAssay(config, { role: 'api' })
+  const worker: ChildProcess = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'src/main/cli.ts'), 'worker'], {
+    cwd: ROOT,
+    env: {
+      ...process.env,
+      REDIS_URL,
+      ASSAY_REDIS_PREFIX: prefix,
+      ASSAY_DATA_DIR: dataDir,
+      ASSAY_SESSION_TTL_SECONDS: String(sessionTtlSeconds),
+    },
+    stdio: ['ignore', 'ignore', 'inherit'],
+  })
+  const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()))
+  return {
+    url: api.url!,
+    async stop() {
+      worker.kill('SIGTERM')
+      await Promise.race([exited, new Promise((r) => setTimeout(r, 10_000))])
+      if (worker.exitCode === null) worker.kill('SIGKILL')
+      await api.stop()
+      await deletePrefix(prefix)
+      rmSync(dataDir, { recursive: true, force: true })
+    },
+  }
+})

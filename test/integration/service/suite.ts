@@ -1,0 +1,306 @@
+/**
+ * End-to-end suite: real HTTP to the Express app on a port, real queue and store, real keys. The
+ * same suite runs on Redis with the worker in a separate process and in embedded mode.
+ */
+import assert from 'node:assert/strict'
+import { readFileSync } from 'node:fs'
+import { after, before, describe, it } from 'node:test'
+import { parse as parseYaml } from 'yaml'
+import { CborTag, decodeCbor, encodeCbor, type CborMap, type EncodableValue } from '../../../src/cose/cbor.js'
+import type { EarClaims } from '../../../src/results/claims.js'
+import { verifyEarCwt, verifyEarJwt, type EarJwks } from '../../../src/results/verify.js'
+import { base64urlDecode, base64urlEncode } from '../../../src/util/base64url.js'
+import { fromHex } from '../../../src/util/bytes.js'
+import { systemClock } from '../../../src/util/clock.js'
+import { generateTestKey, rfc9783Iak, signSign1 } from '../../helpers/cose.js'
+
+export interface RunningService {
+  readonly url: string
+  stop(): Promise<void>
+}
+
+const VECTOR = JSON.parse(
+  readFileSync(new URL('../../../../shared/vectors/rfc9783-a1-psa-sign1.json', import.meta.url), 'utf8'),
+) as { token_hex: string }
+const RFC_TOKEN = fromHex(VECTOR.token_hex)
+const RFC_NONCE = new Uint8Array(32).fill(1)
+const PSA_TFM = 'application/eat+cwt; eat_profile="tag:psacertified.org,2023:psa#tfm"'
+const iak = rfc9783Iak()
+
+function rfcClaims(): Map<number, EncodableValue> {
+  const outer = decodeCbor(RFC_TOKEN, { allowedTags: new Set([18]) }) as CborTag
+  return new Map(decodeCbor((outer.value as Uint8Array[])[2]!) as CborMap) as Map<number, EncodableValue>
+}
+
+function psaToken(change: (claims: Map<number, EncodableValue>) => void, key = iak): Uint8Array {
+  const claims = rfcClaims()
+  change(claims)
+  return signSign1(key, { payload: encodeCbor(claims) })
+}
+
+/** Every (method, route, status) the suite saw, to check against openapi.yaml. */
+type Seen = Set<string>
+
+export function serviceSuite(name: string, start: (sessionTtlSeconds: number) => Promise<RunningService>): void {
+  describe(`service end to end: ${name}`, { timeout: 120_000 }, () => {
+    let service: RunningService
+    let jwks: EarJwks
+    const seen: Seen = new Set()
+
+    async function http(method: string, path: string, init: { body?: Uint8Array | string; headers?: Record<string, string> } = {}) {
+      const res = await fetch(service.url + path, { method, body: init.body as BodyInit, headers: init.headers ?? {} })
+      const template = path
+        .replace(/\?.*$/, '')
+        .replace(/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/, '{id}')
+      seen.add(`${method.toLowerCase()} ${template} ${res.status}`)
+      return res
+    }
+
+    async function verifyJwt(token: string): Promise<EarClaims> {
+      return verifyEarJwt(token, jwks, { clock: systemClock }).claims
+    }
+
+    async function appraise(token: Uint8Array, contentType = PSA_TFM) {
+      const res = await http('POST', '/v1/appraisals', { body: token, headers: { 'content-type': contentType, prefer: 'wait=10' } })
+      assert.equal(res.status, 200)
+      const body = (await res.json()) as { id: string; status: string; result: { ear: string } }
+      assert.equal(body.status, 'complete')
+      return { id: body.id, claims: await verifyJwt(body.result.ear) }
+    }
+
+    async function freshNonce(): Promise<Uint8Array> {
+      const res = await http('POST', '/v1/nonces')
+      assert.equal(res.status, 201)
+      return base64urlDecode(((await res.json()) as { nonce: string }).nonce)
+    }
+
+    before(async () => {
+      service = await start(2)
+      const res = await http('GET', '/.well-known/jwks.json')
+      jwks = (await res.json()) as EarJwks
+      assert.ok(jwks.keys.length >= 1)
+    })
+
+    after(async () => {
+      await service?.stop()
+    })
+
+    it('is ready: store reachable and a worker heartbeat seen', async () => {
+      for (let i = 0; i < 50; i++) {
+        const res = await http('GET', '/readyz')
+        if (res.status === 200) return
+        await new Promise((r) => setTimeout(r, 100))
+      }
+      assert.fail('service did not become ready')
+    })
+
+    it('appraises the RFC 9783 example through a challenge/response session as affirming', async () => {
+      const nonce = Buffer.from(RFC_NONCE).toString('base64')
+      const created = await http('POST', `/challenge-response/v1/newSession?nonce=${encodeURIComponent(nonce)}`)
+      assert.equal(created.status, 201)
+      const location = created.headers.get('location')!
+      assert.match(location, /^session\/[0-9a-f-]{36}$/)
+      const session = (await created.json()) as { status: string; nonce: string; accept: string[] }
+      assert.equal(session.status, 'waiting')
+      assert.equal(session.nonce, nonce)
+      assert.ok(session.accept.includes(PSA_TFM))
+
+      const submitted = await http('POST', `/challenge-response/v1/${location}`, { body: RFC_TOKEN, headers: { 'content-type': PSA_TFM } })
+      assert.equal(submitted.status, 200)
+      const done = (await submitted.json()) as { status: string; result: string; evidence: { value: string } }
+      assert.equal(done.status, 'complete')
+      assert.equal(done.evidence.value, Buffer.from(RFC_TOKEN).toString('base64'))
+      const claims = await verifyJwt(done.result)
+      assert.equal(claims.profile, 'tag:github.com,2023:veraison/ear')
+      const psa = claims.submods.get('PSA')!
+      assert.equal(psa.status, 'affirming')
+      assert.deepEqual(psa.vector, { 'instance-identity': 2, executables: 2, hardware: 2 })
+      assert.equal(base64urlEncode(base64urlDecode(String(claims.nonce))), base64urlEncode(RFC_NONCE))
+
+      const again = await http('GET', `/challenge-response/v1/${location}`)
+      assert.equal(again.status, 200)
+      assert.equal(((await again.json()) as { result: string }).result, done.result)
+
+      const replay = await http('POST', `/challenge-response/v1/${location}`, { body: RFC_TOKEN, headers: { 'content-type': PSA_TFM } })
+      assert.equal(replay.status, 409)
+      assert.equal(((await replay.json()) as { code: string }).code, 'ERR_SESSION_STATE')
+    })
+
+    it('answers a session whose Evidence carries another nonce with a contraindicated result', async () => {
+      const created = await http('POST', '/challenge-response/v1/newSession?nonceSize=32')
+      const location = created.headers.get('location')!
+      const res = await http('POST', `/challenge-response/v1/${location}`, { body: RFC_TOKEN, headers: { 'content-type': PSA_TFM } })
+      const claims = await verifyJwt(((await res.json()) as { result: string }).result)
+      const psa = claims.submods.get('PSA')!
+      assert.equal(psa.status, 'contraindicated')
+      assert.equal(psa.vector?.['instance-identity'], 99)
+      assert.equal(psa.reasons?.[0]?.code, 'ERR_CLAIMS_NONCE_MISMATCH')
+    })
+
+    it('refuses Evidence for an expired session, an unknown session, and after DELETE', async () => {
+      const created = await http('POST', '/challenge-response/v1/newSession')
+      const location = created.headers.get('location')!
+      await new Promise((r) => setTimeout(r, 2100))
+      const late = await http('POST', `/challenge-response/v1/${location}`, { body: RFC_TOKEN, headers: { 'content-type': PSA_TFM } })
+      assert.equal(late.status, 404)
+      assert.equal(((await late.json()) as { code: string }).code, 'ERR_SESSION_NOT_FOUND')
+      const unknown = await http('GET', '/challenge-response/v1/session/00000000-0000-4000-8000-000000000000')
+      assert.equal(unknown.status, 404)
+      const fresh = (await http('POST', '/challenge-response/v1/newSession')).headers.get('location')!
+      assert.equal((await http('DELETE', `/challenge-response/v1/${fresh}`)).status, 204)
+      assert.equal((await http('DELETE', `/challenge-response/v1/${fresh}`)).status, 404)
+    })
+
+    it('refuses an unsupported media type with 415 listing the accepted ones', async () => {
+      const created = await http('POST', '/challenge-response/v1/newSession')
+      const location = created.headers.get('location')!
+      const res = await http('POST', `/challenge-response/v1/${location}`, { body: RFC_TOKEN, headers: { 'content-type': 'application/json' } })
+      assert.equal(res.status, 415)
+      assert.equal(res.headers.get('content-type'), 'application/problem+json; charset=utf-8')
+      assert.ok(res.headers.get('accept')?.includes(PSA_TFM))
+      const problem = (await res.json()) as { type: string; code: string; status: number }
+      assert.equal(problem.code, 'ERR_MEDIA_TYPE_UNSUPPORTED')
+      assert.match(problem.type, /media-type-unsupported$/)
+      const native = await http('POST', '/v1/appraisals', { body: RFC_TOKEN, headers: { 'content-type': 'text/plain' } })
+      assert.equal(native.status, 415)
+    })
+
+    it('appraises a token signed at test time with a verifier-issued nonce, then refuses its replay', async () => {
+      const nonce = await freshNonce()
+      const token = psaToken((c) => c.set(10, nonce))
+      const first = await appraise(token)
+      assert.equal(first.claims.submods.get('PSA')!.status, 'affirming')
+      const replay = await appraise(token)
+      const psa = replay.claims.submods.get('PSA')!
+      assert.equal(psa.status, 'contraindicated')
+      assert.equal(psa.reasons?.[0]?.code, 'ERR_CLAIMS_NONCE_REPLAYED')
+    })
+
+    it('of 100 concurrent submissions reusing one nonce, exactly one is appraised as fresh', async () => {
+      const nonce = await freshNonce()
+      const token = psaToken((c) => c.set(10, nonce))
+      const results = await Promise.all(Array.from({ length: 100 }, () => appraise(token)))
+      const statuses = results.map((r) => r.claims.submods.get('PSA')!.status)
+      assert.equal(statuses.filter((s) => s === 'affirming').length, 1)
+      assert.equal(statuses.filter((s) => s === 'contraindicated').length, 99)
+    })
+
+    it('gives an unknown Instance ID a contraindicated result: instance-identity 97', async () => {
+      const nonce = await freshNonce()
+      const stranger = generateTestKey('ES256')
+      const token = psaToken((c) => {
+        c.set(10, nonce)
+        c.set(256, Uint8Array.of(1, ...new Uint8Array(32).fill(9)))
+      }, stranger)
+      const psa = (await appraise(token)).claims.submods.get('PSA')!
+      assert.equal(psa.status, 'contraindicated')
+      assert.deepEqual(psa.vector, { 'instance-identity': 97 })
+      assert.equal(psa.reasons?.[0]?.code, 'ERR_KEY_NOT_FOUND')
+    })
+
+    it('gives a token signed with the wrong key a crypto-failed result', async () => {
+      const nonce = await freshNonce()
+      const token = psaToken((c) => c.set(10, nonce), generateTestKey('ES256'))
+      const psa = (await appraise(token)).claims.submods.get('PSA')!
+      assert.equal(psa.status, 'contraindicated')
+      assert.equal(psa.vector?.['instance-identity'], 99)
+      assert.equal(psa.reasons?.[0]?.code, 'ERR_COSE_SIGNATURE_INVALID')
+    })
+
+    it('gives a tampered measurement an unrecognized-executables result', async () => {
+      const nonce = await freshNonce()
+      const token = psaToken((c) => {
+        c.set(10, nonce)
+        c.set(2399, [new Map<number, EncodableValue>([[1, 'PRoT'], [2, new Uint8Array(32).fill(0x13)], [5, new Uint8Array(32).fill(4)]])])
+      })
+      const psa = (await appraise(token)).claims.submods.get('PSA')!
+      assert.equal(psa.vector?.executables, 33)
+      assert.equal(psa.vector?.['instance-identity'], 2)
+      assert.notEqual(psa.status, 'affirming')
+      assert.equal(psa.reasons?.find((r) => r.claim === 'executables')?.code, 'PSA_SOFTWARE_UNRECOGNIZED')
+    })
+
+    it('serves the result as JSON, as an EAR JWT in either naming, and as an EAR CWT', async () => {
+      const nonce = await freshNonce()
+      const { id } = await appraise(psaToken((c) => c.set(10, nonce)))
+      const json = await http('GET', `/v1/appraisals/${id}`)
+      assert.equal(json.status, 200)
+      const view = (await json.json()) as { status: string; result: { claims: { ear_status: string } } }
+      assert.equal(view.result.claims.ear_status, 'affirming')
+
+      const jwt = await http('GET', `/v1/appraisals/${id}`, { headers: { accept: 'application/eat+jwt' } })
+      assert.match(jwt.headers.get('content-type')!, /^application\/eat\+jwt; eat_profile="tag:ietf\.org,2026:rats\/ear#03"/)
+      assert.equal((await verifyJwt(await jwt.text())).naming, 'ear-03')
+
+      const veraison = await http('GET', `/v1/appraisals/${id}`, {
+        headers: { accept: 'application/eat+jwt; eat_profile="tag:github.com,2023:veraison/ear"' },
+      })
+      assert.equal((await verifyJwt(await veraison.text())).naming, 'veraison')
+
+      const cwt = await http('GET', `/v1/appraisals/${id}`, { headers: { accept: 'application/eat+cwt' } })
+      assert.match(cwt.headers.get('content-type')!, /^application\/eat\+cwt/)
+      const cwtClaims = verifyEarCwt(new Uint8Array(await cwt.arrayBuffer()), jwks, { clock: systemClock }).claims
+      assert.equal(cwtClaims.submods.get('PSA')!.status, 'affirming')
+
+      assert.equal((await http('GET', `/v1/appraisals/${id}`, { headers: { accept: 'text/html' } })).status, 406)
+      assert.equal((await http('GET', '/v1/appraisals/00000000-0000-4000-8000-000000000000')).status, 404)
+    })
+
+    it('returns 202 with Location when not asked to wait, and the result there later', async () => {
+      const nonce = await freshNonce()
+      const res = await http('POST', '/v1/appraisals', { body: psaToken((c) => c.set(10, nonce)), headers: { 'content-type': PSA_TFM } })
+      assert.equal(res.status, 202)
+      const location = res.headers.get('location')!
+      for (let i = 0; i < 100; i++) {
+        const got = (await (await http('GET', location)).json()) as { status: string }
+        if (got.status === 'complete') return
+        await new Promise((r) => setTimeout(r, 50))
+      }
+      assert.fail('appraisal did not complete')
+    })
+
+    it('refuses malformed requests with problem details, never a 500', async () => {
+      const big = new Uint8Array(70 * 1024)
+      const tooLarge = await http('POST', '/v1/appraisals', { body: big, headers: { 'content-type': PSA_TFM } })
+      assert.equal(tooLarge.status, 413)
+      assert.equal(((await tooLarge.json()) as { code: string }).code, 'ERR_REQUEST_BODY_TOO_LARGE')
+      const badType = await http('POST', '/v1/appraisals', { body: RFC_TOKEN, headers: { 'content-type': 'not a type' } })
+      assert.equal(badType.status, 400)
+      assert.equal((await http('POST', '/v1/nonces?nonceSize=7')).status, 400)
+      assert.equal((await http('POST', '/challenge-response/v1/newSession?nonce=AAAA')).status, 400)
+      assert.equal((await http('GET', '/nope')).status, 404)
+      const garbage = await http('POST', '/v1/appraisals', { body: 'garbage', headers: { 'content-type': PSA_TFM, prefer: 'wait=10' } })
+      assert.equal(garbage.status, 200)
+      const view = (await garbage.json()) as { result: { claims: { ear_status: string } } }
+      assert.equal(view.result.claims.ear_status, 'contraindicated')
+    })
+
+    it('publishes Veraison discovery, the contract and metrics', async () => {
+      const discovery = (await (await http('GET', '/.well-known/veraison/verification')).json()) as Record<string, unknown>
+      assert.deepEqual(discovery['ear-verification-key'], jwks.keys[0])
+      assert.ok((discovery['media-types'] as string[]).includes('application/psa-attestation-token'))
+      assert.equal((await http('GET', '/openapi.yaml')).status, 200)
+      assert.equal((await http('GET', '/healthz')).status, 200)
+      const metrics = await (await http('GET', '/metrics')).text()
+      assert.match(metrics, /assay_appraisals_total\{status="affirming"\} \d+/)
+      assert.match(metrics, /assay_queue_depth \d+/)
+      assert.match(metrics, /assay_appraisal_latency_seconds_count \d+/)
+    })
+
+    it('answers only with routes and status codes that openapi.yaml documents', () => {
+      const spec = parseYaml(readFileSync(new URL('../../../openapi.yaml', import.meta.url), 'utf8')) as {
+        paths: Record<string, Record<string, { responses?: Record<string, unknown> }>>
+      }
+      const documented = new Set<string>()
+      for (const [path, ops] of Object.entries(spec.paths)) {
+        for (const [method, op] of Object.entries(ops)) {
+          for (const status of Object.keys(op.responses ?? {})) documented.add(`${method} ${path} ${status}`)
+        }
+      }
+      const normalise = (s: string) => s.replace('/challenge-response/v1/session/{id}', '/challenge-response/v1/session/{id}')
+      const undocumented = [...seen].map(normalise).filter((s) => !documented.has(s) && !s.startsWith('get /nope'))
+      assert.deepEqual(undocumented, [])
+      assert.ok(seen.size > 20)
+    })
+  })
+}
