@@ -48,7 +48,7 @@ export function serviceSuite(name: string, start: (sessionTtlSeconds: number) =>
     const seen: Seen = new Set()
 
     async function http(method: string, path: string, init: { body?: Uint8Array | string; headers?: Record<string, string> } = {}) {
-      const res = await fetch(service.url + path, { method, body: init.body as BodyInit, headers: init.headers ?? {} })
+      const res = await fetch(service.url + path, { method, body: init.body as string | undefined, headers: init.headers ?? {} })
       const template = path
         .replace(/\?.*$/, '')
         .replace(/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/, '{id}')

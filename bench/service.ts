@@ -1,0 +1,249 @@
+/**
+ * Service benchmark: starts Assay as separate processes (API, worker; or one embedded process),
+ * drives it over HTTP from this process with autocannon, and prints appraisals/s, submit→result
+ * latency, and CPU per appraisal, next to the bare crypto cost (one ES256 verify + one EAR sign)
+ * measured in the same run.
+ *
+ *   npm run bench:service                       both modes
+ *   BENCH_MODE=redis npm run bench:service      one mode (redis | embedded)
+ *
+ * Every request carries a distinct PSA token signed at start with the RFC 9783 test IAK over a
+ * nonce the service issued, so each appraisal is a real, affirming one. Each request waits for its
+ * result (`Prefer: wait=10`), so autocannon's latency is submit→result.
+ */
+import { spawn, type ChildProcess } from 'node:child_process'
+import { createPrivateKey, randomUUID, sign, verify } from 'node:crypto'
+import { readFileSync, mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import autocannon from 'autocannon'
+import { Redis } from 'ioredis'
+import { CborTag, decodeCbor, encodeCbor, type CborMap } from '../src/cose/cbor.js'
+import { sigStructure1 } from '../src/cose/structure.js'
+import { earClaimsJson, type AppraisalOutcome } from '../src/results/ear.js'
+import { rfc9783Iak, rawSign } from '../test/helpers/cose.js'
+
+const ROOT = fileURLToPath(new URL('../', import.meta.url))
+const REDIS_URL = process.env['REDIS_URL'] ?? 'redis://127.0.0.1:6379'
+const DURATION = Number(process.env['BENCH_SECONDS'] ?? 10)
+const CONNECTIONS = Number(process.env['BENCH_CONNECTIONS'] ?? 64)
+const FIXED_RATE = Number(process.env['BENCH_RATE'] ?? 1500)
+const MODES = (process.env['BENCH_MODE'] ?? 'redis,embedded').split(',')
+const PSA_TFM = 'application/eat+cwt; eat_profile="tag:psacertified.org,2023:psa#tfm"'
+
+const iak = rfc9783Iak()
+const vector = JSON.parse(readFileSync(join(ROOT, '../shared/vectors/rfc9783-a1-psa-sign1.json'), 'utf8')) as { token_hex: string }
+const template = decodeCbor(((decodeCbor(Buffer.from(vector.token_hex, "hex"), { allowedTags: new Set([18]) }) as CborTag).value as Uint8Array[])[2]!) as CborMap
+const protectedBytes = encodeCbor(new Map([[1, -7]]))
+
+function token(nonce: Uint8Array): Buffer {
+  const claims = new Map(template)
+  claims.set(10, nonce)
+  const payload = encodeCbor(claims as never)
+  const signature = rawSign(iak, sigStructure1(protectedBytes, new Uint8Array(0), payload))
+  return Buffer.from(encodeCbor(new CborTag(18, [protectedBytes, new Map(), payload, signature])))
+}
+
+/** Bare cost of the crypto an appraisal cannot avoid: verify the token, sign the EAR. */
+function bareCryptoMicros(): number {
+  const t = token(new Uint8Array(32).fill(1))
+  const message = decodeCbor(t, { allowedTags: new Set([18]) }) as CborTag
+  const [prot, , payload, sig] = message.value as Uint8Array[]
+  const tbs = sigStructure1(prot!, new Uint8Array(0), payload!)
+  const earKey = createPrivateKey({ key: iak.privateKey.export({ format: 'jwk' }), format: 'jwk' })
+  const outcome: AppraisalOutcome = {
+    iat: 1,
+    verifier: { developer: 'bench', build: 'bench' },
+    policyIds: ['p'],
+    submods: { PSA: { vector: { 'instance-identity': 2, executables: 2, hardware: 2 }, reasons: [] } },
+  }
+  const claims = Buffer.from(JSON.stringify(earClaimsJson(outcome)))
+  const n = 3000
+  const start = process.cpuUsage()
+  for (let i = 0; i < n; i++) {
+    if (!verify('sha256', tbs, { key: iak.publicKey.keyObject, dsaEncoding: 'ieee-p1363' }, sig!)) throw new Error('bad')
+    sign('sha256', claims, { key: earKey, dsaEncoding: 'ieee-p1363' })
+  }
+  const used = process.cpuUsage(start)
+  return (used.user + used.system) / n
+}
+
+function cpuMicros(pids: number[]): number {
+  let ticks = 0
+  for (const pid of pids) {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ')
+    ticks += Number(fields[11]) + Number(fields[12])
+  }
+  return ticks * (1_000_000 / 100)
+}
+
+function redisPid(): number | undefined {
+  try {
+    const pid = readFileSync('/var/run/redis/redis-server.pid', 'utf8').trim()
+    return Number(pid) || undefined
+  } catch {
+    return undefined
+  }
+}
+
+interface Service {
+  readonly url: string
+  readonly pids: number[]
+  stop(): Promise<void>
+}
+
+function startProcess(args: string[], env: Record<string, string>): ChildProcess {
+  return spawn(process.execPath, [join(ROOT, 'dist/main/cli.js'), ...args], {
+    cwd: ROOT,
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  })
+}
+
+async function waitReady(url: string): Promise<void> {
+  for (let i = 0; i < 200; i++) {
+    try {
+      if ((await fetch(`${url}/readyz`)).status === 200) return
+    } catch {
+      // not listening yet
+    }
+    await new Promise((r) => setTimeout(r, 100))
+  }
+  throw new Error('service did not become ready')
+}
+
+async function startService(mode: string, port: number): Promise<Service> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'assay-bench-'))
+  const prefix = `assay-bench-${randomUUID().slice(0, 8)}`
+  const env: Record<string, string> = {
+    PORT: String(port),
+    ASSAY_DATA_DIR: dataDir,
+    ASSAY_REFERENCE_VALUES_DIR: join(ROOT, 'reference-values'),
+    ASSAY_MAX_QUEUE_DEPTH: '1000000',
+  }
+  const children: ChildProcess[] = []
+  if (mode === 'redis') {
+    Object.assign(env, { REDIS_URL, ASSAY_REDIS_PREFIX: prefix })
+    children.push(startProcess(['serve'], env))
+    await waitUntilListening(`http://127.0.0.1:${port}`)
+    children.push(startProcess(['worker'], env))
+  } else {
+    children.push(startProcess(['start'], env))
+  }
+  const url = `http://127.0.0.1:${port}`
+  await waitReady(url)
+  return {
+    url,
+    pids: children.map((c) => c.pid!),
+    async stop() {
+      for (const c of children) c.kill('SIGTERM')
+      await Promise.all(children.map((c) => new Promise((r) => (c.exitCode === null ? c.once('exit', r) : r(null)))))
+      if (mode === 'redis') {
+        const redis = new Redis(REDIS_URL)
+        for (const pattern of [`${prefix}:*`, `{${prefix}}:*`]) {
+          let cursor = '0'
+          do {
+            const [next, keys] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 1000)
+            cursor = next
+            if (keys.length > 0) await redis.unlink(...keys)
+          } while (cursor !== '0')
+        }
+        redis.disconnect()
+      }
+      rmSync(dataDir, { recursive: true, force: true })
+    },
+  }
+}
+
+async function waitUntilListening(url: string): Promise<void> {
+  for (let i = 0; i < 200; i++) {
+    try {
+      await fetch(`${url}/healthz`)
+      return
+    } catch {
+      await new Promise((r) => setTimeout(r, 100))
+    }
+  }
+  throw new Error('API did not start')
+}
+
+async function issueTokens(url: string, count: number): Promise<Buffer[]> {
+  const tokens: Buffer[] = []
+  const batch = 64
+  for (let i = 0; i < count; i += batch) {
+    const nonces = await Promise.all(
+      Array.from({ length: Math.min(batch, count - i) }, async () => {
+        const res = await fetch(`${url}/v1/nonces`, { method: 'POST' })
+        return Buffer.from(((await res.json()) as { nonce: string }).nonce, 'base64url')
+      }),
+    )
+    for (const n of nonces) tokens.push(token(n))
+  }
+  return tokens
+}
+
+async function drive(url: string, tokens: Buffer[], options: { duration: number; rate?: number }) {
+  let next = 0
+  let affirming = 0
+  let other = 0
+  const result = await autocannon({
+    url,
+    connections: CONNECTIONS,
+    duration: options.duration,
+    ...(options.rate === undefined ? {} : { overallRate: options.rate }),
+    requests: [
+      {
+        method: 'POST',
+        path: '/v1/appraisals',
+        headers: { 'content-type': PSA_TFM, prefer: 'wait=10' },
+        setupRequest: (req) => ({ ...req, body: tokens[next++ % tokens.length] }),
+        onResponse: (status, body) => {
+          if (status === 200 && body.includes('"ear_status":"affirming"')) affirming++
+          else other++
+        },
+      },
+    ],
+  })
+  return { result, affirming, other, used: next }
+}
+
+async function benchMode(mode: string, port: number, bare: number): Promise<void> {
+  const service = await startService(mode, port)
+  try {
+    const expected = Math.ceil(5000 * DURATION * 1.2)
+    process.stdout.write(`[${mode}] issuing and signing ${expected} tokens… `)
+    const tokens = await issueTokens(service.url, expected)
+    console.log('done')
+    await drive(service.url, tokens.slice(0, 2000), { duration: 2 }) // warm-up (these tokens are spent)
+    const pids = [...service.pids, ...(mode === 'redis' && redisPid() !== undefined ? [redisPid()!] : [])]
+    const remaining = tokens.slice(2000)
+
+    const cpu0 = cpuMicros(pids)
+    const max = await drive(service.url, remaining, { duration: DURATION })
+    const cpu = cpuMicros(pids) - cpu0
+    const completed = max.result.requests.total
+    const rateTokens = remaining.slice(max.used)
+    const fixed = await drive(service.url, rateTokens, { duration: Math.min(DURATION, 10), rate: FIXED_RATE })
+
+    console.log(
+      [
+        `[${mode}] max throughput: ${(completed / DURATION).toFixed(0)} appraisals/s completed ` +
+          `(${max.affirming} affirming, ${max.other} other; ${max.result.errors} errors, ${max.result.non2xx} non-2xx), ` +
+          `${CONNECTIONS} connections, ${DURATION} s`,
+        `[${mode}]   submit→result latency p50 ${max.result.latency.p50} ms, p99 ${max.result.latency.p99} ms`,
+        `[${mode}]   CPU per appraisal ${(cpu / Math.max(completed, 1)).toFixed(0)} µs ` +
+          `(service processes${mode === 'redis' ? ' + redis-server' : ''}); bare crypto (1 verify + 1 EAR sign) ${bare.toFixed(0)} µs`,
+        `[${mode}] at ${FIXED_RATE}/s offered: ${(fixed.result.requests.total / Math.min(DURATION, 10)).toFixed(0)} /s completed, ` +
+          `p50 ${fixed.result.latency.p50} ms, p99 ${fixed.result.latency.p99} ms (${fixed.other} not affirming)`,
+      ].join('\n'),
+    )
+  } finally {
+    await service.stop()
+  }
+}
+
+const bare = bareCryptoMicros()
+console.log(`node ${process.version}; bare crypto cost: ${bare.toFixed(0)} µs CPU per appraisal (ES256 verify + ES256 EAR sign)`)
+let port = 18600
+for (const mode of MODES) await benchMode(mode, port++, bare)
