@@ -1,18 +1,8 @@
 /** What one appraisal step produces for one attester (one EAR submodule). */
 
-/** The eight AR4SI trustworthiness claims, in CBOR key order 0..7. */
-export const TRUST_CLAIMS = [
-  'instance-identity',
-  'configuration',
-  'executables',
-  'file-system',
-  'hardware',
-  'runtime-opaque',
-  'storage-opaque',
-  'sourced-data',
-] as const
+import type { TrustClaim } from '../results/trust-vector.js'
 
-export type TrustClaim = (typeof TRUST_CLAIMS)[number]
+export { TRUST_CLAIMS, type TrustClaim } from '../results/trust-vector.js'
 
 /** Why a claim got its value: machine-readable (`code`) and for people (`detail`). */
 export interface Reason {

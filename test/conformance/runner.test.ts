@@ -23,6 +23,8 @@ import { VerifierError } from '../../src/errors/errors.js'
 import { checkTimeClaims, decodeEatClaims } from '../../src/evidence/eat/claims.js'
 import { EAT_ALGORITHMS, verifyCwt } from '../../src/evidence/eat/verify-cwt.js'
 import { verifyPsaToken } from '../../src/evidence/psa/verify.js'
+import { parseEarClaimsCbor, parseEarClaimsJson, type EarClaims } from '../../src/results/claims.js'
+import { verifyEarJwt, verifyJwsCompact } from '../../src/results/verify.js'
 import { base64urlDecode } from '../../src/util/base64url.js'
 import { bytesEqual, fromHex, toHex } from '../../src/util/bytes.js'
 import { fixedClock, systemClock } from '../../src/util/clock.js'
@@ -33,6 +35,12 @@ interface Vector {
   readonly id: string
   readonly format: string
   readonly token_hex?: string
+  readonly token_b64?: string
+  readonly token_json?: {
+    readonly eat_profile?: string
+    readonly iat?: number
+    readonly submods?: Record<string, { readonly ear_status?: string }>
+  }
   readonly key: (JsonWebKey & { k?: string; kid?: string; alg?: string }) | null
   readonly verifier_inputs?: {
     readonly external_aad_hex?: string
@@ -40,9 +48,10 @@ interface Vector {
     readonly expected_nonce_hex?: string
     readonly instance_id_hex?: string
     readonly implementation_id_hex?: string
+    readonly expected_alg?: string
   }
   readonly expected: { readonly outcome: string; readonly reason?: string }
-  readonly decoded?: { readonly payload?: Record<string, unknown> }
+  readonly decoded?: { readonly payload?: Record<string, unknown>; readonly claims?: Record<string, unknown> | null }
 }
 
 const KNOWN_OUTCOMES = new Set([
@@ -71,13 +80,32 @@ const NEGATIVE_CODES: Readonly<Record<string, ErrorCode>> = {
   'go-cose-sign1-verify-negative-0003': 'ERR_COSE_HEADER_DUPLICATE_LABEL',
   // COSE_Sign (98) is not a message type Assay accepts for Evidence.
   'rfc9052-c1-4-cose-sign-crit-unknown': 'ERR_COSE_WRONG_TAG',
+  // Unsecured JWS: refused by the ES256 allow-list before any key is looked at.
+  'veraison-ear-fail-alg-none': 'ERR_EAR_ALG_NOT_ALLOWED',
+  // Algorithm confusion: HS256 is not on the allow-list, so the EC public key is never used as an HMAC secret.
+  'veraison-ear-fail-hs256-vs-es256-key': 'ERR_EAR_ALG_NOT_ALLOWED',
+  // A leading '.' makes four segments; compact JWS has exactly three.
+  'veraison-ear-fail-leading-dot': 'ERR_EAR_MALFORMED',
+  // '.trailing-rubbish' makes a fourth segment (its float iat is never reached).
+  'veraison-ear-fail-trailing-rubbish': 'ERR_EAR_MALFORMED',
+  // The signature verifies, but {} has none of eat_profile, iat, verifier id and submods.
+  'veraison-ear-fail-empty-claims': 'ERR_EAR_CLAIMS_INVALID',
+  // Signed by the key in its own `jwk` header, not by the configured key; header keys are never used,
+  // so the signature fails before its expiry (exp 2025-07-09) is looked at.
+  'veraison-ear-trustee-expired-embedded-jwk': 'ERR_EAR_SIGNATURE_INVALID',
+}
+
+/**
+ * Vectors whose signature verifies (`valid-signature`) but which strict verification rejects, with the
+ * exact code and why.
+ */
+const STRICT_REJECTION_CODES: Readonly<Record<string, ErrorCode>> = {
+  // iat is written 1.666529184e+09: RFC 9711 forbids a floating-point iat (specs.md §9 finding 6).
+  'ear-draft-opa-example-jwt': 'ERR_EAR_FLOAT_TIME',
 }
 
 /** Formats a later issue implements; their vectors are skipped by name until then. */
 const DEFERRED: Readonly<Record<string, string>> = {
-  'jwt (EAR)': 'EAR verification arrives with the verifier service (issue 3)',
-  'ear-claims-cbor (unsigned)': 'EAR claims arrive with the verifier service (issue 3)',
-  'ear-claims-json (unsigned)': 'EAR claims arrive with the verifier service (issue 3)',
   'eat-bundle-cbor (tag 602)': 'detached EAT bundles arrive with generic EAT (issue 4)',
   'eat-bundle-json': 'detached EAT bundles arrive with generic EAT (issue 4)',
   'corim-unsigned (tag 501)': 'CoRIM arrives with the provisioning issue',
@@ -117,9 +145,10 @@ function aadOf(v: Vector): Uint8Array {
   return fromHex(v.verifier_inputs?.external_aad_hex ?? '')
 }
 
-function expectCode(v: Vector, run: () => unknown): void {
-  const code = NEGATIVE_CODES[v.id]
-  assert.ok(code, `negative vector ${v.id} has no expected error code in NEGATIVE_CODES`)
+function expectCode(v: Vector, run: () => unknown, codes: Readonly<Record<string, ErrorCode>> = NEGATIVE_CODES): void {
+  const code = codes[v.id]
+  const table = codes === NEGATIVE_CODES ? 'NEGATIVE_CODES' : 'STRICT_REJECTION_CODES'
+  assert.ok(code, `vector ${v.id} has no expected error code in ${table}`)
   assert.throws(run, (e: unknown) => {
     assert.ok(e instanceof VerifierError, `expected a VerifierError, got ${String(e)}`)
     assert.equal(e.code, code, `${v.id}: ${e.message}`)
@@ -194,6 +223,67 @@ const HANDLERS: Readonly<Record<string, (v: Vector) => void>> = {
   'cose-sign1 (PSA token; no CWT tag 61)': (v) => checkPsa(v),
   'cose-sign1 (PSA token)': (v) => checkPsa(v),
   'cose-mac0 (PSA token)': (v) => checkPsa(v),
+
+  'jwt (EAR)': (v) => {
+    assert.ok(v.token_b64 && v.key && v.key.kty !== 'oct', `${v.id} needs a JWS and a public key`)
+    // The vector's key is the relying party's whole trust store: a one-key JWKS.
+    const jwks = { keys: [v.key] }
+    assert.ok(v.verifier_inputs?.expected_alg === undefined || v.verifier_inputs.expected_alg === 'ES256')
+    const claims = v.decoded?.claims ?? undefined
+    const clock = fixedClock(Math.floor(Number(claims?.['iat'] ?? 0)))
+    const run = () => verifyEarJwt(v.token_b64!, jwks, { clock, expectedAlg: 'ES256' })
+    if (v.expected.outcome === 'valid') {
+      const verified = run()
+      assert.equal(verified.claims.iat, claims?.['iat'])
+      assert.equal(verified.claims.profile, claims?.['eat_profile'])
+      checkSubmodStatuses(verified.claims, claims?.['submods'] as Submods, 'ear.status')
+    } else if (v.expected.outcome === 'valid-signature') {
+      const { payload } = verifyJwsCompact(v.token_b64, jwks, { expectedAlg: 'ES256' })
+      assert.deepEqual(JSON.parse(Buffer.from(payload).toString('utf8')), claims)
+      expectCode(v, run, STRICT_REJECTION_CODES)
+    } else if (v.expected.outcome === 'invalid') {
+      expectCode(v, run)
+    } else {
+      assert.fail(`${v.id}: outcome ${v.expected.outcome} is not handled for ${v.format}`)
+    }
+  },
+
+  'ear-claims-json (unsigned)': (v) => {
+    assert.equal(v.expected.outcome, 'schema-valid')
+    assert.ok(v.token_b64 && v.token_json, `${v.id} needs token_b64 and token_json`)
+    // token_b64 is standard base64 of the compact UTF-8 text: the strict parser reads those exact bytes.
+    const claims = parseEarClaimsJson(new Uint8Array(Buffer.from(v.token_b64, 'base64')))
+    assert.equal(claims.profile, v.token_json.eat_profile)
+    assert.equal(claims.iat, v.token_json.iat)
+    checkSubmodStatuses(claims, v.token_json.submods, 'ear_status')
+  },
+
+  'ear-claims-cbor (unsigned)': (v) => {
+    assert.ok(v.expected.outcome === 'schema-valid' || v.expected.outcome === 'decodable', v.expected.outcome)
+    const bytes = tokenOf(v)
+    const claims = parseEarClaimsCbor(decodeCbor(bytes, { allowIndefinite: true }) as CborMap)
+    assert.deepEqual(parseEarClaimsCbor(bytes), claims)
+    const expectedStatus = v.expected.outcome === 'decodable' ? 'none' : 'contraindicated'
+    for (const submod of claims.submods.values()) assert.equal(submod.status, expectedStatus)
+    if (v.expected.outcome === 'decodable') {
+      // rust-ear writes indefinite-length maps: a definite-only decoder must refuse them.
+      assert.throws(
+        () => decodeCbor(bytes),
+        (e: unknown) => e instanceof VerifierError && e.code === 'ERR_CBOR_INDEFINITE_LENGTH',
+      )
+    }
+  },
+}
+
+/** Every submodule the vector lists has the status it lists, and no other submodule exists. */
+type Submods = Readonly<Record<string, Readonly<Record<string, unknown>>>>
+
+function checkSubmodStatuses(claims: EarClaims, submods: Submods | undefined, statusName: string): void {
+  assert.ok(submods, 'the vector lists no submods')
+  assert.deepEqual([...claims.submods.keys()].sort(), Object.keys(submods).sort())
+  for (const [label, appraisal] of Object.entries(submods)) {
+    assert.equal(claims.submods.get(label)?.status, appraisal[statusName])
+  }
 }
 
 function checkPsa(v: Vector): void {
@@ -239,6 +329,9 @@ describe('conformance vectors (../shared/vectors)', () => {
   it('lists an expected error code only for vectors that exist', () => {
     const ids = new Set(vectors.map((v) => v.id))
     for (const id of Object.keys(NEGATIVE_CODES)) assert.ok(ids.has(id), `NEGATIVE_CODES names missing vector ${id}`)
+    for (const id of Object.keys(STRICT_REJECTION_CODES)) {
+      assert.ok(ids.has(id), `STRICT_REJECTION_CODES names missing vector ${id}`)
+    }
   })
 
   for (const v of vectors) {
