@@ -3,8 +3,8 @@ import { randomUUID } from 'node:crypto'
 import express, { type RequestHandler } from 'express'
 import { VerifierError, isVerifierError } from '../errors/errors.js'
 import { parseMediaType } from '../evidence/media-type.js'
-import type { AppraisalJob } from '../queue/types.js'
-import type { AppraisalRecord, TenantId } from '../store/types.js'
+import type { AppraisalJob, JobOutcome } from '../queue/types.js'
+import type { TenantId } from '../store/types.js'
 import type { ApiDeps } from './deps.js'
 import { NAMING_PROFILE, type EarNaming } from '../results/ear.js'
 import type { EarForm } from '../results/renderer.js'
@@ -52,30 +52,37 @@ export async function admit(deps: ApiDeps): Promise<void> {
   if (cached.value >= deps.config.maxQueueDepth) throw new VerifierError('ERR_SERVICE_OVERLOADED')
 }
 
-/** Enqueues an appraisal and records it as queued; both writes go out together. */
+/** An appraisal as the API knows it right after submission or lookup. */
+export interface Submitted {
+  readonly id: string
+  readonly tenant: TenantId
+  readonly createdAt: number
+  readonly naming: EarNaming
+  /** The queue's outcome, when the request waited and the appraisal finished in time. */
+  readonly outcome?: JobOutcome
+}
+
+/**
+ * Enqueues an appraisal and, when `waitMs` > 0, waits for it. Nothing is written to the store here:
+ * the queue knows a job until it finishes, and the worker stores the result.
+ */
 export async function submit(
   deps: ApiDeps,
   tenant: TenantId,
   fields: Omit<AppraisalJob, 'id' | 'tenant' | 'receivedAt'>,
+  waitMs: number,
   id: string = randomUUID(),
-): Promise<AppraisalRecord> {
+): Promise<Submitted> {
   const receivedAt = Date.now()
-  const record: AppraisalRecord = { id, tenant, status: 'queued', createdAt: receivedAt }
-  await Promise.all([
-    deps.store.results.put(record, deps.config.resultTtlSeconds),
-    deps.queue.enqueue({ ...fields, id: record.id, tenant, receivedAt }),
-  ])
-  return record
-}
-
-/** Waits up to `timeoutMs` for an appraisal to finish; returns its record (possibly still queued). */
-export async function awaitRecord(deps: ApiDeps, record: AppraisalRecord, timeoutMs: number): Promise<AppraisalRecord> {
-  if (timeoutMs <= 0) return record
-  const outcome = await deps.queue.waitFor(record.id, timeoutMs)
-  if (outcome === undefined) return record
-  const done = (await deps.store.results.get(record.tenant, record.id)) ?? record
-  if (done.completedAt !== undefined) deps.metrics.latency.observe((done.completedAt - done.createdAt) / 1000)
-  return done
+  const job: AppraisalJob = { ...fields, id, tenant, receivedAt }
+  const submitted = { id, tenant, createdAt: receivedAt, naming: fields.earProfile }
+  if (waitMs <= 0) {
+    await deps.queue.enqueue(job)
+    return submitted
+  }
+  const outcome = await deps.queue.enqueueAndWait(job, waitMs)
+  if (outcome?.completedAt !== undefined) deps.metrics.latency.observe((outcome.completedAt - receivedAt) / 1000)
+  return outcome === undefined ? submitted : { ...submitted, outcome }
 }
 
 /** `Prefer: wait=N` (RFC 7240 §4.3), capped; 0 when absent or malformed. */

@@ -14,7 +14,7 @@ import { isRecordId } from '../store/keys.js'
 import { failedOutcome, parseOutcome } from './job-schema.js'
 import { bullmqPrefix, JOB_NAME, QUEUE_NAME } from './names.js'
 import { DEFAULT_ATTEMPTS, DEFAULT_BACKOFF_DELAY_MS, isUnrecoverable, runJob } from './run-job.js'
-import type { AppraisalJob, JobOutcome, JobProcessor, QueueConsumer, QueueProducer } from './types.js'
+import type { AppraisalJob, JobOutcome, JobProcessor, JobState as QueueJobState, QueueConsumer, QueueProducer } from './types.js'
 import { WaiterRegistry } from './waiters.js'
 
 /** Where Redis is: a `redis://` / `rediss://` URL, or discrete options. */
@@ -245,7 +245,7 @@ export function createBullmqProducer(options: BullmqProducerOptions): BullmqProd
     }
   }
 
-  return {
+  const producer: BullmqProducer = {
     get pendingWaiters() {
       return waiters.size
     },
@@ -263,6 +263,36 @@ export function createBullmqProducer(options: BullmqProducerOptions): BullmqProd
     async depth(): Promise<number> {
       const counts = await withinTimeout(queue.getJobCounts(...UNFINISHED), operationTimeoutMs)
       return UNFINISHED.reduce((sum, type) => sum + (counts[type] ?? 0), 0)
+    },
+
+    async enqueueAndWait(job: AppraisalJob, timeoutMs: number): Promise<JobOutcome | undefined> {
+      if (closed) throw new VerifierError('ERR_QUEUE_UNAVAILABLE', 'queue producer is closed')
+      // The subscription is live before the job exists, so its finish cannot be missed: no state check.
+      await withinTimeout(subscribe(), operationTimeoutMs)
+      const pending = waiters.wait(job.id, timeoutMs)
+      try {
+        await producer.enqueue(job)
+      } catch (err) {
+        waiters.cancel(job.id)
+        throw err
+      }
+      return pending
+    },
+
+    async state(id: string): Promise<QueueJobState | undefined> {
+      const state = await withinTimeout(queue.getJobState(id), operationTimeoutMs)
+      switch (state) {
+        case 'completed':
+          return 'complete'
+        case 'failed':
+          return 'failed'
+        case 'active':
+          return 'processing'
+        case 'unknown':
+          return undefined
+        default:
+          return 'queued'
+      }
     },
 
     async waitFor(id: string, timeoutMs: number): Promise<JobOutcome | undefined> {
@@ -288,6 +318,7 @@ export function createBullmqProducer(options: BullmqProducerOptions): BullmqProd
       await Promise.allSettled([queueEvents?.close(), queue.close()])
     },
   }
+  return producer
 }
 
 /** Creates the consumer: a BullMQ worker that runs the processor on each job. */

@@ -39,6 +39,8 @@ export const jobOutcomeSchema = z
     id: recordId,
     tenant: tenantId,
     status: z.enum(['complete', 'failed']),
+    ear: z.string().min(1).max(64 * 1024).optional(),
+    completedAt: z.number().int().nonnegative().optional(),
   })
   .strict()
 

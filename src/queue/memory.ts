@@ -8,7 +8,7 @@ import { VerifierError } from '../errors/errors.js'
 import { isRecordId } from '../store/keys.js'
 import { failedOutcome } from './job-schema.js'
 import { backoffDelayMs, DEFAULT_ATTEMPTS, DEFAULT_BACKOFF_DELAY_MS, isUnrecoverable, runJob } from './run-job.js'
-import type { AppraisalJob, JobOutcome, JobProcessor, QueueConsumer, QueueProducer } from './types.js'
+import type { AppraisalJob, JobOutcome, JobProcessor, JobState as QueueJobState, QueueConsumer, QueueProducer } from './types.js'
 import { WaiterRegistry } from './waiters.js'
 
 /** Options of {@link createMemoryQueue}. */
@@ -208,6 +208,27 @@ export function createMemoryQueue(options: MemoryQueueOptions = {}): MemoryQueue
       if (outcome !== undefined) return outcome
       if (producerClosed) return undefined
       return waiters.wait(id, timeoutMs)
+    },
+
+    async enqueueAndWait(job: AppraisalJob, timeoutMs: number): Promise<JobOutcome | undefined> {
+      const known = entries.get(job.id)?.outcome
+      if (known !== undefined) return known
+      const pending = waiters.wait(job.id, timeoutMs)
+      try {
+        await producer.enqueue(job)
+      } catch (err) {
+        waiters.cancel(job.id)
+        throw err
+      }
+      return pending
+    },
+
+    async state(id: string): Promise<QueueJobState | undefined> {
+      const entry = entries.get(id)
+      if (entry === undefined) return undefined
+      if (entry.state === 'completed') return entry.outcome?.status === 'failed' ? 'failed' : 'complete'
+      if (entry.state === 'failed') return 'failed'
+      return entry.state === 'active' ? 'processing' : 'queued'
     },
 
     async close(): Promise<void> {

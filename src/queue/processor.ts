@@ -56,19 +56,20 @@ export function createProcessor(deps: ProcessorDeps): JobProcessor {
       ...(deps.config.includeRawEvidence ? { rawEvidence: evidence } : {}),
     }
     const ear = deps.signEar(outcome, job.earProfile)
+    const completedAt = Date.now()
     await deps.store.results.put(
       {
         id: job.id,
         tenant: job.tenant,
         status: 'complete',
         createdAt: job.receivedAt,
-        completedAt: Date.now(),
+        completedAt,
         outcome: { naming: job.earProfile, ...storeOutcome(outcome) },
         ear,
       },
       deps.config.resultTtlSeconds,
     )
     if (job.sessionId !== undefined) await deps.store.sessions.finish(job.tenant, job.sessionId, 'complete')
-    return { id: job.id, tenant: job.tenant, status: 'complete' }
+    return { id: job.id, tenant: job.tenant, status: 'complete', ear, completedAt }
   }
 }

@@ -41,13 +41,16 @@ export async function runJob(
     throw new VerifierError('ERR_QUEUE_JOB_INVALID', 'queue job payload id differs from the queue job id')
   }
   const result: unknown = await processor(job, signal)
-  // Only the three fields travel back: the outcome is stored with the job and sent to every waiter.
+  // Only these fields travel back: the outcome is stored with the job and sent to every waiter.
+  const r = result as JobOutcome
   const outcome =
     typeof result === 'object' && result !== null
       ? parseOutcome({
-          id: (result as JobOutcome).id,
-          tenant: (result as JobOutcome).tenant,
-          status: (result as JobOutcome).status,
+          id: r.id,
+          tenant: r.tenant,
+          status: r.status,
+          ...(r.ear === undefined ? {} : { ear: r.ear }),
+          ...(r.completedAt === undefined ? {} : { completedAt: r.completedAt }),
         })
       : undefined
   if (outcome === undefined || outcome.id !== job.id || outcome.tenant !== job.tenant) {

@@ -29,7 +29,17 @@ export interface JobOutcome {
   readonly id: string
   readonly tenant: TenantId
   readonly status: 'complete' | 'failed'
+  /**
+   * The signed EAR of a complete appraisal (compact JWS, in the naming the job asked for), so a
+   * waiting request can answer without reading the store.
+   */
+  readonly ear?: string
+  /** Milliseconds since the epoch when the result was stored. */
+  readonly completedAt?: number
 }
+
+/** Where a job is, as far as the queue knows. */
+export type JobState = 'queued' | 'processing' | 'complete' | 'failed'
 
 /**
  * Processes one job. Throwing a `VerifierError` of the `fault` family (or any non-Verifier error)
@@ -48,6 +58,14 @@ export interface QueueProducer {
    * subscription per process serves every waiter (no listener per call).
    */
   waitFor(id: string, timeoutMs: number): Promise<JobOutcome | undefined>
+  /**
+   * Registers a waiter, then enqueues: the hot path of a request that waits for its result. With
+   * the waiter in place before the job exists, no finish can be missed, so no state check is needed.
+   * Resolves with the outcome, or undefined after `timeoutMs`; rejects when the job cannot be queued.
+   */
+  enqueueAndWait(job: AppraisalJob, timeoutMs: number): Promise<JobOutcome | undefined>
+  /** The state of job `id`, or undefined when the queue does not know it (any more). */
+  state(id: string): Promise<JobState | undefined>
   close(): Promise<void>
 }
 

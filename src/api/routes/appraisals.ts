@@ -8,7 +8,7 @@ import { VerifierError } from '../../errors/errors.js'
 import { DEFAULT_TENANT, type AppraisalRecord } from '../../store/types.js'
 import { base64urlEncode } from '../../util/base64url.js'
 import type { ApiDeps } from '../deps.js'
-import { admit, awaitRecord, bodyBytes, checkEvidenceMediaType, negotiate, preferWaitSeconds, rawBody, submit } from '../http.js'
+import { admit, bodyBytes, checkEvidenceMediaType, negotiate, preferWaitSeconds, rawBody, submit } from '../http.js'
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/
 
@@ -35,20 +35,46 @@ export function appraisalRoutes(deps: ApiDeps): Router {
     const mediaType = checkEvidenceMediaType(deps, req.get('content-type'), evidence)
     const representation = negotiate(req.get('accept'))
     await admit(deps)
-    const queued = await submit(deps, tenant, {
-      mediaType,
-      evidence: Buffer.from(evidence).toString('base64'),
-      earProfile: representation.kind === 'ear' ? representation.naming : 'ear-03',
-    })
     const waitMs = preferWaitSeconds(req.get('prefer'), deps.config.maxWaitSeconds) * 1000
-    const record = await awaitRecord(deps, queued, waitMs)
-    res.setHeader('Location', `${req.baseUrl}/appraisals/${record.id}`)
-    if (record.status === 'complete' || record.status === 'failed') {
-      countResult(deps, record)
-      sendRecord(deps, res.status(200), record, representation)
-    } else {
-      res.status(202).json(view(deps, record))
+    const submitted = await submit(
+      deps,
+      tenant,
+      {
+        mediaType,
+        evidence: Buffer.from(evidence).toString('base64'),
+        earProfile: representation.kind === 'ear' ? representation.naming : 'ear-03',
+      },
+      waitMs,
+    )
+    res.setHeader('Location', `${req.baseUrl}/appraisals/${submitted.id}`)
+    const outcome = submitted.outcome
+    if (outcome === undefined) {
+      res.status(202).json({ id: submitted.id, status: 'queued', createdAt: new Date(submitted.createdAt).toISOString() })
+      return
     }
+    const ear = outcome.status === 'complete' ? outcome.ear : undefined
+    // The fast path: the queue handed back the signed EAR, so the store is not read.
+    if (ear !== undefined && representation.kind === 'ear' && representation.form === 'jwt' && representation.naming === submitted.naming) {
+      deps.metrics.appraisals.inc({ status: earStatus(jwtClaims(ear)) })
+      res.status(200).type(deps.results.mediaType('jwt', submitted.naming)).send(ear)
+      return
+    }
+    if (ear !== undefined && representation.kind === 'json' && submitted.naming === 'ear-03') {
+      const claims = jwtClaims(ear)
+      deps.metrics.appraisals.inc({ status: earStatus(claims) })
+      res.status(200).json({
+        id: submitted.id,
+        status: 'complete',
+        createdAt: new Date(submitted.createdAt).toISOString(),
+        completedAt: new Date(outcome.completedAt ?? Date.now()).toISOString(),
+        result: { ear, claims },
+      })
+      return
+    }
+    const record = await deps.store.results.get(tenant, submitted.id)
+    if (record === undefined) throw new VerifierError('ERR_APPRAISAL_NOT_FOUND', 'the result expired before it could be read')
+    countResult(deps, record)
+    sendRecord(deps, res.status(200), record, representation)
   })
 
   router.get('/appraisals/:id', async (req: Request, res: Response) => {
@@ -56,16 +82,31 @@ export function appraisalRoutes(deps: ApiDeps): Router {
     if (!UUID.test(id)) throw new VerifierError('ERR_APPRAISAL_NOT_FOUND')
     const representation = negotiate(req.get('accept'))
     const record = await deps.store.results.get(tenant, id)
-    if (record === undefined) throw new VerifierError('ERR_APPRAISAL_NOT_FOUND')
-    sendRecord(deps, res.status(200), record, representation)
+    if (record !== undefined) {
+      sendRecord(deps, res.status(200), record, representation)
+      return
+    }
+    // Not stored yet: the queue still knows it (queued, processing) or saw it fail for good.
+    const state = await deps.queue.state(id)
+    if (state === undefined || state === 'complete') throw new VerifierError('ERR_APPRAISAL_NOT_FOUND')
+    if (representation.kind === 'ear') throw new VerifierError('ERR_APPRAISAL_NOT_READY', `appraisal is ${state}`)
+    res.status(200).json({ id, status: state })
   })
 
   return router
 }
 
+/** Claims of an EAR JWT this verifier signed itself (the worker's output, not client input). */
+function jwtClaims(ear: string): Record<string, unknown> {
+  return JSON.parse(Buffer.from(ear.split('.')[1] ?? '', 'base64url').toString('utf8')) as Record<string, unknown>
+}
+
+function earStatus(claims: Record<string, unknown>): string {
+  return String(claims['ear_status'] ?? 'none')
+}
+
 function countResult(deps: ApiDeps, record: AppraisalRecord): void {
-  const status = record.status === 'complete' ? String(deps.results.claims(record)['ear_status'] ?? 'none') : 'failed'
-  deps.metrics.appraisals.inc({ status })
+  deps.metrics.appraisals.inc({ status: record.status === 'complete' ? earStatus(deps.results.claims(record)) : 'failed' })
 }
 
 function sendRecord(deps: ApiDeps, res: Response, record: AppraisalRecord, representation: ReturnType<typeof negotiate>): void {

@@ -8,7 +8,7 @@ import { Router, type Request, type Response } from 'express'
 import { VerifierError } from '../../errors/errors.js'
 import { DEFAULT_TENANT, type Session } from '../../store/types.js'
 import type { ApiDeps } from '../deps.js'
-import { admit, awaitRecord, bodyBytes, checkEvidenceMediaType, rawBody, submit } from '../http.js'
+import { admit, bodyBytes, checkEvidenceMediaType, rawBody, submit } from '../http.js'
 import { nonceSize } from './appraisals.js'
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/
@@ -62,14 +62,19 @@ export function challengeResponseRoutes(deps: ApiDeps): Router {
     const appraisalId = randomUUID()
     const claimed = await deps.store.sessions.claim(tenant, session.id, { appraisalId, evidenceMediaType: mediaType, evidence: evidenceB64 })
     if (claimed === undefined) throw new VerifierError('ERR_SESSION_STATE', 'session already has Evidence or has expired')
-    const queued = await submit(deps, tenant, {
-      mediaType,
-      evidence: evidenceB64,
-      sessionId: session.id,
-      expectedNonce: Buffer.from(session.nonce).toString('base64'),
-      earProfile: 'veraison',
-    }, appraisalId)
-    await awaitRecord(deps, queued, deps.config.sessionWaitSeconds * 1000)
+    await submit(
+      deps,
+      tenant,
+      {
+        mediaType,
+        evidence: evidenceB64,
+        sessionId: session.id,
+        expectedNonce: Buffer.from(session.nonce).toString('base64'),
+        earProfile: 'veraison',
+      },
+      deps.config.sessionWaitSeconds * 1000,
+      appraisalId,
+    )
     const current = (await deps.store.sessions.get(tenant, session.id)) ?? claimed
     res.status(200).json(await sessionView(deps, current))
   })
@@ -101,7 +106,7 @@ async function sessionView(deps: ApiDeps, session: Session): Promise<Record<stri
     if (record?.status === 'complete') {
       out['status'] = 'complete'
       out['result'] = deps.results.render(record, 'jwt', 'veraison')
-    } else if (record?.status === 'failed') {
+    } else if (record?.status === 'failed' || (record === undefined && (await deps.queue.state(session.appraisalId)) === 'failed')) {
       out['status'] = 'failed'
     }
   }

@@ -74,11 +74,19 @@ describe('outcomes', () => {
 })
 
 describe('runJob', () => {
-  it('returns only the three outcome fields of what the processor returned', async () => {
+  it('returns only the outcome fields of what the processor returned: id, tenant, status, ear, completedAt', async () => {
     const job = makeJob()
-    const bulky: JobProcessor = async (j) => ({ ...completeOutcome(j), ear: 'x'.repeat(1000) })
-    const outcome = await runJob(bulky, job.id, job, never)
-    assert.deepEqual(outcome, completeOutcome(job))
+    const withEar = { ...completeOutcome(job), ear: 'e30.e30.c2ln', completedAt: 1_700_000_000_000 }
+    const bulky: JobProcessor = async () => ({ ...withEar, claims: 'x'.repeat(1000) }) as never
+    assert.deepEqual(await runJob(bulky, job.id, job, never), withEar)
+    const plain: JobProcessor = async (j) => ({ ...completeOutcome(j), extra: 1 }) as never
+    assert.deepEqual(await runJob(plain, job.id, job, never), completeOutcome(job))
+  })
+
+  it('refuses an outcome whose EAR is larger than an outcome may carry', async () => {
+    const job = makeJob()
+    const huge: JobProcessor = async (j) => ({ ...completeOutcome(j), ear: 'x'.repeat(64 * 1024 + 1) })
+    await assert.rejects(runJob(huge, job.id, job, never), (err) => isVerifierError(err, 'ERR_VERIFIER_INTERNAL'))
   })
 
   it('refuses a payload for another job id, and an outcome for another job or tenant', async () => {
