@@ -39,6 +39,8 @@ export const ENV_NAMES: Readonly<Record<keyof Config, string>> = {
   sessionWaitSeconds: 'ASSAY_SESSION_WAIT_SECONDS',
   maxQueueDepth: 'ASSAY_MAX_QUEUE_DEPTH',
   workerConcurrency: 'ASSAY_WORKER_CONCURRENCY',
+  jobLockSeconds: 'ASSAY_JOB_LOCK_SECONDS',
+  shutdownGraceSeconds: 'ASSAY_SHUTDOWN_GRACE_SECONDS',
   problemTypeBase: 'ASSAY_PROBLEM_TYPE_BASE',
   includeRawEvidence: 'ASSAY_INCLUDE_RAW_EVIDENCE',
 }

@@ -41,6 +41,13 @@ export const configSchema = z
     sessionWaitSeconds: seconds(5, 60),
     /** Queue depth past which new Evidence is refused with 503 + Retry-After. @defaultValue 20000 */
     maxQueueDepth: z.coerce.number().int().min(1).default(20_000),
+    /**
+     * How long a worker holds a job without renewing its lock; a worker killed mid-job has its job
+     * picked up by another worker after about this long (all workers should share the value). @defaultValue 30
+     */
+    jobLockSeconds: seconds(30, 3600),
+    /** How long shutdown waits for queued and in-flight appraisals to finish. @defaultValue 30 */
+    shutdownGraceSeconds: seconds(30, 3600),
     /** Jobs a worker process runs at once. @defaultValue 32 */
     workerConcurrency: z.coerce.number().int().min(1).max(1024).default(32),
     /** Base URI of RFC 9457 problem `type`s; the code's slug is appended. */

@@ -47,6 +47,11 @@ export interface BuildOptions {
 
 const HEARTBEAT_SECONDS = 5
 
+async function drain(producer: QueueProducer, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  while ((await producer.depth()) > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20))
+}
+
 export async function buildServices(config: Config, options: BuildOptions): Promise<Services> {
   const clock = options.clock ?? systemClock
   const log = options.log ?? (() => {})
@@ -67,13 +72,20 @@ export async function buildServices(config: Config, options: BuildOptions): Prom
   let producer: QueueProducer | undefined
   let consumer: QueueConsumer | undefined
   if (embedded) {
-    const queue = createMemoryQueue({ maxDepth: config.maxQueueDepth })
+    const queue = createMemoryQueue({ maxDepth: config.maxQueueDepth, closeGraceMs: config.shutdownGraceSeconds * 1000 })
     producer = queue.producer
     consumer = queue.consumer
   } else {
     const common = { connection: config.redisUrl!, prefix: config.redisPrefix, onError: (err: Error) => log('queue', err) }
     if (options.role !== 'worker') producer = createBullmqProducer(common)
-    if (options.role !== 'api') consumer = createBullmqConsumer(common)
+    if (options.role !== 'api') {
+      consumer = createBullmqConsumer({
+        ...common,
+        lockDurationMs: config.jobLockSeconds * 1000,
+        stalledIntervalMs: config.jobLockSeconds * 1000,
+        closeGraceMs: config.shutdownGraceSeconds * 1000,
+      })
+    }
   }
 
   let heartbeat: NodeJS.Timeout | undefined
@@ -110,6 +122,9 @@ export async function buildServices(config: Config, options: BuildOptions): Prom
     },
     async close() {
       if (heartbeat !== undefined) clearInterval(heartbeat)
+      // The in-process queue keeps nothing across a restart: every appraisal it accepted is finished
+      // before the worker stops. On Redis, waiting jobs stay queued for the next worker.
+      if (embedded && producer !== undefined) await drain(producer, config.shutdownGraceSeconds * 1000)
       await consumer?.close()
       await producer?.close()
       await store.close()
