@@ -10,7 +10,8 @@ import type { Config } from '../config/schema.js'
 import type { AppraisalOutcome, SubmodOutcome } from '../results/ear.js'
 import type { EarNaming } from '../results/ear.js'
 import { storeOutcome } from '../results/stored.js'
-import { deriveStatus } from '../results/trust-vector.js'
+import { NO_CLAIM, TRUST_CLAIMS, deriveStatus, type TrustClaim } from '../results/trust-vector.js'
+import type { Reason } from '../appraisal/types.js'
 import type { Store } from '../store/types.js'
 import type { Clock } from '../util/clock.js'
 import type { AppraisalJob, JobOutcome, JobProcessor } from './types.js'
@@ -27,6 +28,25 @@ export interface ProcessorDeps {
   readonly clock: Clock
 }
 
+/**
+ * Every submodule carries all eight AR4SI claims: one the appraisal could not assert is 0 ("no
+ * claim", which relying parties treat as absent), with a reason saying so.
+ */
+function fullVector(
+  vector: Partial<Record<TrustClaim, number>>,
+  reasons: readonly Reason[],
+): { vector: Record<TrustClaim, number>; reasons: Reason[] } {
+  const full = {} as Record<TrustClaim, number>
+  const out = [...reasons]
+  for (const claim of TRUST_CLAIMS) {
+    full[claim] = vector[claim] ?? NO_CLAIM
+    if (vector[claim] === undefined && !reasons.some((r) => r.claim === 'status')) {
+      out.push({ claim, value: NO_CLAIM, code: 'AR4SI_NOT_ASSERTED', detail: 'the Evidence carries nothing that proves this claim' })
+    }
+  }
+  return { vector: full, reasons: out }
+}
+
 export function createProcessor(deps: ProcessorDeps): JobProcessor {
   return async (job: AppraisalJob): Promise<JobOutcome> => {
     const evidence = new Uint8Array(Buffer.from(job.evidence, 'base64'))
@@ -38,10 +58,11 @@ export function createProcessor(deps: ProcessorDeps): JobProcessor {
     const iat = deps.clock.nowSeconds()
     const submods: Record<string, SubmodOutcome> = {}
     for (const [name, s] of Object.entries(appraisal.submods)) {
+      const { vector, reasons } = fullVector(s.vector, s.reasons)
       submods[name] = {
-        vector: s.vector,
-        status: deriveStatus(s.vector, { required: s.required }),
-        reasons: s.reasons,
+        vector,
+        status: deriveStatus(vector, { required: s.required }),
+        reasons,
         ...(s.profile === undefined ? {} : { profile: s.profile }),
         ...(s.nonce === undefined ? {} : { nonce: s.nonce }),
       }

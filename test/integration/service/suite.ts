@@ -114,7 +114,17 @@ export function serviceSuite(name: string, start: (sessionTtlSeconds: number) =>
       assert.equal(claims.profile, 'tag:github.com,2023:veraison/ear')
       const psa = claims.submods.get('PSA')!
       assert.equal(psa.status, 'affirming')
-      assert.deepEqual(psa.vector, { 'instance-identity': 2, executables: 2, hardware: 2 })
+      assert.deepEqual(psa.vector, {
+        'instance-identity': 2,
+        configuration: 0,
+        executables: 2,
+        'file-system': 0,
+        hardware: 2,
+        'runtime-opaque': 0,
+        'storage-opaque': 0,
+        'sourced-data': 0,
+      })
+      assert.equal(psa.reasons?.find((r) => r.claim === 'configuration')?.code, 'AR4SI_NOT_ASSERTED')
       assert.equal(base64urlEncode(base64urlDecode(String(claims.nonce))), base64urlEncode(RFC_NONCE))
 
       const again = await http('GET', `/challenge-response/v1/${location}`)
@@ -194,7 +204,8 @@ export function serviceSuite(name: string, start: (sessionTtlSeconds: number) =>
       }, stranger)
       const psa = (await appraise(token)).claims.submods.get('PSA')!
       assert.equal(psa.status, 'contraindicated')
-      assert.deepEqual(psa.vector, { 'instance-identity': 97 })
+      assert.equal(psa.vector?.['instance-identity'], 97)
+      assert.equal(psa.vector?.hardware, 0)
       assert.equal(psa.reasons?.[0]?.code, 'ERR_KEY_NOT_FOUND')
     })
 
