@@ -29,6 +29,7 @@ export const ENV_NAMES: Readonly<Record<keyof Config, string>> = {
   referenceValuesDir: 'ASSAY_REFERENCE_VALUES_DIR',
   earKeyFile: 'ASSAY_EAR_KEY_FILE',
   earLifetimeSeconds: 'ASSAY_EAR_LIFETIME_SECONDS',
+  earKeyPublishAheadSeconds: 'ASSAY_EAR_KEY_PUBLISH_AHEAD_SECONDS',
   verifierDeveloper: 'ASSAY_VERIFIER_DEVELOPER',
   verifierBuild: 'ASSAY_VERIFIER_BUILD',
   nonceTtlSeconds: 'ASSAY_NONCE_TTL_SECONDS',

@@ -24,6 +24,11 @@ export const configSchema = z
     earKeyFile: z.string().min(1).optional(),
     /** EAR `exp` − `iat`; also how long a retired key stays in the JWKS. @defaultValue 3600 */
     earLifetimeSeconds: seconds(3600, 30 * 86400),
+    /**
+     * After `assay rotate-key`, how long the new key is only published before it signs; every process
+     * re-reads the key store every 5 s, so keep this well above that. @defaultValue 30
+     */
+    earKeyPublishAheadSeconds: seconds(30, 86400),
     /** Verifier identity in every EAR (`ear_verifier_id`). */
     verifierDeveloper: z.string().min(1).default('https://github.com/assay-verifier'),
     verifierBuild: z.string().min(1).default('assay 0.1.0'),

@@ -51,7 +51,10 @@ export function importCoseKey(key: CborMap): PublicKey {
       jwk = { kty: 'OKP', crv: curve(OKP_CURVES, key.get(-1)), x: bytesParam(key, -2, 'x') }
       break
     case KTY.RSA:
-      if (key.has(-3)) throw new VerifierError('ERR_KEY_INVALID', 'COSE_Key carries a private key (d)')
+      // RFC 8230 §4: labels -3 (d) to -12 are the private parts of an RSA key.
+      for (let label = -3; label >= -12; label--) {
+        if (key.has(label)) throw new VerifierError('ERR_KEY_INVALID', `COSE_Key carries a private RSA parameter (${label})`)
+      }
       jwk = { kty: 'RSA', n: bytesParam(key, -1, 'n'), e: bytesParam(key, -2, 'e') }
       break
     default:

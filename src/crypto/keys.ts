@@ -103,7 +103,8 @@ function describe(keyObject: KeyObject, binding: KeyBinding): PublicKey {
 }
 
 function bindingKey(binding: KeyBinding): string {
-  return `${String(binding.alg ?? '')}|${binding.kid ?? ''}`
+  // typeof keeps the COSE id -7 and the text "-7" apart.
+  return `${typeof binding.alg}:${String(binding.alg ?? '')}|${binding.kid ?? ''}`
 }
 
 /** Imports a public JWK (EC, OKP or RSA). Private members are refused rather than ignored. */
@@ -131,6 +132,9 @@ export function importJwk(jwk: JsonWebKey, binding: KeyBinding = {}): PublicKey 
 
 /** Imports an SPKI public key, PEM (`-----BEGIN PUBLIC KEY-----`) or DER. */
 export function importSpki(spki: string | Uint8Array, binding: KeyBinding = {}): PublicKey {
+  if (typeof spki === 'string' && /PRIVATE KEY-----/.test(spki)) {
+    throw new VerifierError('ERR_KEY_INVALID', 'a private key was given where a public key is expected')
+  }
   const id = typeof spki === 'string' ? spki : Buffer.from(spki).toString('base64')
   return remember(`spki:${id}:${bindingKey(binding)}`, () => {
     let keyObject: KeyObject

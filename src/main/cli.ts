@@ -1,11 +1,14 @@
 #!/usr/bin/env node
 /**
  * `assay start` (API and worker in one process; embedded mode when REDIS_URL is unset),
- * `assay serve` (API only) and `assay worker` (worker only), configured from the environment
+ * `assay serve` (API only), `assay worker` (worker only) and `assay rotate-key` (new EAR signing
+ * key in the data directory, published before it signs), configured from the environment
  * (`src/config/load.ts` lists the variables). SIGTERM and SIGINT stop intake, let in-flight
  * appraisals finish, and close connections.
  */
 import { configFromEnv } from '../config/load.js'
+import { loadSigningKeys } from '../results/keys.js'
+import { systemClock } from '../util/clock.js'
 import { startAssay } from './server.js'
 import type { Role } from './services.js'
 
@@ -16,23 +19,35 @@ function log(message: string, err?: unknown): void {
   console.error(`[assay] ${message}${detail}`)
 }
 
+/** Rotates the EAR signing key kept in the data directory; running processes pick it up. */
+async function rotateKey(): Promise<void> {
+  const config = configFromEnv(process.env)
+  const keys = await loadSigningKeys({
+    dataDir: config.dataDir,
+    lifetimeSeconds: config.earLifetimeSeconds,
+    publishAheadSeconds: config.earKeyPublishAheadSeconds,
+    clock: systemClock,
+  })
+  const next = await keys.rotate()
+  console.log(`[assay] new EAR key ${next.kid} is published now and signs from ${config.earKeyPublishAheadSeconds} s on`)
+}
+
 async function main(): Promise<void> {
   const command = process.argv[2] ?? 'start'
+  if (command === 'rotate-key') return rotateKey()
   const role = ROLES[command]
   if (role === undefined) {
-    console.error('usage: assay start | serve | worker')
+    console.error('usage: assay start | serve | worker | rotate-key')
     process.exit(2)
   }
   const config = configFromEnv(process.env)
-  const running = await startAssay(config, { role, log })
-  const mode = running.services.mode === 'embedded' ? `embedded mode, data in ${config.dataDir}` : `Redis at ${config.redisUrl}`
-  console.log(`[assay] ${command}: ${running.url === undefined ? 'worker running' : `listening on ${running.url}`} (${mode})`)
-
+  // Handlers go in before anything starts: a signal during start-up waits for it, then stops cleanly.
+  const starting = startAssay(config, { role, log })
   let signals = 0
   const shutdown = (signal: string) => {
     if (++signals > 1) process.exit(1)
     console.log(`[assay] ${signal}: finishing in-flight work`)
-    running.stop().then(
+    starting.then((running) => running.stop()).then(
       () => process.exit(0),
       (err: unknown) => {
         log('shutdown failed', err)
@@ -42,6 +57,9 @@ async function main(): Promise<void> {
   }
   process.on('SIGTERM', () => shutdown('SIGTERM'))
   process.on('SIGINT', () => shutdown('SIGINT'))
+  const running = await starting
+  const mode = running.services.mode === 'embedded' ? `embedded mode, data in ${config.dataDir}` : `Redis at ${config.redisUrl}`
+  console.log(`[assay] ${command}: ${running.url === undefined ? 'worker running' : `listening on ${running.url}`} (${mode})`)
 }
 
 main().catch((err: unknown) => {

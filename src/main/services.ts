@@ -46,6 +46,7 @@ export interface BuildOptions {
 }
 
 const HEARTBEAT_SECONDS = 5
+const KEY_RELOAD_SECONDS = 5
 
 async function drain(producer: QueueProducer, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs
@@ -63,8 +64,12 @@ export async function buildServices(config: Config, options: BuildOptions): Prom
     ...(config.earKeyFile === undefined ? {} : { keyFile: config.earKeyFile }),
     dataDir: config.dataDir,
     lifetimeSeconds: config.earLifetimeSeconds,
+    publishAheadSeconds: config.earKeyPublishAheadSeconds,
     clock,
   })
+  // Rotations by another process (`assay rotate-key`) reach this one within KEY_RELOAD_SECONDS.
+  const keyReload = setInterval(() => void keys.reload().catch((err: unknown) => log('EAR key reload', err)), KEY_RELOAD_SECONDS * 1000)
+  keyReload.unref()
   const store = embedded
     ? createMemoryStore({ dataDir: join(config.dataDir, 'store') })
     : createRedisStore({ redis: config.redisUrl!, prefix: config.redisPrefix, onClientError: (err: Error) => log('redis store', err) })
@@ -121,6 +126,7 @@ export async function buildServices(config: Config, options: BuildOptions): Prom
       heartbeat.unref()
     },
     async close() {
+      clearInterval(keyReload)
       if (heartbeat !== undefined) clearInterval(heartbeat)
       // The in-process queue keeps nothing across a restart: every appraisal it accepted is finished
       // before the worker stops. On Redis, waiting jobs stay queued for the next worker.

@@ -42,6 +42,12 @@ export interface SigningKeyOptions {
   /** How long a signed result stays usable; retired keys are published this long after retirement. */
   readonly lifetimeSeconds: number
   readonly clock: Clock
+  /**
+   * How long a rotated-in key is published in the JWKS before it signs anything, so every process
+   * (and every relying party's cached JWKS) knows it first. Its `createdAt` is its activation time.
+   * @defaultValue 0
+   */
+  readonly publishAheadSeconds?: number
 }
 
 /** A public EAR verification key as published in the JWKS (a type alias: assignable to `JsonWebKey`). */
@@ -62,8 +68,13 @@ export interface EarKeyManager {
    * throws `TypeError` with a `keyFile`.
    */
   rotate(): Promise<EarSigner>
-  /** Every public key that may still verify a live result: the current key first, then retired ones. */
+  /** Every public key that may still verify a live result, or will soon sign: newest first. */
   jwks(): { readonly keys: readonly EarPublicJwk[] }
+  /**
+   * Re-reads the key store when another process changed it (a rotation by `assay rotate-key`);
+   * cheap when nothing changed (one `stat`). No-op for a `keyFile`.
+   */
+  reload(): Promise<void>
 }
 
 interface KeyEntry {
@@ -127,8 +138,23 @@ class KeyRing implements EarKeyManager {
     this.entries = entries
   }
 
+  /** The newest key whose activation time (`createdAt`) has come. */
   get current(): EarSigner {
-    return this.entries.find((e) => e.retiredAt === undefined)!.signer
+    const now = this.options.clock.nowSeconds()
+    let best: KeyEntry | undefined
+    for (const e of this.entries) if (e.createdAt <= now && (best === undefined || e.createdAt > best.createdAt)) best = e
+    return (best ?? this.entries.find((e) => e.retiredAt === undefined)!).signer
+  }
+
+  private loadedMtimeMs: number | undefined
+
+  async reload(): Promise<void> {
+    if (this.file === undefined) return
+    const mtimeMs = (await stat(this.file)).mtimeMs
+    if (mtimeMs === this.loadedMtimeMs) return
+    const entries = await readStore(this.file)
+    if (entries !== undefined) this.entries = entries
+    this.loadedMtimeMs = mtimeMs
   }
 
   rotate(): Promise<EarSigner> {
@@ -147,9 +173,10 @@ class KeyRing implements EarKeyManager {
 
   private async rotateNow(file: string): Promise<EarSigner> {
     const now = this.options.clock.nowSeconds()
-    const next: KeyEntry = { signer: createEarSigner(generateEs256Key()), createdAt: now }
+    const activatesAt = now + (this.options.publishAheadSeconds ?? 0)
+    const next: KeyEntry = { signer: createEarSigner(generateEs256Key()), createdAt: activatesAt }
     const kept = this.entries
-      .map((e) => (e.retiredAt === undefined ? { ...e, retiredAt: now } : e))
+      .map((e) => (e.retiredAt === undefined ? { ...e, retiredAt: activatesAt } : e))
       .filter((e) => this.live(e, now))
     const entries = [next, ...kept]
     await writeStore(file, entries, 'replace')

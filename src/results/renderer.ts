@@ -36,7 +36,7 @@ function storedOutcome(record: AppraisalRecord): StoredRecordOutcome {
 export function createRenderer(keys: EarKeyManager): ResultRenderer {
   return {
     jwks: () => keys.jwks(),
-    currentPublicJwk: () => keys.jwks().keys[0]!,
+    currentPublicJwk: () => keys.jwks().keys.find((k) => k.kid === keys.current.kid)!,
     render(record, form, naming) {
       const stored = storedOutcome(record)
       if (form === 'jwt' && naming === stored.naming && record.ear !== undefined) return record.ear

@@ -10,11 +10,12 @@ import { ALG } from '../../cose/algorithms.js'
 import type { CoseAlgorithm } from '../../cose/algorithms.js'
 import { decodeCbor, peekTag, type CborMap } from '../../cose/cbor.js'
 import { parseMac0, verifyMac0 } from '../../cose/mac0.js'
-import { CWT_TAG, type MessagePolicy } from '../../cose/message.js'
+import type { MessagePolicy } from '../../cose/message.js'
 import { parseSign1, verifySign1 } from '../../cose/sign1.js'
 import type { PublicKey, SecretKey } from '../../crypto/keys.js'
 import { VerifierError } from '../../errors/errors.js'
 import type { Clock } from '../../util/clock.js'
+import { sniffEnvelope } from '../sniff.js'
 import { checkNonce, checkTimeClaims, decodeEatClaims, type EatClaims } from './claims.js'
 
 /** ES256, ES384 and ES512 are what the RFC 9711 constrained-device profile makes receivers accept. */
@@ -66,9 +67,7 @@ export function verifyCwt(token: Uint8Array, options: CwtVerifyOptions): Verifie
     requireProtectedAlg: options.requireProtectedAlg ?? true,
     maxBytes: CWT_MAX_BYTES,
   }
-  const first = peekTag(token)
-  const inner = first?.tag === CWT_TAG ? peekTag(token, first.next) : first
-  const protection = inner?.tag === 17 ? 'mac0' : 'sign1'
+  const protection = sniffEnvelope(token).envelope === 'cose-mac0' ? 'mac0' : 'sign1'
 
   let verified: { payload: Uint8Array; algorithm: CoseAlgorithm; cwtTagged: boolean }
   if (protection === 'mac0') {

@@ -21,13 +21,27 @@ const TOKEN = Buffer.from(
 const PSA = 'application/psa-attestation-token'
 let nextPort = 18700 + Math.floor(Math.random() * 200)
 
-function assay(role: string, env: Record<string, string>): { child: ChildProcess; exited: Promise<number | null> } {
+interface AssayProcess {
+  readonly child: ChildProcess
+  /** Resolves when the process says it runs (its signal handlers are in place by then). */
+  readonly started: Promise<void>
+  readonly exited: Promise<number | null>
+}
+
+function assay(role: string, env: Record<string, string>): AssayProcess {
   const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'src/main/cli.ts'), role], {
     cwd: ROOT,
     env: { ...process.env, ASSAY_REFERENCE_VALUES_DIR: join(ROOT, 'reference-values'), ...env },
-    stdio: ['ignore', 'ignore', 'inherit'],
+    stdio: ['ignore', 'pipe', 'inherit'],
   })
-  return { child, exited: new Promise((resolve) => child.once('exit', (code) => resolve(code))) }
+  let out = ''
+  const started = new Promise<void>((resolve) => {
+    child.stdout!.on('data', (chunk: Buffer) => {
+      out += chunk.toString('utf8')
+      if (/\[assay\] \w+: (listening|worker running)/.test(out)) resolve()
+    })
+  })
+  return { child, started, exited: new Promise((resolve) => child.once('exit', (code) => resolve(code))) }
 }
 
 async function until(check: () => Promise<boolean>, what: string, timeoutMs = 20_000): Promise<void> {
@@ -68,6 +82,7 @@ describe('graceful shutdown', { timeout: 120_000 }, () => {
     const url = `http://127.0.0.1:${port}`
     const first = assay('start', { PORT: port, ASSAY_DATA_DIR: dataDir })
     cleanups.push(() => void first.child.kill('SIGKILL'))
+    await first.started
     await ready(url)
     const ids = await submitMany(url, 300)
     first.child.kill('SIGTERM')
@@ -76,6 +91,7 @@ describe('graceful shutdown', { timeout: 120_000 }, () => {
 
     const second = assay('start', { PORT: port, ASSAY_DATA_DIR: dataDir })
     cleanups.push(() => void second.child.kill('SIGKILL'))
+    await second.started
     await ready(url)
     assert.deepEqual(new Set(await statuses(url, ids)), new Set(['complete']))
     second.child.kill('SIGTERM')
@@ -106,6 +122,7 @@ describe('graceful shutdown', { timeout: 120_000 }, () => {
     await until(async () => (await fetch(`${url}/healthz`)).status === 200, 'API')
     const worker = assay('worker', env)
     cleanups.push(() => void worker.child.kill('SIGKILL'))
+    await worker.started
     await ready(url)
 
     const ids = await submitMany(url, 400)
@@ -116,6 +133,7 @@ describe('graceful shutdown', { timeout: 120_000 }, () => {
 
     const next = assay('worker', env)
     cleanups.push(() => void next.child.kill('SIGKILL'))
+    await next.started
     await until(async () => (await statuses(url, ids)).every((s) => s === 'complete'), 'every appraisal complete')
     next.child.kill('SIGTERM')
     api.child.kill('SIGTERM')

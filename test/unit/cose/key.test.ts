@@ -238,4 +238,10 @@ describe('importCoseSecret', () => {
     rejects(() => importCoseSecret(coseMap([KTY, 4], [SYM_K, k], [KID, 'psk'])), 'ERR_KEY_INVALID')
     rejects(() => importCoseSecret(coseMap([KTY, 4], [SYM_K, k], [ALG_LABEL, k])), 'ERR_KEY_INVALID')
   })
+
+  it('refuses an RSA COSE_Key carrying any private parameter (-3 to -12), not only d', () => {
+    for (const label of [-4, -5, -8, -12]) {
+      rejects(() => importCoseKey(coseKeyOf(ps256, [[label, new Uint8Array([1, 2, 3])]])), 'ERR_KEY_INVALID')
+    }
+  })
 })

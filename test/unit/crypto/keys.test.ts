@@ -247,4 +247,16 @@ describe('importSecret', () => {
   it('refuses empty key bytes', () => {
     rejects(() => importSecret(new Uint8Array(0)), 'ERR_KEY_INVALID')
   })
+
+  it('refuses a private key PEM given as a public key', () => {
+    const pem = p256.privateKey.export({ type: 'pkcs8', format: 'pem' }) as string
+    rejects(() => importSpki(pem), 'ERR_KEY_INVALID')
+  })
+
+  it('keeps the COSE id -7 and the text "-7" apart as bindings', () => {
+    const der = spkiDer(p256.publicKey)
+    assert.notEqual(importSpki(der, { alg: -7 }), importSpki(der, { alg: '-7' }))
+    assert.equal(importSpki(der, { alg: -7 }).alg, -7)
+    assert.equal(importSpki(der, { alg: '-7' }).alg, '-7')
+  })
 })

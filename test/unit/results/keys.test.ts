@@ -225,4 +225,26 @@ describe('loadSigningKeys options', () => {
     await assert.rejects(loadSigningKeys({ dataDir: freshDir(), lifetimeSeconds: 1.5, clock }), TypeError)
     await assert.rejects(loadSigningKeys({ dataDir: freshDir(), lifetimeSeconds: LIFETIME } as never), TypeError)
   })
+
+  it('publishes a rotated-in key ahead of using it, and other processes pick it up on reload', async () => {
+    const dataDir = freshDir()
+    const clock = manualClock(T0)
+    const keys = await loadSigningKeys({ dataDir, lifetimeSeconds: LIFETIME, clock, publishAheadSeconds: 60 })
+    const other = await loadSigningKeys({ dataDir, lifetimeSeconds: LIFETIME, clock })
+    const old = keys.current
+    const next = await keys.rotate()
+    assert.equal(keys.current.kid, old.kid, 'the new key does not sign before its time')
+    assert.deepEqual(keys.jwks().keys.map((k) => k.kid).sort(), [next.kid, old.kid].sort())
+
+    assert.deepEqual(other.jwks().keys.map((k) => k.kid), [old.kid])
+    await other.reload()
+    assert.deepEqual(other.jwks().keys.map((k) => k.kid).sort(), [next.kid, old.kid].sort())
+    assert.equal(other.current.kid, old.kid)
+
+    clock.set(T0 + 60)
+    assert.equal(keys.current.kid, next.kid)
+    assert.equal(other.current.kid, next.kid)
+    clock.set(T0 + 60 + LIFETIME)
+    assert.deepEqual(keys.jwks().keys.map((k) => k.kid), [next.kid], 'the old key leaves once its results expired')
+  })
 })

@@ -258,4 +258,9 @@ describe('verifyCwt: envelope and key rejections', () => {
     const wrapped = new Uint8Array([0xd8, 0x3d, ...token])
     rejects(() => verify(wrapped, es256.publicKey), 'ERR_COSE_WRONG_TAG')
   })
+
+  it('finds a COSE_Mac0 behind the self-described CBOR tag and the CWT tag', () => {
+    const token = new Uint8Array([0xd9, 0xd9, 0xf7, ...macCwt(claims())])
+    assert.equal(verify(token, macKey).protection, 'mac0')
+  })
 })
