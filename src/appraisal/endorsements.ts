@@ -4,7 +4,10 @@
  * hex identifiers, so the cost does not grow with the number of provisioned devices.
  */
 import type { PublicKey, SecretKey } from '../crypto/keys.js'
+import { X509TrustStore, type X509Anchor } from '../crypto/x509.js'
+import type { EatKeyStore } from '../evidence/eat/verify-eat.js'
 import type { TenantId } from '../store/types.js'
+import { toHex } from '../util/bytes.js'
 
 /** One expected software component of a PSA implementation. */
 export interface PsaReferenceComponent {
@@ -30,15 +33,56 @@ export interface PsaTrustAnchor {
   readonly source: string
 }
 
+/** Reference values of a generic EAT attester class, keyed by (oemid, hwmodel). */
+export interface EatReferenceValues {
+  /** Software names and the versions of each that are approved; empty: software is not appraised. */
+  readonly software: ReadonlyMap<string, ReadonlySet<string> | 'any'>
+  /** SHA-256 (hex) of approved `measurements` bodies; empty: measurements are not appraised. */
+  readonly measurementDigests: ReadonlySet<string>
+  readonly source: string
+}
+
 export interface Endorsements {
   psaTrustAnchor(tenant: TenantId, instanceIdHex: string): PsaTrustAnchor | undefined
   psaReferenceValues(tenant: TenantId, implementationIdHex: string): PsaReferenceValues | undefined
+  /** Keys and certificate anchors for generic EAT attesters of a tenant. */
+  eatKeys(tenant: TenantId): EatKeyStore
+  eatReferenceValues(tenant: TenantId, oemid: string, hwmodelHex: string): EatReferenceValues | undefined
 }
+
+/** `oemid` as a lookup string: the PEN in decimal, or the bytes in hex. */
+export function oemidKey(oemid: number | Uint8Array): string {
+  return typeof oemid === 'number' ? `pen:${oemid}` : `hex:${toHex(oemid)}`
+}
+
+class TenantEatKeys implements EatKeyStore {
+  readonly kids = new Map<string, PublicKey>()
+  readonly ueids = new Map<string, PublicKey>()
+  anchors: X509Anchor[] = []
+  private store: X509TrustStore | undefined
+
+  byKid(kid: Uint8Array): PublicKey | undefined {
+    return this.kids.get(toHex(kid))
+  }
+
+  byUeid(ueid: Uint8Array): PublicKey | undefined {
+    return this.ueids.get(toHex(ueid))
+  }
+
+  get x509(): X509TrustStore | undefined {
+    if (this.store === undefined && this.anchors.length > 0) this.store = new X509TrustStore(this.anchors)
+    return this.store
+  }
+}
+
+const NO_EAT_KEYS: EatKeyStore = { byKid: () => undefined, byUeid: () => undefined, x509: undefined }
 
 /** Endorsements held in memory, built once from validated documents. */
 export class MemoryEndorsements implements Endorsements {
   private readonly anchors = new Map<string, PsaTrustAnchor>()
   private readonly references = new Map<string, PsaReferenceValues>()
+  private readonly eatKeyStores = new Map<TenantId, TenantEatKeys>()
+  private readonly eatReferences = new Map<string, EatReferenceValues>()
 
   private static key(tenant: TenantId, idHex: string): string {
     return `${tenant}\u0000${idHex}`
@@ -64,6 +108,49 @@ export class MemoryEndorsements implements Endorsements {
 
   psaReferenceValues(tenant: TenantId, implementationIdHex: string): PsaReferenceValues | undefined {
     return this.references.get(MemoryEndorsements.key(tenant, implementationIdHex))
+  }
+
+  private eatKeysOf(tenant: TenantId): TenantEatKeys {
+    let keys = this.eatKeyStores.get(tenant)
+    if (keys === undefined) this.eatKeyStores.set(tenant, (keys = new TenantEatKeys()))
+    return keys
+  }
+
+  /** Registers a key under a kid (the header bytes, as hex). Returns false when the kid is taken. */
+  addEatKid(tenant: TenantId, kidHex: string, key: PublicKey): boolean {
+    const keys = this.eatKeysOf(tenant)
+    if (keys.kids.has(kidHex)) return false
+    keys.kids.set(kidHex, key)
+    return true
+  }
+
+  addEatUeid(tenant: TenantId, ueidHex: string, key: PublicKey): boolean {
+    const keys = this.eatKeysOf(tenant)
+    if (keys.ueids.has(ueidHex)) return false
+    keys.ueids.set(ueidHex, key)
+    return true
+  }
+
+  addEatAnchor(tenant: TenantId, anchor: X509Anchor): void {
+    const keys = this.eatKeysOf(tenant)
+    keys.anchors.push(anchor)
+    // Validate the anchor now, so a bad certificate stops the start rather than the first appraisal.
+    void new X509TrustStore([anchor])
+  }
+
+  addEatReferenceValues(tenant: TenantId, oemid: string, hwmodelHex: string, values: EatReferenceValues): boolean {
+    const k = MemoryEndorsements.key(tenant, `${oemid}/${hwmodelHex}`)
+    if (this.eatReferences.has(k)) return false
+    this.eatReferences.set(k, values)
+    return true
+  }
+
+  eatKeys(tenant: TenantId): EatKeyStore {
+    return this.eatKeyStores.get(tenant) ?? NO_EAT_KEYS
+  }
+
+  eatReferenceValues(tenant: TenantId, oemid: string, hwmodelHex: string): EatReferenceValues | undefined {
+    return this.eatReferences.get(MemoryEndorsements.key(tenant, `${oemid}/${hwmodelHex}`))
   }
 
   get size(): { readonly trustAnchors: number; readonly referenceValues: number } {

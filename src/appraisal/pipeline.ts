@@ -12,6 +12,9 @@
 import { isVerifierError } from '../errors/errors.js'
 import type { FormatRegistry } from '../evidence/registry.js'
 import type { NonceStore, TenantId } from '../store/types.js'
+import type { ProfileRegistry } from '../evidence/eat/profiles.js'
+import type { Clock } from '../util/clock.js'
+import { EAT_POLICY_ID, EAT_SUBMOD, appraiseEat } from './eat.js'
 import type { Endorsements } from './endorsements.js'
 import { PSA_POLICY_ID, PSA_SUBMOD, appraisePsa } from './psa.js'
 import { TRUST_CLAIMS, type SubmodAppraisal, type TrustClaim } from './types.js'
@@ -28,6 +31,8 @@ export interface AppraisalDeps {
   readonly registry: FormatRegistry
   readonly endorsements: Endorsements
   readonly nonces: NonceStore
+  readonly profiles: ProfileRegistry
+  readonly clock: Clock
 }
 
 export interface Appraisal {
@@ -68,6 +73,13 @@ export async function appraise(request: AppraisalRequest, deps: AppraisalDeps): 
         deps,
       )
       return { submods: { [PSA_SUBMOD]: submod }, policyIds: [PSA_POLICY_ID], nonce: request.sessionNonce ?? submod.nonce }
+    }
+    case 'eat-cwt': {
+      const submods = await appraiseEat(
+        { tenant: request.tenant, token: request.evidence, expectedProfile, sessionNonce: request.sessionNonce },
+        deps,
+      )
+      return { submods, policyIds: [EAT_POLICY_ID], nonce: request.sessionNonce ?? submods[EAT_SUBMOD]?.nonce }
     }
   }
 }

@@ -22,7 +22,7 @@ import { VerifierError } from '../errors/errors.js'
 import { DEFAULT_TENANT } from '../store/types.js'
 import { base64urlDecode } from '../util/base64url.js'
 import { fromHex, toHex } from '../util/bytes.js'
-import { MemoryEndorsements } from './endorsements.js'
+import { MemoryEndorsements, oemidKey } from './endorsements.js'
 
 const hex = (sizes: readonly number[], what: string) =>
   z
@@ -57,6 +57,61 @@ const componentSchema = z
   })
   .strict()
 
+const keySchema = z.union([jwkSchema, z.string().startsWith('-----BEGIN PUBLIC KEY-----')])
+const pemSchema = (label: string) =>
+  z.string().regex(new RegExp(`^-----BEGIN ${label}-----\\s*[A-Za-z0-9+/=\\s]+-----END ${label}-----\\s*$`), `must be a PEM ${label}`)
+const hexRange = (min: number, max: number, what: string) =>
+  z
+    .string()
+    .regex(/^([0-9a-fA-F]{2})+$/, `${what} must be hex`)
+    .refine((s) => s.length / 2 >= min && s.length / 2 <= max, `${what} must be ${min} to ${max} bytes`)
+
+const eatSchema = z
+  .object({
+    keys: z
+      .array(
+        z
+          .object({ kid: z.string().min(1).max(256), key: keySchema, comment: z.string().optional() })
+          .strict(),
+      )
+      .default([]),
+    ueidKeys: z
+      .array(z.object({ ueid: hexRange(7, 33, 'ueid'), key: keySchema, comment: z.string().optional() }).strict())
+      .default([]),
+    x509Anchors: z
+      .array(
+        z
+          .object({
+            certificate: pemSchema('CERTIFICATE'),
+            revokedSerials: z.array(z.string().regex(/^[0-9a-fA-F]+$/, 'serials must be hex')).optional(),
+            crl: pemSchema('X509 CRL').optional(),
+            comment: z.string().optional(),
+          })
+          .strict(),
+      )
+      .default([]),
+    referenceValues: z
+      .array(
+        z
+          .object({
+            oemid: z.union([z.number().int().nonnegative(), hexRange(3, 16, 'oemid').refine((s) => s.length === 6 || s.length === 32, 'oemid must be 3 or 16 bytes')]),
+            hwmodel: hexRange(1, 32, 'hwmodel'),
+            software: z
+              .array(z.object({ swname: z.string().min(1), swversions: z.array(z.string().min(1)).min(1).optional() }).strict())
+              .default([]),
+            measurementDigests: z.array(hex([32], 'measurementDigests')).default([]),
+            comment: z.string().optional(),
+          })
+          .strict(),
+      )
+      .default([]),
+  })
+  .strict()
+
+function pemBody(pem: string): Uint8Array {
+  return new Uint8Array(Buffer.from(pem.replace(/-----[A-Z0-9 ]+-----/g, '').replace(/\s+/g, ''), 'base64'))
+}
+
 export const referenceValueDocumentSchema = z
   .object({
     $schema: z.string().optional(),
@@ -90,6 +145,7 @@ export const referenceValueDocumentSchema = z
       })
       .strict()
       .optional(),
+    eat: eatSchema.optional(),
   })
   .strict()
 
@@ -136,6 +192,7 @@ export function addReferenceValueDocument(into: MemoryEndorsements, raw: unknown
       throw invalid(file, `psa.trustAnchors.${i}.instanceId: ${toHex(instanceId)} is provisioned twice for tenant ${tenant}`)
     }
   }
+  if (doc.eat !== undefined) addEatSection(into, doc.eat, tenant, file)
   for (const [i, r] of (doc.psa?.referenceValues ?? []).entries()) {
     const implementationId = fromHex(r.implementationId)
     const values = {
@@ -150,6 +207,49 @@ export function addReferenceValueDocument(into: MemoryEndorsements, raw: unknown
     }
     if (!into.addPsaReferenceValues(tenant, toHex(implementationId), values)) {
       throw invalid(file, `psa.referenceValues.${i}.implementationId: ${toHex(implementationId)} is provisioned twice for tenant ${tenant}`)
+    }
+  }
+}
+
+function addEatSection(into: MemoryEndorsements, eat: z.infer<typeof eatSchema>, tenant: string, file: string): void {
+  const imported = (key: z.infer<typeof keySchema>, where: string): PublicKey => {
+    try {
+      const k = importAnchorKey(key)
+      if (k.kind !== 'public') throw new TypeError('generic EAT attesters sign; a symmetric key cannot verify them')
+      return k
+    } catch (cause) {
+      throw invalid(file, `${where}: ${cause instanceof Error ? cause.message : 'cannot be imported'}`, cause)
+    }
+  }
+  for (const [i, k] of eat.keys.entries()) {
+    if (!into.addEatKid(tenant, toHex(new TextEncoder().encode(k.kid)), imported(k.key, `eat.keys.${i}.key`))) {
+      throw invalid(file, `eat.keys.${i}.kid: ${k.kid} is provisioned twice for tenant ${tenant}`)
+    }
+  }
+  for (const [i, k] of eat.ueidKeys.entries()) {
+    if (!into.addEatUeid(tenant, k.ueid.toLowerCase(), imported(k.key, `eat.ueidKeys.${i}.key`))) {
+      throw invalid(file, `eat.ueidKeys.${i}.ueid: provisioned twice for tenant ${tenant}`)
+    }
+  }
+  for (const [i, a] of eat.x509Anchors.entries()) {
+    try {
+      into.addEatAnchor(tenant, {
+        der: pemBody(a.certificate),
+        ...(a.revokedSerials === undefined ? {} : { revokedSerials: new Set(a.revokedSerials.map((s) => s.toLowerCase())) }),
+        ...(a.crl === undefined ? {} : { crl: pemBody(a.crl) }),
+      })
+    } catch (cause) {
+      throw invalid(file, `eat.x509Anchors.${i}: ${cause instanceof Error ? cause.message : 'not a usable anchor'}`, cause)
+    }
+  }
+  for (const [i, r] of eat.referenceValues.entries()) {
+    const oemid = oemidKey(typeof r.oemid === 'number' ? r.oemid : fromHex(r.oemid))
+    const software = new Map<string, ReadonlySet<string> | 'any'>(
+      r.software.map((s) => [s.swname, s.swversions === undefined ? 'any' : new Set(s.swversions)]),
+    )
+    const values = { software, measurementDigests: new Set(r.measurementDigests.map((d) => d.toLowerCase())), source: file }
+    if (!into.addEatReferenceValues(tenant, oemid, r.hwmodel.toLowerCase(), values)) {
+      throw invalid(file, `eat.referenceValues.${i}: (oemid, hwmodel) is provisioned twice for tenant ${tenant}`)
     }
   }
 }

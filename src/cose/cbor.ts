@@ -395,7 +395,8 @@ export type EncodableValue =
 
 /**
  * Encodes a value with definite lengths and shortest integer heads. `CborTag` becomes a tag,
- * `CborFloat` a float. Used for results, test tokens and anything Assay itself produces.
+ * `CborFloat` a float (an integral one is refused: the codec would write it as an integer). Used
+ * for results, test tokens and anything Assay itself produces.
  */
 export function encodeCbor(value: EncodableValue): Uint8Array {
   return encoder.encode(toCodec(value))
@@ -403,7 +404,11 @@ export function encodeCbor(value: EncodableValue): Uint8Array {
 
 function toCodec(value: EncodableValue): unknown {
   if (value instanceof CborTag) return new Tag(toCodec(value.value), value.tag)
-  if (value instanceof CborFloat) return value.value
+  if (value instanceof CborFloat) {
+    // cbor-x writes every integral number as an integer; refuse rather than change the type silently.
+    if (Number.isInteger(value.value)) throw new TypeError('encodeCbor cannot write an integral CborFloat as a float')
+    return value.value
+  }
   if (value instanceof Uint8Array || value === null || typeof value !== 'object') return value
   if (Array.isArray(value)) return value.map(toCodec)
   if (value instanceof Map) {

@@ -57,10 +57,38 @@ export const ERROR_CATALOGUE = {
   ERR_COSE_PAYLOAD_DETACHED: evidence('Payload is detached and no content was supplied'),
   ERR_COSE_PAYLOAD_NOT_CLAIMS: evidence('Payload is not a claims-set map'),
 
+  // JOSE (src/jose): strict JSON, JWS compact serialization, JWT claims-set envelope
+  ERR_JOSE_MALFORMED: evidence('JWS compact serialization, base64url or JSON text is not well-formed'),
+  ERR_JOSE_HEADER_INVALID: evidence('JWS header parameter is missing or has an invalid value'),
+  ERR_JOSE_CRIT_UNSUPPORTED: evidence('crit names an extension the verifier does not process'),
+  ERR_JOSE_ALG_UNKNOWN: evidence('JWS alg names an unknown algorithm'),
+  ERR_JOSE_ALG_NOT_ALLOWED: evidence('JWS algorithm is not in the allow-list'),
+  ERR_JOSE_KEY_ALG_MISMATCH: evidence('Verification key does not match the JWS algorithm'),
+  ERR_JOSE_SIGNATURE_INVALID: evidence('JWS signature or MAC has the wrong length or does not verify'),
+  ERR_JOSE_PAYLOAD_NOT_CLAIMS: evidence('JWT payload is not a JSON claims-set object'),
+
   // Keys (src/crypto/keys.ts, src/cose/key.ts)
   ERR_KEY_INVALID: evidence('Key material cannot be parsed'),
   ERR_KEY_UNSUPPORTED: evidence('Key type, curve or size is not supported'),
   ERR_KEY_NOT_FOUND: evidence('No trusted key for this Evidence'),
+
+  // X.509 (src/crypto/x509.ts)
+  ERR_X509_NO_ANCHOR: evidence('No X.509 trust anchor is provisioned'),
+  ERR_X509_MALFORMED: evidence('Certificate chain is empty, too long, or holds a certificate that is not valid DER'),
+  ERR_X509_ALG_NOT_ALLOWED: evidence('Certificate or CRL signature algorithm is not allowed'),
+  ERR_X509_EXTENSION_UNSUPPORTED: evidence('Certificate has a critical extension the verifier does not process'),
+  ERR_X509_NAME_CHAINING: evidence('Certificate issuer name does not match the next certificate subject'),
+  ERR_X509_UNKNOWN_ANCHOR: evidence('Certificate chain does not lead to a provisioned trust anchor'),
+  ERR_X509_SIGNATURE_INVALID: evidence('Certificate signature does not verify with the issuer key'),
+  ERR_X509_SELF_SIGNED_LEAF: evidence('Leaf certificate is a trust anchor, not a certified device key'),
+  ERR_X509_EXPIRED: evidence('A certificate in the path has expired'),
+  ERR_X509_NOT_YET_VALID: evidence('A certificate in the path is not yet valid'),
+  ERR_X509_NOT_CA: evidence('An issuing certificate is not a CA (basicConstraints cA)'),
+  ERR_X509_PATH_LENGTH: evidence('Certificate path is longer than a pathLenConstraint allows'),
+  ERR_X509_KEY_USAGE: evidence('Certificate keyUsage does not allow its use in the path'),
+  ERR_X509_REVOKED: evidence('A certificate in the path is revoked'),
+  ERR_X509_CRL_INVALID: evidence('Revocation list does not verify or is not current'),
+  ERR_KEY_IDENTITY_MISMATCH: evidence('The key certificate names another device than the Evidence'),
 
   // Claims (src/evidence)
   ERR_CLAIMS_INVALID: evidence('Claims-set does not satisfy the claim definitions'),
@@ -73,6 +101,8 @@ export const ERROR_CATALOGUE = {
   ERR_PROFILE_MISMATCH: evidence('eat_profile claim disagrees with the media type'),
   ERR_PROFILE_CLAIM_MISSING: evidence('A claim the profile makes mandatory is missing'),
   ERR_PROFILE_CLAIM_INVALID: evidence('A claim violates the profile rules'),
+  ERR_BUNDLE_MALFORMED: evidence('Detached EAT bundle is malformed'),
+  ERR_BUNDLE_DIGEST_MISMATCH: evidence('A detached claims-set does not match its digest in the main token'),
   ERR_PSA_LIFECYCLE_INVALID: evidence('PSA security lifecycle is outside the defined ranges'),
 
   // Format selection (src/evidence/registry.ts)

@@ -9,6 +9,7 @@ import {
   PSA_PROFILE_TFM,
   PSA_MEDIA_TYPE_VERAISON,
 } from './psa/descriptor.js'
+import { EAT_PROFILE_RFC9711 } from './eat/descriptor.js'
 import { FormatRegistry } from './registry.js'
 
 const EAT_CWT = 'application/eat+cwt'
@@ -16,6 +17,7 @@ const EAT_CWT = 'application/eat+cwt'
 export function createDefaultRegistry(): FormatRegistry {
   return new FormatRegistry({
     mediaTypes: [
+      { essence: EAT_CWT, profile: EAT_PROFILE_RFC9711, format: 'eat-cwt' },
       { essence: EAT_CWT, profile: PSA_PROFILE_TFM, format: 'psa' },
       { essence: EAT_CWT, profile: PSA_PROFILE_LEGACY_URI, format: 'psa' },
       { essence: PSA_MEDIA_TYPE_VERAISON, format: 'psa' },
@@ -24,7 +26,10 @@ export function createDefaultRegistry(): FormatRegistry {
       { profile: PSA_PROFILE_TFM, format: 'psa' },
       { profile: PSA_PROFILE_LEGACY, format: 'psa' },
       { profile: PSA_PROFILE_2_0_0, format: 'psa' },
+      { profile: EAT_PROFILE_RFC9711, format: 'eat-cwt' },
     ],
     generic: [EAT_CWT, 'application/cwt', 'application/cose', 'application/cbor'],
+    // A CWT that names no PSA profile is generic EAT, appraised under its own profile or the default.
+    fallbacks: { [EAT_CWT]: 'eat-cwt', 'application/cwt': 'eat-cwt' },
   })
 }

@@ -7,7 +7,7 @@ import { VerifierError } from '../errors/errors.js'
 import { formatMediaType, parseMediaType, type MediaType } from './media-type.js'
 import { sniffEnvelope, sniffProfile, type Envelope } from './sniff.js'
 
-export type FormatId = 'psa'
+export type FormatId = 'psa' | 'eat-cwt'
 
 export interface MediaTypeBinding {
   /** `type/subtype`, lower-case. */
@@ -44,11 +44,19 @@ export class FormatRegistry {
     readonly profiles: readonly ProfileBinding[]
     /** Media types whose Evidence is sniffed to find the format (no `eat_profile` given). */
     readonly generic: readonly string[]
+    /**
+     * Format for a generic media type whose Evidence names no profile registered above: its own
+     * format then decides (it may still refuse the profile). Without one, such Evidence is unrecognized.
+     */
+    readonly fallbacks?: Readonly<Record<string, FormatId>>
   }) {
     for (const b of options.mediaTypes) this.bindings.set(bindingKey(b.essence, b.profile), b)
     for (const p of options.profiles) this.profiles.set(p.profile.toLowerCase(), p.format)
     this.generic = new Set(options.generic.map((g) => g.toLowerCase()))
+    this.fallbacks = new Map(Object.entries(options.fallbacks ?? {}).map(([k, v]) => [k.toLowerCase(), v]))
   }
+
+  private readonly fallbacks: ReadonlyMap<string, FormatId>
 
   /** Media types to list in `Accept` on a 415, and in discovery documents. */
   accepted(): string[] {
@@ -72,7 +80,9 @@ export class FormatRegistry {
     }
     const { envelope } = sniffEnvelope(evidence)
     const claimed = SNIFFABLE.has(envelope) ? sniffProfile(evidence) : undefined
-    const format = claimed === undefined ? undefined : this.profiles.get(claimed.toLowerCase())
+    const format =
+      (claimed === undefined ? undefined : this.profiles.get(claimed.toLowerCase())) ??
+      (SNIFFABLE.has(envelope) ? this.fallbacks.get(mediaType.essence) : undefined)
     if (format === undefined) {
       throw new VerifierError(
         'ERR_EVIDENCE_UNRECOGNIZED',

@@ -9,6 +9,7 @@ import { join } from 'node:path'
 import type { AppraisalDeps } from '../appraisal/pipeline.js'
 import { loadReferenceValueDir } from '../appraisal/reference-values.js'
 import type { Config } from '../config/schema.js'
+import { createDefaultProfiles } from '../evidence/eat/profiles.js'
 import { createDefaultRegistry } from '../evidence/formats.js'
 import { createBullmqConsumer, createBullmqProducer } from '../queue/bullmq.js'
 import { createMemoryQueue } from '../queue/memory.js'
@@ -111,6 +112,8 @@ export async function buildServices(config: Config, options: BuildOptions): Prom
         registry: createDefaultRegistry(),
         endorsements: loadReferenceValueDir(config.referenceValuesDir),
         nonces: store.nonces,
+        profiles: createDefaultProfiles(),
+        clock,
       }
       const processor = createProcessor({
         store,

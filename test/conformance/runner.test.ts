@@ -23,6 +23,7 @@ import { VerifierError } from '../../src/errors/errors.js'
 import { checkTimeClaims, decodeEatClaims } from '../../src/evidence/eat/claims.js'
 import { EAT_ALGORITHMS, verifyCwt } from '../../src/evidence/eat/verify-cwt.js'
 import { verifyPsaToken } from '../../src/evidence/psa/verify.js'
+import { bindDetachedClaims, parseCborBundle } from '../../src/evidence/eat/bundle.js'
 import { parseEarClaimsCbor, parseEarClaimsJson, type EarClaims } from '../../src/results/claims.js'
 import { verifyEarJwt, verifyJwsCompact } from '../../src/results/verify.js'
 import { base64urlDecode } from '../../src/util/base64url.js'
@@ -106,7 +107,6 @@ const STRICT_REJECTION_CODES: Readonly<Record<string, ErrorCode>> = {
 
 /** Formats a later issue implements; their vectors are skipped by name until then. */
 const DEFERRED: Readonly<Record<string, string>> = {
-  'eat-bundle-cbor (tag 602)': 'detached EAT bundles arrive with generic EAT (issue 4)',
   'eat-bundle-json': 'detached EAT bundles arrive with generic EAT (issue 4)',
   'corim-unsigned (tag 501)': 'CoRIM arrives with the provisioning issue',
   'corim-signed (cose-sign1)': 'CoRIM arrives with the provisioning issue',
@@ -165,6 +165,25 @@ function payloadOf(token: Uint8Array, policy: MessagePolicy): CborMap {
 
 /** Handlers by vector format: each checks the vector's expected outcome. */
 const HANDLERS: Readonly<Record<string, (v: Vector) => void>> = {
+  'eat-bundle-cbor (tag 602)': (v) => {
+    assert.equal(v.expected.outcome, 'parse-only + digest-match')
+    const token = tokenOf(v)
+    const bundle = parseCborBundle(token)
+    const main = decodeEatClaims(payloadOf(bundle.mainToken, { algorithms: EAT_ALGORITHMS, cwtTag: true }))
+    const bound = bindDetachedClaims(main, bundle)
+    const tee = decodeEatClaims(bound.get('TEE')!)
+    const expected = (v.decoded as unknown as { detached_TEE_claims: { '10': { hex: string } } }).detached_TEE_claims['10'].hex
+    assert.equal(toHex(tee.nonces![0]!), expected)
+    // One flipped byte in the detached claims-set breaks the binding.
+    const at = toHex(token).lastIndexOf(expected) / 2
+    const tampered = new Uint8Array(token)
+    tampered[at] = tampered[at]! ^ 1
+    assert.throws(
+      () => bindDetachedClaims(main, parseCborBundle(tampered)),
+      (e: unknown) => e instanceof VerifierError && e.code === 'ERR_BUNDLE_DIGEST_MISMATCH',
+    )
+  },
+
   'cose-sign1': (v) => {
     const policy = { ...GENERIC_COSE, untagged: v.verifier_inputs?.assume_type !== undefined }
     const run = () => verifySign1(parseSign1(tokenOf(v), policy), publicKeyOf(v), {

@@ -77,6 +77,11 @@ describe('cbor façade: values', () => {
     assert.equal(peekTag(fromHex('d9')), undefined)
   })
 
+  it('refuses to encode an integral CborFloat, which the codec would turn into an integer', () => {
+    assert.throws(() => encodeCbor(new Map([[6, new CborFloat(1)]])), TypeError)
+    assert.deepEqual([...encodeCbor(new CborFloat(1.5))], [0xfb, 0x3f, 0xf8, 0, 0, 0, 0, 0, 0])
+  })
+
   it('encodes definite-length maps with integer keys as cbor-x would not by default', () => {
     assert.deepEqual([...encodeCbor(new Map([[1, -7]]))], [0xa1, 0x01, 0x26])
     assert.deepEqual([...encodeCbor(new CborTag(18, [new Uint8Array([1])]))], [0xd2, 0x81, 0x41, 0x01])

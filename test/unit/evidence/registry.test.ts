@@ -83,8 +83,18 @@ describe('format registry', () => {
       assert.deepEqual([s.format, s.by, s.expectedProfile], ['psa', 'sniffing', undefined])
     }
   })
+  it('sends a CWT that names no PSA profile to generic EAT, under application/eat+cwt and application/cwt', () => {
+    for (const ct of ['application/eat+cwt', 'application/cwt']) {
+      const s = registry.select(ct, CWT_8392)
+      assert.deepEqual([s.format, s.by], ['eat-cwt', 'sniffing'])
+    }
+    const rfc9711 = registry.select('application/eat+cwt; eat_profile="urn:ietf:rfc:rfc9711"', CWT_8392)
+    assert.deepEqual([rfc9711.format, rfc9711.expectedProfile], ['eat-cwt', 'urn:ietf:rfc:rfc9711'])
+  })
+
   it('refuses a generic media type whose Evidence is no implemented format', () => {
-    rejects(() => registry.select('application/eat+cwt', CWT_8392), 'ERR_EVIDENCE_UNRECOGNIZED')
+    rejects(() => registry.select('application/cbor', CWT_8392), 'ERR_EVIDENCE_UNRECOGNIZED')
+    rejects(() => registry.select('application/eat+cwt', fromHex('d9025a80')), 'ERR_EVIDENCE_UNRECOGNIZED')
     rejects(() => registry.select('application/cbor', fromHex('a0')), 'ERR_EVIDENCE_UNRECOGNIZED')
     rejects(() => registry.select('application/cbor', new Uint8Array(0)), 'ERR_EVIDENCE_UNRECOGNIZED')
   })

@@ -331,7 +331,7 @@ describe('parseEarClaimsCbor rejections', () => {
     const claims = base()
     claims.set(6, new CborFloat(1_767_225_600))
     rejects(() => parseEarClaimsCbor(claims), 'ERR_EAR_FLOAT_TIME')
-    // encodeCbor writes an integral float as an integer, so the float64 head is patched in by hand.
+    // encodeCbor refuses an integral CborFloat (its codec would write an integer), so the float64 head is patched in.
     claims.set(6, 0x01020304)
     const bytes = encodeCbor(claims)
     const at = toHex(bytes).indexOf('061a01020304') / 2

@@ -1,0 +1,226 @@
+/**
+ * Appraisal of generic EAT (RFC 9711) into one AR4SI submodule per attester: the token's own, and
+ * one per submodule it carries.
+ *
+ * | claim | from | values |
+ * |---|---|---|
+ * | instance-identity | key verified (kid, UEID, or x5chain to an anchor) and identity bound | 2; unknown attester 97; revoked certificate 96; anything else 99 |
+ * | hardware | (oemid, hwmodel) has reference values | 2; unknown or absent 97 |
+ * | executables | swname/swversion approved, measurements digests approved, measres all success, oemboot | 2; unrecognized 33; oemboot false 32; a failed measurement 96 |
+ * | configuration | dbgstat | enabled: 32 or 96 per profile; otherwise not asserted |
+ *
+ * Freshness comes first: a session nonce, a verifier-issued nonce consumed once, or (where the
+ * profile allows it) an `iat` within the profile's window. Stale or replayed Evidence gets 99 everywhere.
+ *
+ * Submodules inherit nothing (RFC 9711 §4.2.18): a nested claims-set is covered by the parent's
+ * signature but appraised on its own claims; a nested token is verified with its own key path, and
+ * its failure makes only its own submodule contraindicated. A parent that fails takes its
+ * submodules down with it (nothing it carries can be trusted).
+ */
+import { createHash } from 'node:crypto'
+import type { CborMap } from '../cose/cbor.js'
+import { isVerifierError, VerifierError } from '../errors/errors.js'
+import { decodeEatClaims, type EatClaims } from '../evidence/eat/claims.js'
+import type { EatProfile, ProfileRegistry } from '../evidence/eat/profiles.js'
+import { verifyEatCwt, isUnknownAttester } from '../evidence/eat/verify-eat.js'
+import type { NonceStore, TenantId } from '../store/types.js'
+import type { Clock } from '../util/clock.js'
+import { toHex } from '../util/bytes.js'
+import { oemidKey, type Endorsements } from './endorsements.js'
+import { TRUST_CLAIMS, type Reason, type SubmodAppraisal, type TrustClaim } from './types.js'
+
+export const EAT_SUBMOD = 'EAT'
+export const EAT_POLICY_ID = 'urn:assay:policy:eat-builtin:1'
+const REQUIRED: readonly TrustClaim[] = ['instance-identity', 'hardware', 'executables']
+/** Submodules nest; this bounds the recursion (and the work one token can cause). */
+const MAX_SUBMOD_DEPTH = 4
+const MAX_SUBMODS = 32
+
+export interface EatAppraisalInput {
+  readonly tenant: TenantId
+  readonly token: Uint8Array
+  readonly expectedProfile?: string | undefined
+  readonly sessionNonce?: Uint8Array | undefined
+  /** A nested token is fresh by inclusion in a fresh parent; its own nonce is not consumed again. */
+  readonly freshByInclusion?: boolean
+}
+
+export interface EatAppraisalDeps {
+  readonly endorsements: Endorsements
+  readonly nonces: NonceStore
+  readonly profiles: ProfileRegistry
+  readonly clock: Clock
+}
+
+function everyClaim(value: number, code: string, detail: string): SubmodAppraisal {
+  const vector: Partial<Record<TrustClaim, number>> = {}
+  for (const claim of TRUST_CLAIMS) vector[claim] = value
+  return { vector, reasons: [{ claim: 'status', value, code, detail }], required: REQUIRED }
+}
+
+/** The result of a verification failure, by what it says about the attester. */
+function failed(err: VerifierError): SubmodAppraisal {
+  if (isUnknownAttester(err)) {
+    return { vector: { 'instance-identity': 97 }, reasons: [{ claim: 'instance-identity', value: 97, code: err.code, detail: err.message }], required: REQUIRED }
+  }
+  if (err.code === 'ERR_X509_REVOKED') {
+    return { vector: { 'instance-identity': 96 }, reasons: [{ claim: 'instance-identity', value: 96, code: err.code, detail: err.message }], required: REQUIRED }
+  }
+  return everyClaim(99, err.code, err.message)
+}
+
+/** Appraises a CWT EAT; returns its submodule and those of the submodules it carries, by label. */
+export async function appraiseEat(input: EatAppraisalInput, deps: EatAppraisalDeps): Promise<Record<string, SubmodAppraisal>> {
+  let claims: EatClaims
+  let profile: EatProfile
+  try {
+    ;({ claims, profile } = verifyEatCwt(input.token, {
+      profiles: deps.profiles,
+      keys: deps.endorsements.eatKeys(input.tenant),
+      clock: deps.clock,
+      expectedProfile: input.expectedProfile,
+      expectedNonce: input.sessionNonce,
+    }))
+  } catch (err) {
+    if (!isVerifierError(err) || err.family !== 'evidence') throw err
+    return { [EAT_SUBMOD]: failed(err) }
+  }
+
+  const stale = await freshness(claims, profile, input, deps)
+  if (stale !== undefined) return { [EAT_SUBMOD]: everyClaim(99, stale.code, stale.message) }
+
+  const out: Record<string, SubmodAppraisal> = {}
+  out[EAT_SUBMOD] = {
+    ...appraiseClaims(claims, profile, input.tenant, deps, [
+      { claim: 'instance-identity', value: 2, code: 'EAT_KEY_VERIFIED', detail: 'signed by a provisioned key' },
+    ]),
+    ...(claims.nonces?.[0] === undefined ? {} : { nonce: claims.nonces[0] }),
+    ...(typeof claims.eatProfile === 'string' ? { profile: claims.eatProfile } : {}),
+  }
+  await appraiseSubmods(claims, profile, input, deps, EAT_SUBMOD, 1, out)
+  return out
+}
+
+async function freshness(
+  claims: EatClaims,
+  profile: EatProfile,
+  input: EatAppraisalInput,
+  deps: EatAppraisalDeps,
+): Promise<VerifierError | undefined> {
+  // A session nonce was checked during verification; a nested token is fresh through its parent.
+  if (input.sessionNonce !== undefined || input.freshByInclusion === true) return undefined
+  const nonce = claims.nonces?.[0]
+  if (nonce !== undefined && profile.freshness !== 'time') {
+    if (await deps.nonces.consume(input.tenant, nonce)) return undefined
+    if (profile.freshness === 'nonce') return new VerifierError('ERR_CLAIMS_NONCE_REPLAYED')
+  }
+  if (profile.freshness === 'nonce') return new VerifierError('ERR_PROFILE_CLAIM_MISSING', 'the profile requires a verifier nonce')
+  const iat = claims.iat === undefined ? undefined : Number(claims.iat)
+  const now = deps.clock.nowSeconds()
+  if (iat === undefined || now - iat > profile.maxAgeSeconds || iat - now > 60) {
+    return new VerifierError('ERR_CLAIMS_NONCE_REPLAYED', `neither a fresh verifier nonce nor an iat within ${profile.maxAgeSeconds} s`)
+  }
+  return undefined
+}
+
+/** Hardware, executables and configuration from one claims-set; `identity` says how it was authenticated. */
+function appraiseClaims(
+  claims: EatClaims,
+  profile: EatProfile,
+  tenant: TenantId,
+  deps: EatAppraisalDeps,
+  identity: readonly Reason[],
+): SubmodAppraisal {
+  const vector: Partial<Record<TrustClaim, number>> = {}
+  const reasons: Reason[] = []
+  const set = (claim: TrustClaim, value: number, code: string, detail: string) => {
+    vector[claim] = value
+    reasons.push({ claim, value, code, detail })
+  }
+  for (const r of identity) if (r.claim !== 'status') set(r.claim, r.value, r.code, r.detail)
+
+  const reference =
+    claims.oemid !== undefined && claims.hwmodel !== undefined
+      ? deps.endorsements.eatReferenceValues(tenant, oemidKey(claims.oemid), toHex(claims.hwmodel))
+      : undefined
+  if (reference === undefined) set('hardware', 97, 'EAT_HARDWARE_UNKNOWN', 'no reference values for this (oemid, hwmodel)')
+  else set('hardware', 2, 'EAT_HARDWARE_KNOWN', `(oemid, hwmodel) has reference values (${reference.source})`)
+
+  const failedResult = claims.measres?.some((m) => m.results.some((r) => r.result === 'fail'))
+  if (failedResult === true) {
+    set('executables', 96, 'EAT_MEASUREMENT_FAILED', 'a measurement result reports fail')
+  } else if (reference !== undefined) {
+    const problems: string[] = []
+    if (reference.software.size > 0) {
+      const versions = claims.swname === undefined ? undefined : reference.software.get(claims.swname)
+      if (versions === undefined) problems.push(`software ${claims.swname ?? '(unnamed)'} is not approved`)
+      else if (versions !== 'any' && (claims.swversion === undefined || !versions.has(claims.swversion.version))) {
+        problems.push(`version ${claims.swversion?.version ?? '(none)'} of ${claims.swname} is not approved`)
+      }
+    }
+    if (reference.measurementDigests.size > 0) {
+      const bodies = claims.measurements ?? []
+      const unknown = bodies.filter((m) => !reference.measurementDigests.has(sha256Hex(m.body)))
+      if (bodies.length === 0 || unknown.length > 0) problems.push(`${unknown.length || 'no'} measurements match no reference digest`)
+    }
+    if (problems.length > 0) set('executables', 33, 'EAT_SOFTWARE_UNRECOGNIZED', problems.join('; '))
+    else if (claims.oemboot === false) set('executables', 32, 'EAT_OEMBOOT_FALSE', 'the device did not boot OEM-authorised software')
+    else set('executables', 2, 'EAT_SOFTWARE_APPROVED', 'software matches reference values')
+  } else {
+    set('executables', 33, 'EAT_NO_REFERENCE_VALUES', 'software cannot be recognized without reference values')
+  }
+
+  if (claims.dbgstat === 'enabled') {
+    const value = profile.debugEnabled === 'contraindicated' ? 96 : 32
+    set('configuration', value, 'EAT_DEBUG_ENABLED', 'debug is enabled')
+  }
+  return { vector, reasons, required: REQUIRED }
+}
+
+function sha256Hex(body: Uint8Array | string): string {
+  return createHash('sha256').update(body).digest('hex')
+}
+
+async function appraiseSubmods(
+  claims: EatClaims,
+  profile: EatProfile,
+  input: EatAppraisalInput,
+  deps: EatAppraisalDeps,
+  parent: string,
+  depth: number,
+  out: Record<string, SubmodAppraisal>,
+): Promise<void> {
+  if (claims.submods === undefined) return
+  if (depth > MAX_SUBMOD_DEPTH || claims.submods.size > MAX_SUBMODS) {
+    out[`${parent}/*`] = everyClaim(1, 'EAT_SUBMODS_LIMIT', `more than ${MAX_SUBMODS} submodules or nesting deeper than ${MAX_SUBMOD_DEPTH}`)
+    return
+  }
+  for (const [label, submod] of claims.submods) {
+    const name = `${parent}/${label}`
+    switch (submod.kind) {
+      case 'claims': {
+        let nested: EatClaims
+        try {
+          nested = decodeEatClaims(submod.claims as CborMap)
+        } catch (err) {
+          if (!isVerifierError(err) || err.family !== 'evidence') throw err
+          out[name] = everyClaim(99, err.code, err.message)
+          break
+        }
+        out[name] = appraiseClaims(nested, profile, input.tenant, deps, [
+          { claim: 'instance-identity', value: 2, code: 'EAT_COVERED_BY_PARENT', detail: `claims-set signed within ${parent}` },
+        ])
+        await appraiseSubmods(nested, profile, input, deps, name, depth + 1, out)
+        break
+      }
+      case 'token': {
+        // A nested token answers the same challenge: its own key path, the same session nonce.
+        const nested = await appraiseEat({ tenant: input.tenant, token: submod.bytes, freshByInclusion: true }, deps)
+        for (const [k, v] of Object.entries(nested)) out[k === EAT_SUBMOD ? name : `${name}/${k.slice(EAT_SUBMOD.length + 1)}`] = v
+        break
+      }
+      default:
+        out[name] = everyClaim(1, 'EAT_SUBMOD_UNSUPPORTED', `${submod.kind} submodules are not appraised yet`)
+    }
+  }
+}

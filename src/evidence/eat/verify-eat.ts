@@ -1,0 +1,145 @@
+/**
+ * Generic EAT as a CWT (RFC 9711 with RFC 8392): profile, key, signature, claims, in that order.
+ *
+ * | step | check | code on failure |
+ * |---|---|---|
+ * | 1 | envelope and headers (COSE_Sign1, tag 18, optionally inside tag 61, or untagged) | ERR_CBOR_*, ERR_COSE_* |
+ * | 2 | profile: the unverified `eat_profile` claim and the media type's must agree and be known | ERR_PROFILE_* |
+ * | 3 | algorithm in the profile's allow-list | ERR_COSE_ALG_NOT_ALLOWED |
+ * | 4 | key, from the profile's sources in order: a protected x5chain validated to a provisioned anchor, a provisioned kid, a provisioned UEID | ERR_X509_*, ERR_KEY_NOT_FOUND |
+ * | 5 | signature | ERR_COSE_SIGNATURE_INVALID, ERR_COSE_KEY_ALG_MISMATCH |
+ * | 6 | claims typed, the profile's mandatory claims and claim rules | ERR_CLAIMS_*, ERR_PROFILE_CLAIM_* |
+ * | 7 | the certificate's device identity equals the `ueid` claim | ERR_KEY_IDENTITY_MISMATCH |
+ * | 8 | exp/nbf, and the session nonce when there is one | ERR_CLAIMS_EXPIRED, ERR_CLAIMS_NOT_YET_VALID, ERR_CLAIMS_NONCE_MISMATCH |
+ *
+ * Claims read before step 5 (profile, UEID) are lookup hints only.
+ */
+import { ALGORITHMS } from '../../cose/algorithms.js'
+import { decodeCbor, peekTag, type CborMap } from '../../cose/cbor.js'
+import { HEADER } from '../../cose/headers.js'
+import { parseSign1, verifySign1, type UnverifiedSign1 } from '../../cose/sign1.js'
+import type { PublicKey } from '../../crypto/keys.js'
+import { validateChain, type ValidatedChain, type X509TrustStore } from '../../crypto/x509.js'
+import { VerifierError, isVerifierError } from '../../errors/errors.js'
+import type { Clock } from '../../util/clock.js'
+import { bytesEqual, toHex } from '../../util/bytes.js'
+import { checkClaimDependencies, checkNonce, checkTimeClaims, decodeEatClaims, type EatClaims } from './claims.js'
+import { CLAIM_KEY } from './descriptor.js'
+import type { EatProfile, KeySource, ProfileRegistry } from './profiles.js'
+
+/** Keys an operator provisioned for generic EAT attesters. */
+export interface EatKeyStore {
+  /** Key registered under this `kid` (bytes as in the COSE header, read as UTF-8 or hex). */
+  byKid(kid: Uint8Array): PublicKey | undefined
+  byUeid(ueid: Uint8Array): PublicKey | undefined
+  /** Certificate anchors for keys that arrive as an x5chain; undefined when none are provisioned. */
+  readonly x509: X509TrustStore | undefined
+}
+
+export interface EatVerifyOptions {
+  readonly profiles: ProfileRegistry
+  readonly keys: EatKeyStore
+  readonly clock: Clock
+  /** `eat_profile` parameter of the media type, if any. */
+  readonly expectedProfile?: string | undefined
+  /** Session nonce, when the Evidence answers a challenge. */
+  readonly expectedNonce?: Uint8Array | undefined
+  readonly skewSeconds?: number
+}
+
+export interface VerifiedEat {
+  readonly claims: EatClaims
+  readonly profile: EatProfile
+  readonly keySource: KeySource
+  /** The certificate path, when the key came from an x5chain. */
+  readonly chain?: ValidatedChain
+  readonly algorithm: string
+}
+
+const ALL_SIGNATURES: ReadonlySet<number> = new Set(
+  [...ALGORITHMS.values()].filter((a) => a.kind === 'signature').map((a) => a.id),
+)
+export const EAT_MAX_BYTES = 256 * 1024
+
+export function verifyEatCwt(token: Uint8Array, options: EatVerifyOptions): VerifiedEat {
+  // Step 1 accepts every signature algorithm; the profile narrows it in step 3, once it is known.
+  const message = parseSign1(token, { algorithms: ALL_SIGNATURES, cwtTag: true, untagged: true, maxBytes: EAT_MAX_BYTES })
+  if (message.payload === null) throw new VerifierError('ERR_COSE_PAYLOAD_DETACHED', 'EAT carries its claims as the payload')
+  if (peekTag(message.payload) !== undefined) {
+    throw new VerifierError('ERR_COSE_PAYLOAD_NOT_CLAIMS', 'nested CWTs are not accepted; the payload must be a claims-set')
+  }
+
+  const hintProfile = readProfileHint(message.payload)
+  const profile = options.profiles.resolve(hintProfile, options.expectedProfile)
+  if (!profile.envelopes.has('cwt')) throw new VerifierError('ERR_PROFILE_CLAIM_INVALID', `profile ${profile.id} does not use CWTs`)
+  if (!profile.coseAlgorithms.has(message.algorithm.id)) {
+    throw new VerifierError('ERR_COSE_ALG_NOT_ALLOWED', `${message.algorithm.name} is not allowed by profile ${profile.id || '(default)'}`)
+  }
+
+  const payload = decodeCbor(message.payload, { maxBytes: EAT_MAX_BYTES, allowIndefinite: profile.allowIndefinite, maxDepth: 16 })
+  if (!(payload instanceof Map)) throw new VerifierError('ERR_COSE_PAYLOAD_NOT_CLAIMS', 'CWT payload is not a claims-set map')
+  const { key, source, chain } = resolveKey(message, payload, profile, options)
+  verifySign1(message, key, { strictCurvePairing: true })
+
+  const claims = decodeEatClaims(payload)
+  for (const field of profile.mandatoryClaims) {
+    if (claims[field] === undefined) {
+      throw new VerifierError('ERR_PROFILE_CLAIM_MISSING', `profile ${profile.id} requires ${field} (${CLAIM_KEY[field]})`)
+    }
+  }
+  if (profile.claimDependencies) {
+    const [first] = checkClaimDependencies(claims)
+    if (first !== undefined) throw first
+  }
+  if (chain?.leaf.ueid !== undefined && claims.ueid !== undefined && !bytesEqual(chain.leaf.ueid, claims.ueid)) {
+    throw new VerifierError('ERR_KEY_IDENTITY_MISMATCH', 'the certificate names another device than the ueid claim')
+  }
+  checkTimeClaims(claims, options.clock, { skewSeconds: options.skewSeconds ?? 0 })
+  if (options.expectedNonce !== undefined) checkNonce(claims, options.expectedNonce)
+  return { claims, profile, keySource: source, ...(chain === undefined ? {} : { chain }), algorithm: message.algorithm.name }
+}
+
+function readProfileHint(payload: Uint8Array): string | undefined {
+  try {
+    const map = decodeCbor(payload, { maxBytes: EAT_MAX_BYTES, allowIndefinite: true, maxDepth: 16 })
+    const value = map instanceof Map ? map.get(CLAIM_KEY.eatProfile) : undefined
+    return typeof value === 'string' ? value : undefined
+  } catch {
+    return undefined
+  }
+}
+
+function resolveKey(
+  message: UnverifiedSign1,
+  payload: CborMap,
+  profile: EatProfile,
+  options: EatVerifyOptions,
+): { key: PublicKey; source: KeySource; chain?: ValidatedChain } {
+  for (const source of profile.keySources) {
+    if (source === 'x5chain') {
+      // RFC 9360 §2: only an integrity-protected chain identifies the key (specs.md Corrections 1).
+      const x5chain = message.protectedHeader.get(HEADER.x5chain)
+      if (x5chain === undefined) continue
+      if (options.keys.x509 === undefined) throw new VerifierError('ERR_X509_NO_ANCHOR', 'no certificate anchors are provisioned')
+      const certs = x5chain instanceof Uint8Array ? [x5chain] : (x5chain as Uint8Array[])
+      const chain = validateChain(certs, options.keys.x509, options.clock.nowSeconds())
+      return { key: chain.leafKey, source, chain }
+    }
+    if (source === 'kid' && message.kid !== undefined) {
+      const key = options.keys.byKid(message.kid)
+      if (key !== undefined) return { key, source }
+    }
+    if (source === 'ueid') {
+      const ueid = payload.get(CLAIM_KEY.ueid)
+      const key = ueid instanceof Uint8Array ? options.keys.byUeid(ueid) : undefined
+      if (key !== undefined) return { key, source }
+    }
+  }
+  const hint = message.kid === undefined ? '' : ` (kid ${toHex(message.kid).slice(0, 32)})`
+  throw new VerifierError('ERR_KEY_NOT_FOUND', `no provisioned key or certificate anchor identifies this attester${hint}`)
+}
+
+/** Whether an error means "the key could not be found" rather than "the Evidence is bad". */
+export function isUnknownAttester(err: unknown): boolean {
+  return isVerifierError(err, 'ERR_KEY_NOT_FOUND') || isVerifierError(err, 'ERR_X509_UNKNOWN_ANCHOR')
+}

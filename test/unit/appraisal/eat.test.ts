@@ -1,0 +1,177 @@
+import assert from 'node:assert/strict'
+import { describe, it } from 'node:test'
+import { appraiseEat, EAT_SUBMOD, type EatAppraisalDeps } from '../../../src/appraisal/eat.js'
+import { MemoryEndorsements, oemidKey } from '../../../src/appraisal/endorsements.js'
+import { encodeCbor, type EncodableValue } from '../../../src/cose/cbor.js'
+import { createDefaultProfiles } from '../../../src/evidence/eat/profiles.js'
+import { createMemoryStore } from '../../../src/store/memory/create-memory-store.js'
+import { toHex, utf8 } from '../../../src/util/bytes.js'
+import { fixedClock } from '../../../src/util/clock.js'
+import { generateTestKey, signSign1, type TestKeyPair } from '../../helpers/cose.js'
+
+const NOW = 1_800_000_000
+const TENANT = 'default'
+const RFC9711 = 'urn:ietf:rfc:rfc9711'
+const HWMODEL = Uint8Array.of(0xab, 0xcd)
+const device = generateTestKey('ES256')
+const board = generateTestKey('ES256')
+
+function endorsements(): MemoryEndorsements {
+  const e = new MemoryEndorsements()
+  e.addEatKid(TENANT, toHex(utf8('device-1')), device.publicKey)
+  e.addEatKid(TENANT, toHex(utf8('board-1')), board.publicKey)
+  e.addEatReferenceValues(TENANT, oemidKey(64242), toHex(HWMODEL), {
+    software: new Map([['fw', new Set(['1.2'])]]),
+    measurementDigests: new Set(),
+    source: 'test',
+  })
+  return e
+}
+
+function deps(): EatAppraisalDeps & { store: ReturnType<typeof createMemoryStore>; endorsements: MemoryEndorsements } {
+  const store = createMemoryStore({ nowMs: () => NOW * 1000 })
+  return { store, endorsements: endorsements(), nonces: store.nonces, profiles: createDefaultProfiles(), clock: fixedClock(NOW) }
+}
+
+function claims(extra: [number, EncodableValue][] = [], drop: number[] = []): Map<number, EncodableValue> {
+  const m = new Map<number, EncodableValue>([
+    [265, RFC9711],
+    [10, new Uint8Array(16).fill(7)],
+    [256, Uint8Array.of(1, ...new Uint8Array(16).fill(3))],
+    [258, 64242],
+    [259, HWMODEL],
+    [262, true],
+    [263, 3],
+    [270, 'fw'],
+    [271, ['1.2', 1]],
+    [6, NOW],
+  ])
+  for (const k of drop) m.delete(k)
+  for (const [k, v] of extra) m.set(k, v)
+  return m
+}
+
+function token(c: Map<number, EncodableValue>, key: TestKeyPair = device, kid = 'device-1'): Uint8Array {
+  return signSign1(key, { protectedHeader: new Map<number, EncodableValue>([[1, key.coseAlg], [4, utf8(kid)]]), payload: encodeCbor(c), tag: 'cwt' })
+}
+
+async function appraise(t: Uint8Array, d = deps(), extra: { expectedProfile?: string; issue?: boolean } = {}) {
+  if (extra.issue !== false) await d.nonces.issue(TENANT, new Uint8Array(16).fill(7), 60)
+  return appraiseEat({ tenant: TENANT, token: t, expectedProfile: extra.expectedProfile }, d)
+}
+
+describe('generic EAT appraisal', () => {
+  it('affirms a token from a provisioned kid whose hardware and software match', async () => {
+    const out = await appraise(token(claims()))
+    const eat = out[EAT_SUBMOD]!
+    assert.deepEqual(eat.vector, { 'instance-identity': 2, hardware: 2, executables: 2 })
+    assert.equal(eat.profile, RFC9711)
+  })
+
+  it('unknown kid: instance-identity 97', async () => {
+    const out = await appraise(token(claims(), device, 'nobody'))
+    assert.deepEqual(out[EAT_SUBMOD]!.vector, { 'instance-identity': 97 })
+    assert.equal(out[EAT_SUBMOD]!.reasons[0]!.code, 'ERR_KEY_NOT_FOUND')
+  })
+
+  it('signed with another key than the kid names: every claim 99', async () => {
+    const out = await appraise(token(claims(), generateTestKey('ES256')))
+    assert.equal(out[EAT_SUBMOD]!.vector['instance-identity'], 99)
+    assert.equal(out[EAT_SUBMOD]!.reasons[0]!.code, 'ERR_COSE_SIGNATURE_INVALID')
+  })
+
+  it('unknown hwmodel: hardware 97; unapproved version: executables 33; oemboot false: 32', async () => {
+    const hw = (await appraise(token(claims([[259, Uint8Array.of(9)]]))))[EAT_SUBMOD]!
+    assert.equal(hw.vector.hardware, 97)
+    const sw = (await appraise(token(claims([[271, ['9.9']]]))))[EAT_SUBMOD]!
+    assert.equal(sw.vector.executables, 33)
+    const boot = (await appraise(token(claims([[262, false]]))))[EAT_SUBMOD]!
+    assert.equal(boot.vector.executables, 32)
+  })
+
+  it('debug enabled is contraindicated under the RFC 9711 profile', async () => {
+    const out = (await appraise(token(claims([[263, 0]]))))[EAT_SUBMOD]!
+    assert.equal(out.vector.configuration, 96)
+  })
+
+  it('a failed measurement result is contraindicated', async () => {
+    const out = (await appraise(token(claims([[274, [['boot', [['stage1', 2]]]]]]))))[EAT_SUBMOD]!
+    assert.equal(out.vector.executables, 96)
+  })
+
+  it('freshness: a replayed nonce, or no nonce under the RFC 9711 profile, is every claim 99', async () => {
+    const d = deps()
+    const t = token(claims())
+    assert.equal((await appraise(t, d))[EAT_SUBMOD]!.vector.executables, 2)
+    const replay = (await appraise(t, d, { issue: false }))[EAT_SUBMOD]!
+    assert.equal(replay.reasons[0]!.code, 'ERR_CLAIMS_NONCE_REPLAYED')
+    const noNonce = (await appraise(token(claims([], [10]))))[EAT_SUBMOD]!
+    assert.equal(noNonce.reasons[0]!.code, 'ERR_PROFILE_CLAIM_MISSING')
+  })
+
+  it('the default profile accepts a recent iat instead of a nonce, and refuses an old one', async () => {
+    const fresh = (await appraise(token(claims([], [265, 10])), deps(), { issue: false }))[EAT_SUBMOD]!
+    assert.equal(fresh.vector['instance-identity'], 2)
+    const old = (await appraise(token(claims([[6, NOW - 3600]], [265, 10])), deps(), { issue: false }))[EAT_SUBMOD]!
+    assert.equal(old.vector['instance-identity'], 99)
+  })
+
+  it('profile: the media type and the claim must agree, and the profile must be known', async () => {
+    const mismatch = (await appraise(token(claims()), deps(), { expectedProfile: 'urn:example:other' }))[EAT_SUBMOD]!
+    assert.equal(mismatch.reasons[0]!.code, 'ERR_PROFILE_MISMATCH')
+    const unknown = (await appraise(token(claims([[265, 'urn:example:unknown']]))))[EAT_SUBMOD]!
+    assert.equal(unknown.reasons[0]!.code, 'ERR_PROFILE_UNKNOWN')
+  })
+
+  it('an algorithm the profile does not accept', async () => {
+    const ed = generateTestKey('EdDSA-Ed25519')
+    const d = deps()
+    d.endorsements.addEatKid(TENANT, toHex(utf8('ed-1')), ed.publicKey)
+    const out = (await appraise(token(claims(), ed, 'ed-1'), d))[EAT_SUBMOD]!
+    assert.equal(out.reasons[0]!.code, 'ERR_COSE_ALG_NOT_ALLOWED')
+  })
+
+  it('submodules: a nested claims-set and a nested token each get their own submodule', async () => {
+    const boardToken = token(claims([[270, 'fw'], [271, ['1.2']]], [265, 10]), board, 'board-1')
+    const out = await appraise(
+      token(
+        claims([
+          [266, new Map<string, EncodableValue>([
+            ['tee', new Map<number, EncodableValue>([[258, 64242], [259, HWMODEL], [270, 'fw'], [271, ['1.2']]])],
+            ['board', boardToken],
+          ])],
+        ]),
+      ),
+    )
+    assert.deepEqual(Object.keys(out).sort(), ['EAT', 'EAT/board', 'EAT/tee'])
+    assert.equal(out['EAT/tee']!.vector.hardware, 2)
+    assert.equal(out['EAT/tee']!.reasons[0]!.code, 'EAT_COVERED_BY_PARENT')
+    assert.equal(out['EAT/board']!.vector['instance-identity'], 2)
+  })
+
+  it('a nested token with a bad signature makes only its own submodule contraindicated', async () => {
+    const forged = token(claims([], [265, 10]), generateTestKey('ES256'), 'board-1')
+    const out = await appraise(token(claims([[266, new Map<string, EncodableValue>([['board', forged]])]])))
+    assert.equal(out['EAT']!.vector['instance-identity'], 2)
+    assert.equal(out['EAT/board']!.vector['instance-identity'], 99)
+    assert.equal(out['EAT/board']!.reasons[0]!.code, 'ERR_COSE_SIGNATURE_INVALID')
+  })
+
+  it('bounds how many submodules one token may carry', async () => {
+    const many = new Map<string, EncodableValue>()
+    for (let i = 0; i < 40; i++) many.set(`s${i}`, new Map<number, EncodableValue>([[270, 'fw']]))
+    const out = await appraise(token(claims([[266, many]])))
+    assert.equal(out['EAT/*']!.reasons[0]!.code, 'EAT_SUBMODS_LIMIT')
+  })
+
+  it('keys by UEID when the token has no kid', async () => {
+    const d = deps()
+    const ueid = Uint8Array.of(1, ...new Uint8Array(16).fill(5))
+    const other = generateTestKey('ES256')
+    d.endorsements.addEatUeid(TENANT, toHex(ueid), other.publicKey)
+    await d.nonces.issue(TENANT, new Uint8Array(16).fill(7), 60)
+    const t = signSign1(other, { payload: encodeCbor(claims([[256, ueid]])), tag: 'cwt' })
+    const out = await appraiseEat({ tenant: TENANT, token: t }, d)
+    assert.equal(out[EAT_SUBMOD]!.vector['instance-identity'], 2)
+  })
+})
