@@ -3,8 +3,9 @@
  *   npx depcruise src --config .dependency-cruiser.cjs
  *
  * Imports flow one way:
- *   main → (api, queue) → appraisal → evidence → cose → crypto
- * with errors and util as leaves that every layer may use. store, results, policy and config sit
+ *   main → (api, queue) → appraisal → evidence → (cose, jose) → crypto
+ * with errors and util as leaves that every layer may use. jose (the JSON twin of cose) sits at the
+ * level of cose and reads only cose/algorithms.ts, the algorithm table the two share. store, results, policy and config sit
  * beside the chain; the lower layers (crypto, cose, evidence) must not reach them where noted.
  * Third-party boundaries: only cose/cbor.ts touches cbor-x, only crypto/ touches @noble and
  * @peculiar, only store/ touches ioredis and only queue/ touches bullmq.
@@ -87,14 +88,23 @@ module.exports = {
       comment:
         'src/cose is below evidence: it must not import evidence, appraisal, api, queue, store or results.',
       from: { path: inLayers('cose') },
-      to: { path: inLayers('evidence', 'appraisal', 'api', 'queue', 'store', 'results') },
+      to: { path: inLayers('evidence', 'appraisal', 'api', 'queue', 'store', 'results', 'jose') },
+    },
+    {
+      name: 'jose-layer',
+      severity: 'error',
+      comment:
+        'src/jose is beside src/cose: it may import crypto, errors, util and cose/algorithms.ts (the shared ' +
+        'algorithm table), nothing else in src.',
+      from: { path: inLayers('jose') },
+      to: { path: '^src/', pathNot: [inLayers('jose', 'crypto', 'errors', 'util'), '^src/cose/algorithms\\.ts$'] },
     },
     {
       name: 'crypto-layer',
       severity: 'error',
-      comment: 'src/crypto is the lowest layer above the leaves: it must not import cose or anything above it.',
+      comment: 'src/crypto is the lowest layer above the leaves: it must not import cose, jose or anything above it.',
       from: { path: inLayers('crypto') },
-      to: { path: inLayers('cose', 'evidence', 'appraisal', 'api', 'queue', 'store', 'results') },
+      to: { path: inLayers('cose', 'jose', 'evidence', 'appraisal', 'api', 'queue', 'store', 'results') },
     },
     {
       name: 'errors-is-a-leaf',

@@ -1,14 +1,17 @@
 /**
  * Offline verification of signed EARs, for relying parties and tests (specs.md §2.2, §5.3). The only
  * trust input is a JWKS the caller configured: keys are chosen from it by `kid`, never from the token
- * (`jwk`, `x5c`, `x5u`, `jku` headers are ignored), and the algorithm is pinned to ES256 before any key
- * is touched, so `none`, HS* and every other JOSE/COSE algorithm are refused outright.
+ * (`jwk`, `x5c`, `x5u`, `jku` headers are never used), and the algorithm is pinned to ES256 before any
+ * key is touched, so `none`, HS* and every other JOSE/COSE algorithm are refused outright.
+ *
+ * The JWS mechanics are src/jose/jws.ts (`parseJwsCompact`, `verifyJws`); their `ERR_JOSE_*` errors
+ * are re-issued with the `ERR_EAR_*` code of the step below, the original as `cause`.
  *
  * Checks in order, with the error each raises (JWT; the CWT differs where noted):
  *
- * 1. Exactly three canonical, unpadded base64url segments, and a header that is a JSON object without
- *    duplicate members (CWT: COSE_Sign1 tagged 18, optionally inside 61, strict structure):
- *    `ERR_EAR_MALFORMED`.
+ * 1. Exactly three canonical, unpadded base64url segments, a header that is a JSON object without
+ *    duplicate members, and the JOSE header rules (`crit`, `b64`, `kid`, `x5c`) of src/jose (CWT:
+ *    COSE_Sign1 tagged 18, optionally inside 61, strict structure): `ERR_EAR_MALFORMED`.
  * 2. `alg` is ES256 (CWT: in the protected header): `ERR_EAR_ALG_NOT_ALLOWED`.
  * 3. No `crit`; `kid` is text; `typ` is absent, JWT or eat+jwt (CWT: the header rules of src/cose):
  *    `ERR_EAR_MALFORMED`.
@@ -26,13 +29,13 @@ import { ALG } from '../cose/algorithms.js'
 import { parseSign1, verifySign1, type UnverifiedSign1 } from '../cose/sign1.js'
 import { constantTimeEqual } from '../crypto/compare.js'
 import { importJwk, type PublicKey } from '../crypto/keys.js'
-import { verifySignature } from '../crypto/verify.js'
 import { isVerifierError, VerifierError } from '../errors/errors.js'
-import { base64urlDecode, base64urlEncode } from '../util/base64url.js'
+import type { JsonObject } from '../jose/json.js'
+import { parseJwsCompact, verifyJws as verifyJoseJws, type UnverifiedJws } from '../jose/jws.js'
+import { base64urlDecode } from '../util/base64url.js'
 import { utf8 } from '../util/bytes.js'
 import type { Clock } from '../util/clock.js'
 import { MAX_EAR_BYTES, decodeUtf8, parseEarClaimsCbor, parseEarClaimsJson, type EarClaims } from './claims.js'
-import { isJsonObject, parseStrictJson, type JsonObject } from './json.js'
 
 /** A JSON Web Key Set (RFC 7517 §5) of EAR verification keys, as a relying party configures it. */
 export interface EarJwks {
@@ -77,7 +80,7 @@ export interface VerifiedEar {
 }
 
 const ACCEPTED_TYP = new Set(['jwt', 'application/jwt', 'eat+jwt', 'application/eat+jwt'])
-const ES256_ECDSA = { scheme: 'ecdsa', hash: 'sha256' } as const
+const ES256_ONLY = { algorithms: new Set(['ES256']) } as const
 
 function malformed(message: string, cause?: unknown): never {
   throw new VerifierError('ERR_EAR_MALFORMED', message, cause === undefined ? {} : { cause })
@@ -129,24 +132,6 @@ function candidateKeys(jwks: EarJwks, kid: string | undefined): PublicKey[] {
   return out
 }
 
-/** Strict unpadded base64url: the alphabet, no padding, and the canonical encoding of its bytes. */
-function segment(text: string, name: string): Uint8Array {
-  let bytes: Uint8Array
-  try {
-    bytes = base64urlDecode(text)
-  } catch (cause) {
-    return malformed(`JWS ${name} is not unpadded base64url`, cause)
-  }
-  if (base64urlEncode(bytes) !== text) malformed(`JWS ${name} is not canonical base64url`)
-  return bytes
-}
-
-function parseHeader(bytes: Uint8Array): JsonObject {
-  const header = parseStrictJson(decodeUtf8(bytes, 'JWS header'))
-  if (!isJsonObject(header)) malformed('JWS header is not a JSON object')
-  return header
-}
-
 /**
  * Verifies a compact JWS with an ES256 key from `jwks` and returns its payload uninterpreted. This
  * is steps 1–5 of the list above; `verifyEarJwt` adds the claims checks. Use it alone only to look
@@ -154,41 +139,52 @@ function parseHeader(bytes: Uint8Array): JsonObject {
  */
 export function verifyJwsCompact(token: string, jwks: EarJwks, options: JwsVerifyOptions = {}): VerifiedJws {
   checkExpectedAlg(options.expectedAlg)
-  const maxBytes = options.maxBytes ?? MAX_EAR_BYTES
-  if (typeof token !== 'string') malformed('JWS compact serialization must be text')
-  if (token.length > maxBytes) malformed(`JWS is ${token.length} characters; the limit is ${maxBytes}`)
-  const parts = token.split('.')
-  if (parts.length !== 3) malformed(`JWS compact serialization has ${parts.length} segments, not 3`)
-  const [headerText, payloadText, signatureText] = parts as [string, string, string]
-  if (headerText.length === 0 || payloadText.length === 0) malformed('JWS header or payload segment is empty')
-  const header = parseHeader(segment(headerText, 'header'))
-  const payload = segment(payloadText, 'payload')
-  const signature = segment(signatureText, 'signature')
-
+  let jws: UnverifiedJws
+  try {
+    jws = parseJwsCompact(token, { maxBytes: options.maxBytes ?? MAX_EAR_BYTES })
+  } catch (cause) {
+    throw fromJose(cause)
+  }
+  const { header } = jws
   const alg = header['alg']
   if (alg === undefined) malformed('JWS header has no alg (RFC 7515 §4.1.1)')
   if (alg !== 'ES256') {
     throw new VerifierError('ERR_EAR_ALG_NOT_ALLOWED', `alg ${JSON.stringify(alg)} is not allowed; only ES256`)
   }
+  // src/jose understands crit ["b64"] with b64 true; an EAR uses no extension at all.
   if (header['crit'] !== undefined) {
     malformed('JWS crit names extensions this verifier does not implement (RFC 7515 §4.1.11)')
   }
-  const kid = header['kid']
-  if (kid !== undefined && typeof kid !== 'string') malformed('JWS kid is not text')
   const typ = header['typ']
   if (typ !== undefined && (typeof typ !== 'string' || !ACCEPTED_TYP.has(typ.toLowerCase()))) {
     malformed(`JWS typ ${JSON.stringify(typ)} is not a JWT type`)
   }
 
-  const keys = candidateKeys(jwks, kid)
-  if (signature.length !== 64) {
-    const message = `ES256 signature is ${signature.length} bytes; 64 (r||s) required`
-    throw new VerifierError('ERR_EAR_SIGNATURE_INVALID', message)
+  let lastError: VerifierError | undefined
+  for (const key of candidateKeys(jwks, jws.kid)) {
+    try {
+      return { header, payload: verifyJoseJws(jws, key, ES256_ONLY).payload, kid: key.kid }
+    } catch (cause) {
+      if (!isVerifierError(cause, 'ERR_JOSE_SIGNATURE_INVALID')) throw fromJose(cause)
+      lastError = cause
+    }
   }
-  const signingInput = Buffer.from(`${headerText}.${payloadText}`, 'latin1')
-  const key = keys.find((k) => verifySignature(ES256_ECDSA, k, signingInput, signature))
-  if (key === undefined) throw new VerifierError('ERR_EAR_SIGNATURE_INVALID', 'ES256 signature does not verify')
-  return { header, payload, kid: key.kid }
+  throw new VerifierError('ERR_EAR_SIGNATURE_INVALID', lastError?.message, { cause: lastError })
+}
+
+/** The `ERR_EAR_*` error for an error from src/jose; anything else (a `TypeError` for bad options) as is. */
+function fromJose(cause: unknown): unknown {
+  if (!isVerifierError(cause)) return cause
+  switch (cause.code) {
+    case 'ERR_JOSE_ALG_NOT_ALLOWED':
+    case 'ERR_JOSE_ALG_UNKNOWN':
+      return new VerifierError('ERR_EAR_ALG_NOT_ALLOWED', `${cause.message}; only ES256`, { cause })
+    case 'ERR_JOSE_SIGNATURE_INVALID':
+    case 'ERR_JOSE_KEY_ALG_MISMATCH':
+      return new VerifierError('ERR_EAR_SIGNATURE_INVALID', cause.message, { cause })
+    default:
+      return new VerifierError('ERR_EAR_MALFORMED', cause.message, { cause })
+  }
 }
 
 /**

@@ -13,6 +13,7 @@ import { z } from 'zod'
 import { CborFloat, CborTag, peekTag, type CborKey, type CborMap, type CborValue } from '../../cose/cbor.js'
 import { VerifierError } from '../../errors/errors.js'
 import { constantTimeEqual } from '../../crypto/compare.js'
+import type { JsonObject, JsonValue } from '../../jose/json.js'
 import type { Clock } from '../../util/clock.js'
 import {
   CLAIM_BY_KEY,
@@ -55,15 +56,22 @@ export interface EatLocation {
 export type EatProfileId = string | { readonly oid: Uint8Array }
 
 /**
- * One submodule (RFC 9711 §4.2.18), by the CBOR type of its value: a map is a claims-set (decode
- * it with `decodeEatClaims`), an array a Detached-Submodule-Digest, a byte string a nested CBOR
- * token (tagged, not yet decoded), a text string a JSON-Selector (JSON text, not yet parsed).
+ * One submodule (RFC 9711 §4.2.18). In a CBOR token, by the CBOR type of its value: a map is a
+ * claims-set (decode it with `decodeEatClaims`), an array a Detached-Submodule-Digest, a byte string
+ * a nested CBOR token (tagged, not yet decoded), a text string a JSON-Selector (JSON text, not yet
+ * parsed). In a JSON token (`decodeEatJsonClaims`): an object is a `json-claims` claims-set (decode
+ * it with `decodeEatJsonClaims`); a JSON-Selector `[type, value]` is `jwt` ("JWT", not yet
+ * verified), `token` ("CBOR", base64url-decoded), `json-bundle` ("BUNDLE", kept as given) or
+ * `digest` ("DIGEST").
  */
 export type EatSubmodule =
   | { readonly kind: 'claims'; readonly claims: CborMap }
   | { readonly kind: 'digest'; readonly alg: number | string; readonly digest: Uint8Array }
   | { readonly kind: 'token'; readonly bytes: Uint8Array }
   | { readonly kind: 'json-selector'; readonly text: string }
+  | { readonly kind: 'json-claims'; readonly claims: JsonObject }
+  | { readonly kind: 'jwt'; readonly token: string }
+  | { readonly kind: 'json-bundle'; readonly value: JsonValue }
 
 /** dloas entry (RFC 9711 §4.2.14). */
 export interface EatDloa {
@@ -120,7 +128,8 @@ export interface EatClaims {
   readonly manifests?: readonly EatFormattedBody[]
   readonly measurements?: readonly EatFormattedBody[]
   readonly measres?: readonly EatMeasurementResults[]
-  readonly intuse?: CborInt
+  /** CBOR: an integer (IANA "EAT Intended Uses"). JSON: text, which no registry maps to those integers. */
+  readonly intuse?: CborInt | string
   /** Claims this layer does not define, by key, unchecked. */
   readonly extensions: ReadonlyMap<CborKey, CborValue>
 }
