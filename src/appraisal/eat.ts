@@ -22,10 +22,11 @@ import type { CborMap } from '../cose/cbor.js'
 import { isVerifierError, VerifierError } from '../errors/errors.js'
 import { decodeEatClaims, type EatClaims } from '../evidence/eat/claims.js'
 import type { EatProfile, ProfileRegistry } from '../evidence/eat/profiles.js'
-import { verifyEatCwt, isUnknownAttester } from '../evidence/eat/verify-eat.js'
+import { decodeEatJsonClaims } from '../evidence/eat/json-claims.js'
+import { verifyEatCwt, verifyEatJws, isUnknownAttester } from '../evidence/eat/verify-eat.js'
 import type { NonceStore, TenantId } from '../store/types.js'
 import type { Clock } from '../util/clock.js'
-import { toHex } from '../util/bytes.js'
+import { toHex, utf8 } from '../util/bytes.js'
 import { oemidKey, type Endorsements } from './endorsements.js'
 import { TRUST_CLAIMS, type Reason, type SubmodAppraisal, type TrustClaim } from './types.js'
 
@@ -39,6 +40,8 @@ const MAX_SUBMODS = 32
 export interface EatAppraisalInput {
   readonly tenant: TenantId
   readonly token: Uint8Array
+  /** CWT (the default) or JWT (the token's bytes are then its compact serialization). */
+  readonly envelope?: 'cwt' | 'jwt'
   readonly expectedProfile?: string | undefined
   readonly sessionNonce?: Uint8Array | undefined
   /** A nested token is fresh by inclusion in a fresh parent; its own nonce is not consumed again. */
@@ -74,13 +77,15 @@ export async function appraiseEat(input: EatAppraisalInput, deps: EatAppraisalDe
   let claims: EatClaims
   let profile: EatProfile
   try {
-    ;({ claims, profile } = verifyEatCwt(input.token, {
+    const options = {
       profiles: deps.profiles,
       keys: deps.endorsements.eatKeys(input.tenant),
       clock: deps.clock,
       expectedProfile: input.expectedProfile,
       expectedNonce: input.sessionNonce,
-    }))
+    }
+    ;({ claims, profile } =
+      input.envelope === 'jwt' ? verifyEatJws(jwsText(input.token), options) : verifyEatCwt(input.token, options))
   } catch (err) {
     if (!isVerifierError(err) || err.family !== 'evidence') throw err
     return { [EAT_SUBMOD]: failed(err) }
@@ -177,6 +182,12 @@ function appraiseClaims(
   return { vector, reasons, required: REQUIRED }
 }
 
+/** A compact JWS is ASCII; anything else cannot be one. */
+function jwsText(bytes: Uint8Array): string {
+  for (const b of bytes) if (b < 0x21 || b > 0x7e) throw new VerifierError('ERR_JOSE_MALFORMED', 'a JWT is ASCII text')
+  return Buffer.from(bytes).toString('latin1')
+}
+
 function sha256Hex(body: Uint8Array | string): string {
   return createHash('sha256').update(body).digest('hex')
 }
@@ -211,6 +222,26 @@ async function appraiseSubmods(
           { claim: 'instance-identity', value: 2, code: 'EAT_COVERED_BY_PARENT', detail: `claims-set signed within ${parent}` },
         ])
         await appraiseSubmods(nested, profile, input, deps, name, depth + 1, out)
+        break
+      }
+      case 'json-claims': {
+        let nested: EatClaims
+        try {
+          nested = decodeEatJsonClaims(submod.claims)
+        } catch (err) {
+          if (!isVerifierError(err) || err.family !== 'evidence') throw err
+          out[name] = everyClaim(99, err.code, err.message)
+          break
+        }
+        out[name] = appraiseClaims(nested, profile, input.tenant, deps, [
+          { claim: 'instance-identity', value: 2, code: 'EAT_COVERED_BY_PARENT', detail: `claims-set signed within ${parent}` },
+        ])
+        await appraiseSubmods(nested, profile, input, deps, name, depth + 1, out)
+        break
+      }
+      case 'jwt': {
+        const nested = await appraiseEat({ tenant: input.tenant, token: utf8(submod.token), envelope: 'jwt', freshByInclusion: true }, deps)
+        for (const [k, v] of Object.entries(nested)) out[k === EAT_SUBMOD ? name : `${name}/${k.slice(EAT_SUBMOD.length + 1)}`] = v
         break
       }
       case 'token': {

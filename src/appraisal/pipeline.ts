@@ -74,9 +74,16 @@ export async function appraise(request: AppraisalRequest, deps: AppraisalDeps): 
       )
       return { submods: { [PSA_SUBMOD]: submod }, policyIds: [PSA_POLICY_ID], nonce: request.sessionNonce ?? submod.nonce }
     }
-    case 'eat-cwt': {
+    case 'eat-cwt':
+    case 'eat-jwt': {
       const submods = await appraiseEat(
-        { tenant: request.tenant, token: request.evidence, expectedProfile, sessionNonce: request.sessionNonce },
+        {
+          tenant: request.tenant,
+          token: request.evidence,
+          envelope: format === 'eat-jwt' ? 'jwt' : 'cwt',
+          expectedProfile,
+          sessionNonce: request.sessionNonce,
+        },
         deps,
       )
       return { submods, policyIds: [EAT_POLICY_ID], nonce: request.sessionNonce ?? submods[EAT_SUBMOD]?.nonce }

@@ -18,6 +18,7 @@ export function createDefaultRegistry(): FormatRegistry {
   return new FormatRegistry({
     mediaTypes: [
       { essence: EAT_CWT, profile: EAT_PROFILE_RFC9711, format: 'eat-cwt' },
+      { essence: 'application/eat+jwt', format: 'eat-jwt' },
       { essence: EAT_CWT, profile: PSA_PROFILE_TFM, format: 'psa' },
       { essence: EAT_CWT, profile: PSA_PROFILE_LEGACY_URI, format: 'psa' },
       { essence: PSA_MEDIA_TYPE_VERAISON, format: 'psa' },

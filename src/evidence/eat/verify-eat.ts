@@ -21,8 +21,12 @@ import { parseSign1, verifySign1, type UnverifiedSign1 } from '../../cose/sign1.
 import type { PublicKey } from '../../crypto/keys.js'
 import { validateChain, type ValidatedChain, type X509TrustStore } from '../../crypto/x509.js'
 import { VerifierError, isVerifierError } from '../../errors/errors.js'
+import { isJsonObject, parseStrictJsonUtf8, type JsonObject } from '../../jose/json.js'
+import { parseJwsCompact } from '../../jose/jws.js'
+import { base64urlDecode } from '../../util/base64url.js'
 import type { Clock } from '../../util/clock.js'
-import { bytesEqual, toHex } from '../../util/bytes.js'
+import { verifyEatJwt } from './verify-jwt.js'
+import { bytesEqual, toHex, utf8 } from '../../util/bytes.js'
 import { checkClaimDependencies, checkNonce, checkTimeClaims, decodeEatClaims, type EatClaims } from './claims.js'
 import { CLAIM_KEY } from './descriptor.js'
 import type { EatProfile, KeySource, ProfileRegistry } from './profiles.js'
@@ -82,6 +86,12 @@ export function verifyEatCwt(token: Uint8Array, options: EatVerifyOptions): Veri
   verifySign1(message, key, { strictCurvePairing: true })
 
   const claims = decodeEatClaims(payload)
+  applyProfileRules(claims, profile, chain, options)
+  return { claims, profile, keySource: source, ...(chain === undefined ? {} : { chain }), algorithm: message.algorithm.name }
+}
+
+/** Steps 6–8, shared by the CBOR and JSON forms. */
+function applyProfileRules(claims: EatClaims, profile: EatProfile, chain: ValidatedChain | undefined, options: EatVerifyOptions): void {
   for (const field of profile.mandatoryClaims) {
     if (claims[field] === undefined) {
       throw new VerifierError('ERR_PROFILE_CLAIM_MISSING', `profile ${profile.id} requires ${field} (${CLAIM_KEY[field]})`)
@@ -96,7 +106,61 @@ export function verifyEatCwt(token: Uint8Array, options: EatVerifyOptions): Veri
   }
   checkTimeClaims(claims, options.clock, { skewSeconds: options.skewSeconds ?? 0 })
   if (options.expectedNonce !== undefined) checkNonce(claims, options.expectedNonce)
-  return { claims, profile, keySource: source, ...(chain === undefined ? {} : { chain }), algorithm: message.algorithm.name }
+}
+
+/**
+ * Generic EAT as a JWT (RFC 9711, RFC 7519): the same steps as `verifyEatCwt`, with the key from
+ * `x5c` (every header of a compact JWS is protected), `kid` or the UEID, and JOSE algorithms.
+ */
+export function verifyEatJws(token: string, options: EatVerifyOptions): VerifiedEat {
+  const jws = parseJwsCompact(token, { maxBytes: EAT_MAX_BYTES })
+  let hint: JsonObject | undefined
+  try {
+    const value = parseStrictJsonUtf8(jws.payload, 'JWT claims-set')
+    hint = isJsonObject(value) ? value : undefined
+  } catch {
+    hint = undefined
+  }
+  const claimed = hint?.['eat_profile']
+  const profile = options.profiles.resolve(typeof claimed === 'string' ? claimed : undefined, options.expectedProfile)
+  if (!profile.envelopes.has('jwt')) throw new VerifierError('ERR_PROFILE_CLAIM_INVALID', `profile ${profile.id} does not use JWTs`)
+  const alg = jws.header['alg']
+  if (typeof alg !== 'string' || !profile.joseAlgorithms.has(alg)) {
+    throw new VerifierError('ERR_JOSE_ALG_NOT_ALLOWED', `${String(alg)} is not allowed by profile ${profile.id || '(default)'}`)
+  }
+  let found: { key: PublicKey; source: KeySource; chain?: ValidatedChain } | undefined
+  for (const source of profile.keySources) {
+    if (source === 'x5chain' && jws.x5c !== undefined) {
+      if (options.keys.x509 === undefined) throw new VerifierError('ERR_X509_NO_ANCHOR', 'no certificate anchors are provisioned')
+      const chain = validateChain(jws.x5c, options.keys.x509, options.clock.nowSeconds())
+      found = { key: chain.leafKey, source, chain }
+    } else if (source === 'kid' && jws.kid !== undefined) {
+      const key = options.keys.byKid(utf8(jws.kid))
+      if (key !== undefined) found = { key, source }
+    } else if (source === 'ueid' && typeof hint?.['ueid'] === 'string') {
+      let ueid: Uint8Array | undefined
+      try {
+        ueid = base64urlDecode(hint['ueid'])
+      } catch {
+        ueid = undefined
+      }
+      const key = ueid === undefined ? undefined : options.keys.byUeid(ueid)
+      if (key !== undefined) found = { key, source }
+    }
+    if (found !== undefined) break
+  }
+  if (found === undefined) throw new VerifierError('ERR_KEY_NOT_FOUND', 'no provisioned key or certificate anchor identifies this attester')
+  const verified = verifyEatJwt(token, { key: found.key, algorithms: profile.joseAlgorithms, clock: options.clock, maxBytes: EAT_MAX_BYTES })
+  const nonces = verified.claims.nonces?.map(nonceFromJson)
+  const claims: EatClaims = nonces === undefined ? verified.claims : { ...verified.claims, nonces }
+  applyProfileRules(claims, profile, found.chain, options)
+  return {
+    claims,
+    profile,
+    keySource: found.source,
+    ...(found.chain === undefined ? {} : { chain: found.chain }),
+    algorithm: alg,
+  }
 }
 
 function readProfileHint(payload: Uint8Array): string | undefined {
@@ -137,6 +201,18 @@ function resolveKey(
   }
   const hint = message.kid === undefined ? '' : ` (kid ${toHex(message.kid).slice(0, 32)})`
   throw new VerifierError('ERR_KEY_NOT_FOUND', `no provisioned key or certificate anchor identifies this attester${hint}`)
+}
+
+/**
+ * A JSON `eat_nonce` is text (RFC 9711 §4.1). Assay issues nonces as bytes and hands them out as
+ * base64url (Veraison sessions: base64), so text in either alphabet is read back as those bytes;
+ * any other text stands for its UTF-8 bytes.
+ */
+function nonceFromJson(textBytes: Uint8Array): Uint8Array {
+  const text = Buffer.from(textBytes).toString('utf8')
+  if (/^[A-Za-z0-9_-]+$/.test(text) && text.length % 4 !== 1) return base64urlDecode(text)
+  if (/^[A-Za-z0-9+/]+={0,2}$/.test(text) && text.length % 4 === 0) return new Uint8Array(Buffer.from(text, 'base64'))
+  return textBytes
 }
 
 /** Whether an error means "the key could not be found" rather than "the Evidence is bad". */

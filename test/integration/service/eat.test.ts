@@ -3,7 +3,7 @@
  * Evidence with its key; the operator provisioned only the root and reference values.
  */
 import assert from 'node:assert/strict'
-import { createPublicKey } from 'node:crypto'
+import { createPublicKey, sign, type KeyObject } from 'node:crypto'
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -143,5 +143,42 @@ describe('generic EAT through the service', { timeout: 60_000 }, () => {
     assert.equal(eat.status, 'contraindicated')
     assert.equal(eat.vector?.['instance-identity'], 97)
     assert.equal(eat.reasons?.[0]?.code, 'ERR_X509_UNKNOWN_ANCHOR')
+  })
+
+  function jwt(header: Record<string, unknown>, claims: Record<string, unknown>, key: KeyObject): string {
+    const input = `${Buffer.from(JSON.stringify(header)).toString('base64url')}.${Buffer.from(JSON.stringify(claims)).toString('base64url')}`
+    const signature = sign('sha256', Buffer.from(input), { key, dsaEncoding: 'ieee-p1363' })
+    return `${input}.${signature.toString('base64url')}`
+  }
+
+  function jsonClaims(n: Uint8Array): Record<string, unknown> {
+    return {
+      eat_nonce: Buffer.from(n).toString('base64url'),
+      ueid: Buffer.from(Uint8Array.of(1, ...new Uint8Array(16).fill(8))).toString('base64url'),
+      oemid: 64242,
+      hwmodel: Buffer.from(HWMODEL, 'hex').toString('base64url'),
+      swname: 'fw',
+      swversion: ['1.2'],
+      iat: now,
+    }
+  }
+
+  it('affirms a JWT EAT keyed by kid, and one whose key comes from an x5c chain', async () => {
+    const byKid = jwt({ alg: 'ES256', typ: 'eat+jwt', kid: 'sensor-7' }, jsonClaims(await nonce()), kidKey.privateKey)
+    const a = (await appraise(new TextEncoder().encode(byKid), 'application/eat+jwt')).submods.get('EAT')!
+    assert.equal(a.status, 'affirming')
+    const x5c = pki.chain.map((der) => Buffer.from(der).toString('base64'))
+    const byChain = jwt({ alg: 'ES256', x5c }, jsonClaims(await nonce()), pki.leaf.privateKey)
+    const b = (await appraise(new TextEncoder().encode(byChain), 'application/eat+jwt')).submods.get('EAT')!
+    assert.equal(b.status, 'affirming')
+    assert.equal(b.vector?.['instance-identity'], 2)
+  })
+
+  it('refuses a JWT EAT with alg none or an HMAC algorithm, as a signed contraindicated result', async () => {
+    const claims = jsonClaims(await nonce())
+    const none = `${Buffer.from(JSON.stringify({ alg: 'none', kid: 'sensor-7' })).toString('base64url')}.${Buffer.from(JSON.stringify(claims)).toString('base64url')}.`
+    const n = (await appraise(new TextEncoder().encode(none), 'application/eat+jwt')).submods.get('EAT')!
+    assert.equal(n.status, 'contraindicated')
+    assert.match(n.reasons?.[0]?.code ?? '', /^ERR_JOSE_/)
   })
 })

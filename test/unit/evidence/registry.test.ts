@@ -99,7 +99,8 @@ describe('format registry', () => {
     rejects(() => registry.select('application/cbor', new Uint8Array(0)), 'ERR_EVIDENCE_UNRECOGNIZED')
   })
   it('refuses unregistered media types and unknown profiles with 415', () => {
-    for (const ct of ['application/json', 'text/plain', 'application/eat+cwt; eat_profile="urn:example:nope"', 'application/eat+jwt']) {
+    assert.equal(registry.select('application/eat+jwt', utf8('eyJhbGciOiJFUzI1NiJ9.e30.c2ln')).format, 'eat-jwt')
+    for (const ct of ['application/json', 'text/plain', 'application/eat+cwt; eat_profile="urn:example:nope"', 'application/jwt']) {
       assert.throws(
         () => registry.select(ct, PSA_TFM),
         (e: unknown) => e instanceof VerifierError && e.code === 'ERR_MEDIA_TYPE_UNSUPPORTED' && e.status === 415,
