@@ -18,7 +18,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import autocannon from 'autocannon'
-import { Redis } from 'ioredis'
+import { deletePrefix } from '../test/helpers/redis.js'
 import { CborTag, decodeCbor, encodeCbor, type CborMap } from '../src/cose/cbor.js'
 import { sigStructure1 } from '../src/cose/structure.js'
 import { earClaimsJson, type AppraisalOutcome } from '../src/results/ear.js'
@@ -140,18 +140,7 @@ async function startService(mode: string, port: number): Promise<Service> {
     async stop() {
       for (const c of children) c.kill('SIGTERM')
       await Promise.all(children.map((c) => new Promise((r) => (c.exitCode === null ? c.once('exit', r) : r(null)))))
-      if (mode === 'redis') {
-        const redis = new Redis(REDIS_URL)
-        for (const pattern of [`${prefix}:*`, `{${prefix}}:*`]) {
-          let cursor = '0'
-          do {
-            const [next, keys] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 1000)
-            cursor = next
-            if (keys.length > 0) await redis.unlink(...keys)
-          } while (cursor !== '0')
-        }
-        redis.disconnect()
-      }
+      if (mode === 'redis') await deletePrefix(prefix, REDIS_URL)
       rmSync(dataDir, { recursive: true, force: true })
     },
   }

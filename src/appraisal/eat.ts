@@ -28,7 +28,7 @@ import type { NonceStore, TenantId } from '../store/types.js'
 import type { Clock } from '../util/clock.js'
 import { toHex, utf8 } from '../util/bytes.js'
 import { oemidKey, type Endorsements } from './endorsements.js'
-import { TRUST_CLAIMS, type Reason, type SubmodAppraisal, type TrustClaim } from './types.js'
+import { everyClaim as everyOne, type Reason, type SubmodAppraisal, type TrustClaim } from './types.js'
 
 export const EAT_SUBMOD = 'EAT'
 export const EAT_POLICY_ID = 'urn:assay:policy:eat-builtin:1'
@@ -55,11 +55,7 @@ export interface EatAppraisalDeps {
   readonly clock: Clock
 }
 
-function everyClaim(value: number, code: string, detail: string): SubmodAppraisal {
-  const vector: Partial<Record<TrustClaim, number>> = {}
-  for (const claim of TRUST_CLAIMS) vector[claim] = value
-  return { vector, reasons: [{ claim: 'status', value, code, detail }], required: REQUIRED }
-}
+const everyClaim = (value: number, code: string, detail: string) => everyOne(value, code, detail, REQUIRED)
 
 /** The result of a verification failure, by what it says about the attester. */
 function failed(err: VerifierError): SubmodAppraisal {
@@ -206,50 +202,40 @@ async function appraiseSubmods(
     out[`${parent}/*`] = everyClaim(1, 'EAT_SUBMODS_LIMIT', `more than ${MAX_SUBMODS} submodules or nesting deeper than ${MAX_SUBMOD_DEPTH}`)
     return
   }
+  /** A claims-set inside the parent: covered by its signature, appraised on its own claims. */
+  const nestedClaims = async (decode: () => EatClaims, name: string): Promise<void> => {
+    let nested: EatClaims
+    try {
+      nested = decode()
+    } catch (err) {
+      if (!isVerifierError(err) || err.family !== 'evidence') throw err
+      out[name] = everyClaim(99, err.code, err.message)
+      return
+    }
+    out[name] = appraiseClaims(nested, profile, input.tenant, deps, [
+      { claim: 'instance-identity', value: 2, code: 'EAT_COVERED_BY_PARENT', detail: `claims-set signed within ${parent}` },
+    ])
+    await appraiseSubmods(nested, profile, input, deps, name, depth + 1, out)
+  }
+  /** A token inside the parent: its own key path; fresh by inclusion; its submodules renamed under `name`. */
+  const nestedToken = (nested: Record<string, SubmodAppraisal>, name: string): void => {
+    for (const [k, v] of Object.entries(nested)) out[k === EAT_SUBMOD ? name : `${name}/${k.slice(EAT_SUBMOD.length + 1)}`] = v
+  }
   for (const [label, submod] of claims.submods) {
     const name = `${parent}/${label}`
     switch (submod.kind) {
-      case 'claims': {
-        let nested: EatClaims
-        try {
-          nested = decodeEatClaims(submod.claims as CborMap)
-        } catch (err) {
-          if (!isVerifierError(err) || err.family !== 'evidence') throw err
-          out[name] = everyClaim(99, err.code, err.message)
-          break
-        }
-        out[name] = appraiseClaims(nested, profile, input.tenant, deps, [
-          { claim: 'instance-identity', value: 2, code: 'EAT_COVERED_BY_PARENT', detail: `claims-set signed within ${parent}` },
-        ])
-        await appraiseSubmods(nested, profile, input, deps, name, depth + 1, out)
+      case 'claims':
+        await nestedClaims(() => decodeEatClaims(submod.claims as CborMap), name)
         break
-      }
-      case 'json-claims': {
-        let nested: EatClaims
-        try {
-          nested = decodeEatJsonClaims(submod.claims)
-        } catch (err) {
-          if (!isVerifierError(err) || err.family !== 'evidence') throw err
-          out[name] = everyClaim(99, err.code, err.message)
-          break
-        }
-        out[name] = appraiseClaims(nested, profile, input.tenant, deps, [
-          { claim: 'instance-identity', value: 2, code: 'EAT_COVERED_BY_PARENT', detail: `claims-set signed within ${parent}` },
-        ])
-        await appraiseSubmods(nested, profile, input, deps, name, depth + 1, out)
+      case 'json-claims':
+        await nestedClaims(() => decodeEatJsonClaims(submod.claims), name)
         break
-      }
-      case 'jwt': {
-        const nested = await appraiseEat({ tenant: input.tenant, token: utf8(submod.token), envelope: 'jwt', freshByInclusion: true }, deps)
-        for (const [k, v] of Object.entries(nested)) out[k === EAT_SUBMOD ? name : `${name}/${k.slice(EAT_SUBMOD.length + 1)}`] = v
+      case 'jwt':
+        nestedToken(await appraiseEat({ tenant: input.tenant, token: utf8(submod.token), envelope: 'jwt', freshByInclusion: true }, deps), name)
         break
-      }
-      case 'token': {
-        // A nested token answers the same challenge: its own key path, the same session nonce.
-        const nested = await appraiseEat({ tenant: input.tenant, token: submod.bytes, freshByInclusion: true }, deps)
-        for (const [k, v] of Object.entries(nested)) out[k === EAT_SUBMOD ? name : `${name}/${k.slice(EAT_SUBMOD.length + 1)}`] = v
+      case 'token':
+        nestedToken(await appraiseEat({ tenant: input.tenant, token: submod.bytes, freshByInclusion: true }, deps), name)
         break
-      }
       default:
         out[name] = everyClaim(1, 'EAT_SUBMOD_UNSUPPORTED', `${submod.kind} submodules are not appraised yet`)
     }

@@ -17,7 +17,7 @@ import type { Clock } from '../util/clock.js'
 import { EAT_POLICY_ID, EAT_SUBMOD, appraiseEat } from './eat.js'
 import type { Endorsements } from './endorsements.js'
 import { PSA_POLICY_ID, PSA_SUBMOD, appraisePsa } from './psa.js'
-import { TRUST_CLAIMS, type SubmodAppraisal, type TrustClaim } from './types.js'
+import { everyClaim, type SubmodAppraisal } from './types.js'
 
 export interface AppraisalRequest {
   readonly tenant: TenantId
@@ -52,16 +52,8 @@ export async function appraise(request: AppraisalRequest, deps: AppraisalDeps): 
     ;({ format, expectedProfile } = deps.registry.select(request.mediaType, request.evidence))
   } catch (err) {
     if (!isVerifierError(err) || err.family === 'fault') throw err
-    const vector: Partial<Record<TrustClaim, number>> = {}
-    for (const claim of TRUST_CLAIMS) vector[claim] = 1
     return {
-      submods: {
-        [UNRECOGNIZED_SUBMOD]: {
-          vector,
-          reasons: [{ claim: 'status', value: 1, code: err.code, detail: err.message }],
-          required: ['instance-identity'],
-        },
-      },
+      submods: { [UNRECOGNIZED_SUBMOD]: everyClaim(1, err.code, err.message, ['instance-identity']) },
       policyIds: [],
       nonce: request.sessionNonce,
     }

@@ -18,7 +18,7 @@ import { verifyPsaToken } from '../evidence/psa/verify.js'
 import type { NonceStore, TenantId } from '../store/types.js'
 import { bytesEqual, toHex } from '../util/bytes.js'
 import type { Endorsements, PsaReferenceComponent, PsaTrustAnchor } from './endorsements.js'
-import { TRUST_CLAIMS, type Reason, type SubmodAppraisal, type TrustClaim } from './types.js'
+import { everyClaim, type Reason, type SubmodAppraisal, type TrustClaim } from './types.js'
 
 export const PSA_SUBMOD = 'PSA'
 export const PSA_POLICY_ID = 'urn:assay:policy:psa-builtin:1'
@@ -40,11 +40,7 @@ export interface PsaAppraisalDeps {
   readonly nonces: NonceStore
 }
 
-function allClaims(value: number, code: string, detail: string): SubmodAppraisal {
-  const vector: Partial<Record<TrustClaim, number>> = {}
-  for (const claim of TRUST_CLAIMS) vector[claim] = value
-  return { vector, reasons: [{ claim: 'status', value, code, detail }], required: REQUIRED }
-}
+const allClaims = (value: number, code: string, detail: string) => everyClaim(value, code, detail, REQUIRED)
 
 export async function appraisePsa(input: PsaAppraisalInput, deps: PsaAppraisalDeps): Promise<SubmodAppraisal> {
   let anchor: PsaTrustAnchor | undefined

@@ -1,6 +1,6 @@
 /** What one appraisal step produces for one attester (one EAR submodule). */
 
-import type { TrustClaim } from '../results/trust-vector.js'
+import { TRUST_CLAIMS as CLAIMS, type TrustClaim } from '../results/trust-vector.js'
 
 export { TRUST_CLAIMS, type TrustClaim } from '../results/trust-vector.js'
 
@@ -21,4 +21,14 @@ export interface SubmodAppraisal {
   readonly nonce?: Uint8Array
   /** Profile of the appraised Evidence. */
   readonly profile?: string
+}
+
+/**
+ * A submodule where one finding decides every claim: 99 when the Evidence failed verification or
+ * freshness, 1 when it could not be evaluated at all. The reason is given once, for the status.
+ */
+export function everyClaim(value: number, code: string, detail: string, required: readonly TrustClaim[]): SubmodAppraisal {
+  const vector: Partial<Record<TrustClaim, number>> = {}
+  for (const claim of CLAIMS) vector[claim] = value
+  return { vector, reasons: [{ claim: 'status', value, code, detail }], required }
 }

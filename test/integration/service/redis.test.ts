@@ -8,29 +8,12 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { Redis } from 'ioredis'
 import { loadConfig } from '../../../src/config/load.js'
 import { startAssay } from '../../../src/main/server.js'
+import { deletePrefix, REDIS_URL } from '../../helpers/redis.js'
 import { serviceSuite } from './suite.js'
 
-const REDIS_URL = process.env['REDIS_URL'] ?? 'redis://127.0.0.1:6379'
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url))
-
-async function deletePrefix(prefix: string): Promise<void> {
-  const redis = new Redis(REDIS_URL)
-  try {
-    for (const pattern of [`${prefix}:*`, `{${prefix}}:*`]) {
-      let cursor = '0'
-      do {
-        const [next, keys] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 500)
-        cursor = next
-        if (keys.length > 0) await redis.unlink(...keys)
-      } while (cursor !== '0')
-    }
-  } finally {
-    redis.disconnect()
-  }
-}
 
 serviceSuite('Redis, worker in a separate process', async (sessionTtlSeconds) => {
   const prefix = `assay-test-${randomUUID().slice(0, 8)}`

@@ -10,10 +10,9 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { after, describe, it } from 'node:test'
-import { Redis } from 'ioredis'
+import { deletePrefix, REDIS_URL } from '../../helpers/redis.js'
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url))
-const REDIS_URL = process.env['REDIS_URL'] ?? 'redis://127.0.0.1:6379'
 const TOKEN = Buffer.from(
   (JSON.parse(readFileSync(join(ROOT, '../shared/vectors/rfc9783-a1-psa-sign1.json'), 'utf8')) as { token_hex: string }).token_hex,
   'hex',
@@ -103,16 +102,7 @@ describe('graceful shutdown', { timeout: 120_000 }, () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'assay-shutdown-'))
     const env = { REDIS_URL, ASSAY_REDIS_PREFIX: prefix, ASSAY_DATA_DIR: dataDir }
     cleanups.push(async () => {
-      const redis = new Redis(REDIS_URL)
-      for (const pattern of [`${prefix}:*`, `{${prefix}}:*`]) {
-        let cursor = '0'
-        do {
-          const [next, keys] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 500)
-          cursor = next
-          if (keys.length > 0) await redis.unlink(...keys)
-        } while (cursor !== '0')
-      }
-      redis.disconnect()
+      await deletePrefix(prefix)
       rmSync(dataDir, { recursive: true, force: true })
     })
     const port = String(nextPort++)
