@@ -26,6 +26,7 @@ import { decodeEatJsonClaims } from '../evidence/eat/json-claims.js'
 import { verifyEatCwt, verifyEatJws, isUnknownAttester } from '../evidence/eat/verify-eat.js'
 import type { NonceStore, TenantId } from '../store/types.js'
 import type { Clock } from '../util/clock.js'
+import { base64urlDecode } from '../util/base64url.js'
 import { toHex, utf8 } from '../util/bytes.js'
 import { oemidKey, type Endorsements } from './endorsements.js'
 import { everyClaim as everyOne, type Reason, type SubmodAppraisal, type TrustClaim } from './types.js'
@@ -184,8 +185,20 @@ function jwsText(bytes: Uint8Array): string {
   return Buffer.from(bytes).toString('latin1')
 }
 
+/**
+ * Digest of a measurement body as the CBOR form carries it: a JSON body is base64url of those
+ * bytes (RFC 9711 JSON interoperability), so both encodings of one measurement match one reference.
+ */
 function sha256Hex(body: Uint8Array | string): string {
-  return createHash('sha256').update(body).digest('hex')
+  let bytes: Uint8Array | string = body
+  if (typeof body === 'string') {
+    try {
+      bytes = base64urlDecode(body)
+    } catch {
+      bytes = body
+    }
+  }
+  return createHash('sha256').update(bytes).digest('hex')
 }
 
 async function appraiseSubmods(

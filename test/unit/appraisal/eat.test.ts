@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict'
+import { createHash, sign } from 'node:crypto'
 import { describe, it } from 'node:test'
 import { appraiseEat, EAT_SUBMOD, type EatAppraisalDeps } from '../../../src/appraisal/eat.js'
 import { MemoryEndorsements, oemidKey } from '../../../src/appraisal/endorsements.js'
@@ -173,5 +174,40 @@ describe('generic EAT appraisal', () => {
     const t = signSign1(other, { payload: encodeCbor(claims([[256, ueid]])), tag: 'cwt' })
     const out = await appraiseEat({ tenant: TENANT, token: t }, d)
     assert.equal(out[EAT_SUBMOD]!.vector['instance-identity'], 2)
+  })
+
+  it('matches a measurement digest whether the body came as CBOR bytes or as JSON base64url', async () => {
+    const body = new Uint8Array([0xa1, 0x00, 0x63, 0x66, 0x77, 0x31])
+    const digest = createHash('sha256').update(body).digest('hex')
+    const withDigest = () => {
+      const d = deps()
+      d.endorsements.addEatReferenceValues(TENANT, oemidKey(64242), 'ef', {
+        software: new Map(),
+        measurementDigests: new Set([digest]),
+        source: 'test',
+      })
+      return d
+    }
+    const cbor = token(claims([[259, Uint8Array.of(0xef)], [273, [[258, body]]]], [270, 271]))
+    assert.equal((await appraise(cbor, withDigest()))[EAT_SUBMOD]!.vector.executables, 2)
+
+    const json: Record<string, unknown> = {
+      eat_nonce: Buffer.from(new Uint8Array(16).fill(7)).toString('base64url'),
+      oemid: 64242,
+      hwmodel: Buffer.from([0xef]).toString('base64url'),
+      measurements: [[258, Buffer.from(body).toString('base64url')]],
+      iat: NOW,
+    }
+    const jwt = (claimsSet: Record<string, unknown>) => {
+      const input = `${Buffer.from(JSON.stringify({ alg: 'ES256', kid: 'device-1' })).toString('base64url')}.${Buffer.from(JSON.stringify(claimsSet)).toString('base64url')}`
+      return utf8(`${input}.${sign('sha256', Buffer.from(input), { key: device.privateKey, dsaEncoding: 'ieee-p1363' }).toString('base64url')}`)
+    }
+    const d = withDigest()
+    await d.nonces.issue(TENANT, new Uint8Array(16).fill(7), 60)
+    const out = await appraiseEat({ tenant: TENANT, token: jwt(json), envelope: 'jwt' }, d)
+    assert.equal(out[EAT_SUBMOD]!.vector.executables, 2, JSON.stringify(out[EAT_SUBMOD]!.reasons))
+    // The RFC 9711 constrained profile is CBOR only: the same claims as a JWT under it are refused.
+    const constrained = await appraiseEat({ tenant: TENANT, token: jwt({ ...json, eat_profile: RFC9711 }), envelope: 'jwt' }, withDigest())
+    assert.equal(constrained[EAT_SUBMOD]!.reasons[0]!.code, 'ERR_PROFILE_CLAIM_INVALID')
   })
 })
