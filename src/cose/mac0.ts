@@ -34,7 +34,7 @@ export function verifyMac0(
   options: { readonly externalAad?: Uint8Array; readonly detachedPayload?: Uint8Array } = {},
 ): VerifiedMac0 {
   const { algorithm, signature: tag } = message
-  if (key.length < algorithm.minKeyLength) {
+  if (key.length < algorithm.minKeyLength && !key.shortKeyAccepted) {
     throw new VerifierError('ERR_KEY_UNSUPPORTED', `${algorithm.name} needs a key of at least ${algorithm.minKeyLength} bytes`)
   }
   if (key.alg !== undefined && key.alg !== algorithm.id && !algorithm.jose.includes(String(key.alg))) {

@@ -36,6 +36,11 @@ export interface SecretKey {
   readonly length: number
   readonly alg: string | number | undefined
   readonly kid: string | undefined
+  /**
+   * The operator knowingly registered a key shorter than the HMAC hash (RFC 7518 §3.2 and RFC 9053
+   * §3.1 forbid it), e.g. to check a published example. Off unless asked for, per key.
+   */
+  readonly shortKeyAccepted: boolean
 }
 
 export interface KeyBinding {
@@ -169,7 +174,10 @@ export function importCertificateKey(cert: string | Uint8Array, binding: KeyBind
 }
 
 /** Imports a symmetric key for MAC verification. */
-export function importSecret(bytes: Uint8Array, binding: KeyBinding = {}): SecretKey {
+export function importSecret(
+  bytes: Uint8Array,
+  binding: KeyBinding & { readonly acceptShortKey?: boolean } = {},
+): SecretKey {
   if (bytes.length === 0) throw new VerifierError('ERR_KEY_INVALID', 'empty symmetric key')
   return Object.freeze({
     kind: 'secret',
@@ -177,5 +185,6 @@ export function importSecret(bytes: Uint8Array, binding: KeyBinding = {}): Secre
     length: bytes.length,
     alg: binding.alg,
     kid: binding.kid,
+    shortKeyAccepted: binding.acceptShortKey ?? false,
   })
 }

@@ -128,7 +128,7 @@ export function checkJoseKey(algorithm: JoseAlgorithm, key: PublicKey | SecretKe
     if (key.kind !== 'secret') {
       mismatch(`${algorithm.name} needs a symmetric key; a public key is never an HMAC secret (RFC 8725 §2.1)`)
     }
-    if (key.length < algorithm.cose.minKeyLength) {
+    if (key.length < algorithm.cose.minKeyLength && !key.shortKeyAccepted) {
       const bytes = algorithm.cose.minKeyLength
       const message = `${algorithm.name} needs a key of at least ${bytes} bytes (RFC 7518 §3.2)`
       throw new VerifierError('ERR_KEY_UNSUPPORTED', message)

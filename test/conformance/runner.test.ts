@@ -23,7 +23,9 @@ import { VerifierError } from '../../src/errors/errors.js'
 import { checkTimeClaims, decodeEatClaims } from '../../src/evidence/eat/claims.js'
 import { EAT_ALGORITHMS, verifyCwt } from '../../src/evidence/eat/verify-cwt.js'
 import { verifyPsaToken } from '../../src/evidence/psa/verify.js'
-import { bindDetachedClaims, parseCborBundle } from '../../src/evidence/eat/bundle.js'
+import { bindDetachedClaims, bindDetachedJsonClaims, parseCborBundle, parseJsonBundle } from '../../src/evidence/eat/bundle.js'
+import { verifyEatJwt } from '../../src/evidence/eat/verify-jwt.js'
+import type { JsonValue } from '../../src/jose/json.js'
 import { parseEarClaimsCbor, parseEarClaimsJson, type EarClaims } from '../../src/results/claims.js'
 import { verifyEarJwt, verifyJwsCompact } from '../../src/results/verify.js'
 import { base64urlDecode } from '../../src/util/base64url.js'
@@ -81,6 +83,8 @@ const NEGATIVE_CODES: Readonly<Record<string, ErrorCode>> = {
   'go-cose-sign1-verify-negative-0003': 'ERR_COSE_HEADER_DUPLICATE_LABEL',
   // COSE_Sign (98) is not a message type Assay accepts for Evidence.
   'rfc9052-c1-4-cose-sign-crit-unknown': 'ERR_COSE_WRONG_TAG',
+  // The JSON bundle as printed in RFC 9711 A.2.3: its main JWT's HMAC does not verify (stale).
+  'rfc9711-a2-3-json-deb-as-included': 'ERR_JOSE_SIGNATURE_INVALID',
   // Unsecured JWS: refused by the ES256 allow-list before any key is looked at.
   'veraison-ear-fail-alg-none': 'ERR_EAR_ALG_NOT_ALLOWED',
   // Algorithm confusion: HS256 is not on the allow-list, so the EC public key is never used as an HMAC secret.
@@ -107,7 +111,6 @@ const STRICT_REJECTION_CODES: Readonly<Record<string, ErrorCode>> = {
 
 /** Formats a later issue implements; their vectors are skipped by name until then. */
 const DEFERRED: Readonly<Record<string, string>> = {
-  'eat-bundle-json': 'detached EAT bundles arrive with generic EAT (issue 4)',
   'corim-unsigned (tag 501)': 'CoRIM arrives with the provisioning issue',
   'corim-signed (cose-sign1)': 'CoRIM arrives with the provisioning issue',
 }
@@ -165,6 +168,40 @@ function payloadOf(token: Uint8Array, policy: MessagePolicy): CborMap {
 
 /** Handlers by vector format: each checks the vector's expected outcome. */
 const HANDLERS: Readonly<Record<string, (v: Vector) => void>> = {
+  'eat-bundle-json': (v) => {
+    assert.ok(v.key?.kty === 'oct' && typeof v.key.k === 'string')
+    // RFC 9711 A.2.3 signs with the 6-byte key "xxxxxx", shorter than RFC 7518 §3.2 allows for
+    // HS256; Assay refuses such keys unless the operator accepts one explicitly, as this check does.
+    const k = base64urlDecode(v.key.k)
+    const key = importSecret(k, { acceptShortKey: true })
+    const run = () => {
+      const bundle = parseJsonBundle((v as unknown as { token_json: JsonValue }).token_json)
+      assert.equal(bundle.main.type, 'JWT')
+      const { claims } = verifyEatJwt((bundle.main as { token: string }).token, {
+        key,
+        algorithms: new Set(['HS256']),
+        clock: systemClock,
+      })
+      return bindDetachedJsonClaims(claims, bundle)
+    }
+    if (v.expected.outcome === 'invalid') {
+      expectCode(v, run)
+      return
+    }
+    assert.equal(v.expected.outcome, 'valid')
+    const bound = run()
+    assert.deepEqual([...bound.keys()].sort(), ['Audio Subsystem', 'Graphics Subsystem'])
+    assert.equal(bound.get('Graphics Subsystem')!.swname, 'Graphics OS')
+    assert.throws(
+      () => verifyEatJwt((parseJsonBundle((v as unknown as { token_json: JsonValue }).token_json).main as { token: string }).token, {
+        key: importSecret(k),
+        algorithms: new Set(['HS256']),
+        clock: systemClock,
+      }),
+      (e: unknown) => e instanceof VerifierError && e.code === 'ERR_KEY_UNSUPPORTED',
+      'without the explicit acceptance the short key is refused',
+    )
+  },
   'eat-bundle-cbor (tag 602)': (v) => {
     assert.equal(v.expected.outcome, 'parse-only + digest-match')
     const token = tokenOf(v)

@@ -10,7 +10,10 @@
 import { createHash } from 'node:crypto'
 import { decodeCbor, peekTag, type CborMap } from '../../cose/cbor.js'
 import { VerifierError } from '../../errors/errors.js'
-import type { EatClaims, EatSubmodule } from './claims.js'
+import { isJsonObject, parseStrictJsonUtf8, type JsonValue } from '../../jose/json.js'
+import { base64urlDecode } from '../../util/base64url.js'
+import type { EatClaims } from './claims.js'
+import { decodeEatJsonClaims } from './json-claims.js'
 
 export const BUNDLE_TAG = 602
 export const BUNDLE_MAX_BYTES = 256 * 1024
@@ -30,6 +33,18 @@ export interface UnverifiedBundle {
   readonly mainToken: Uint8Array
   /** Detached claims-sets by label, as the exact bytes received. */
   readonly detached: ReadonlyMap<string, Uint8Array>
+}
+
+/** The detached claims-set `bytes` must hash to the digest in the main token's submodule `label`. */
+function checkDigest(main: EatClaims, label: string, bytes: Uint8Array): void {
+  const submod = main.submods?.get(label)
+  if (submod?.kind !== 'digest') throw new VerifierError('ERR_BUNDLE_DIGEST_MISMATCH', `no digest in the main token for ${label}`)
+  const hash = HASHES.get(submod.alg)
+  if (hash === undefined) throw new VerifierError('ERR_BUNDLE_DIGEST_MISMATCH', `digest algorithm ${String(submod.alg)} is not supported`)
+  const actual = createHash(hash).update(bytes).digest()
+  if (actual.length !== submod.digest.length || !actual.equals(submod.digest)) {
+    throw new VerifierError('ERR_BUNDLE_DIGEST_MISMATCH', `the ${label} claims-set does not match its digest`)
+  }
 }
 
 /** Parses the bundle envelope; verifies nothing. */
@@ -62,22 +77,66 @@ export function parseCborBundle(input: Uint8Array): UnverifiedBundle {
  * token's submods and returns them decoded as CBOR maps, by label.
  */
 export function bindDetachedClaims(main: EatClaims, bundle: UnverifiedBundle): Map<string, CborMap> {
-  const digests = new Map<string, Extract<EatSubmodule, { kind: 'digest' }>>()
-  for (const [label, s] of main.submods ?? []) if (s.kind === 'digest') digests.set(label, s)
-  if (digests.size === 0) throw new VerifierError('ERR_BUNDLE_MALFORMED', 'the main token carries no detached-submodule digest')
   const out = new Map<string, CborMap>()
   for (const [label, bytes] of bundle.detached) {
-    const expected = digests.get(label)
-    if (expected === undefined) throw new VerifierError('ERR_BUNDLE_DIGEST_MISMATCH', `no digest in the main token for ${label}`)
-    const hash = HASHES.get(expected.alg)
-    if (hash === undefined) throw new VerifierError('ERR_BUNDLE_DIGEST_MISMATCH', `digest algorithm ${String(expected.alg)} is not supported`)
-    const actual = createHash(hash).update(bytes).digest()
-    if (actual.length !== expected.digest.length || !actual.equals(expected.digest)) {
-      throw new VerifierError('ERR_BUNDLE_DIGEST_MISMATCH', `the ${label} claims-set does not match its digest`)
-    }
+    checkDigest(main, label, bytes)
     const claims = decodeCbor(bytes, { maxDepth: 16 })
     if (!(claims instanceof Map)) throw new VerifierError('ERR_BUNDLE_MALFORMED', `the ${label} claims-set is not a map`)
     out.set(label, claims)
+  }
+  return out
+}
+
+/** A JSON Detached EAT Bundle (RFC 9711 §5): `[ [type, main-token], { + label => base64url claims } ]`. */
+export interface UnverifiedJsonBundle {
+  /** The main token: a JWT, or (type "CBOR") the bytes of a tagged CBOR token. */
+  readonly main: { readonly type: 'JWT'; readonly token: string } | { readonly type: 'CBOR'; readonly bytes: Uint8Array }
+  /** Detached claims-sets by label, as the bytes the base64url text decodes to. */
+  readonly detached: ReadonlyMap<string, Uint8Array>
+}
+
+/** Parses the JSON bundle envelope (already strict-JSON-parsed); verifies nothing. */
+export function parseJsonBundle(value: JsonValue): UnverifiedJsonBundle {
+  if (!Array.isArray(value) || value.length !== 2) throw new VerifierError('ERR_BUNDLE_MALFORMED', 'bundle must be [main-token, detached claims-sets]')
+  const [selector, detached] = value as [JsonValue, JsonValue]
+  if (!Array.isArray(selector) || selector.length !== 2 || typeof selector[1] !== 'string') {
+    throw new VerifierError('ERR_BUNDLE_MALFORMED', 'the main token must be a JSON-Selector ["JWT" | "CBOR", text]')
+  }
+  const [type, text] = selector as [JsonValue, string]
+  let main: UnverifiedJsonBundle['main']
+  if (type === 'JWT') main = { type, token: text }
+  else if (type === 'CBOR') main = { type, bytes: decodeB64url(text, 'the CBOR main token') }
+  else throw new VerifierError('ERR_BUNDLE_MALFORMED', 'the main token of a bundle is "JWT" or "CBOR", never a bundle or a digest')
+  if (!isJsonObject(detached) || Object.keys(detached).length === 0) {
+    throw new VerifierError('ERR_BUNDLE_MALFORMED', 'detached claims-sets must be a non-empty object')
+  }
+  const out = new Map<string, Uint8Array>()
+  for (const [label, b64] of Object.entries(detached)) {
+    if (typeof b64 !== 'string') throw new VerifierError('ERR_BUNDLE_MALFORMED', `the ${label} claims-set must be base64url text`)
+    out.set(label, decodeB64url(b64, `the ${label} claims-set`))
+  }
+  return { main, detached: out }
+}
+
+function decodeB64url(text: string, what: string): Uint8Array {
+  try {
+    return base64urlDecode(text)
+  } catch {
+    throw new VerifierError('ERR_BUNDLE_MALFORMED', `${what} is not base64url`)
+  }
+}
+
+/**
+ * Checks every detached claims-set of a JSON bundle against its digest in the (verified) main token
+ * and returns them decoded, by label: the digest covers the base64url-decoded bytes.
+ */
+export function bindDetachedJsonClaims(main: EatClaims, bundle: UnverifiedJsonBundle): Map<string, EatClaims> {
+  const out = new Map<string, EatClaims>()
+  for (const [label, bytes] of bundle.detached) {
+    checkDigest(main, label, bytes)
+    const parsed = parseStrictJsonUtf8(bytes, `the ${label} claims-set`)
+    if (!isJsonObject(parsed)) throw new VerifierError('ERR_BUNDLE_MALFORMED', `the ${label} claims-set is not a JSON object`)
+    out.set(label, decodeEatJsonClaims(parsed))
   }
   return out
 }
