@@ -22,7 +22,16 @@ import type { CborMap } from '../cose/cbor.js'
 import { isVerifierError, VerifierError } from '../errors/errors.js'
 import { decodeEatClaims, type EatClaims } from '../evidence/eat/claims.js'
 import type { EatProfile, ProfileRegistry } from '../evidence/eat/profiles.js'
+import {
+  bindDetachedClaims,
+  bindDetachedJsonClaims,
+  parseCborBundle,
+  parseJsonBundle,
+  type UnverifiedBundle,
+  type UnverifiedJsonBundle,
+} from '../evidence/eat/bundle.js'
 import { decodeEatJsonClaims } from '../evidence/eat/json-claims.js'
+import { parseStrictJsonUtf8 } from '../jose/json.js'
 import { verifyEatCwt, verifyEatJws, isUnknownAttester } from '../evidence/eat/verify-eat.js'
 import type { NonceStore, TenantId } from '../store/types.js'
 import type { Clock } from '../util/clock.js'
@@ -47,6 +56,48 @@ export interface EatAppraisalInput {
   readonly sessionNonce?: Uint8Array | undefined
   /** A nested token is fresh by inclusion in a fresh parent; its own nonce is not consumed again. */
   readonly freshByInclusion?: boolean
+  /** The Evidence is a detached EAT bundle (RFC 9711 §5); `token` is then its main token. */
+  readonly bundle?: { readonly kind: 'cbor'; readonly value: UnverifiedBundle } | { readonly kind: 'json'; readonly value: UnverifiedJsonBundle }
+}
+
+/** Appraises a detached EAT bundle: its main token, and each detached claims-set bound by its digest. */
+export async function appraiseEatBundle(
+  input: Omit<EatAppraisalInput, 'token' | 'envelope' | 'bundle'> & { readonly bytes: Uint8Array; readonly kind: 'cbor' | 'json' },
+  deps: EatAppraisalDeps,
+): Promise<Record<string, SubmodAppraisal>> {
+  try {
+    if (input.kind === 'cbor') {
+      const value = parseCborBundle(input.bytes)
+      return await appraiseEat({ ...input, token: value.mainToken, bundle: { kind: 'cbor', value } }, deps)
+    }
+    const value = parseJsonBundle(parseStrictJsonUtf8(input.bytes, 'JSON bundle'))
+    const main = value.main
+    const token = main.type === 'JWT' ? utf8(main.token) : main.bytes
+    return await appraiseEat({ ...input, token, envelope: main.type === 'JWT' ? 'jwt' : 'cwt', bundle: { kind: 'json', value } }, deps)
+  } catch (err) {
+    if (!isVerifierError(err) || err.family !== 'evidence') throw err
+    return { [EAT_SUBMOD]: everyClaim(99, err.code, err.message) }
+  }
+}
+
+/** The detached claims-sets of a bundle whose digests match the verified main token, by label. */
+function bindBundle(claims: EatClaims, bundle: NonNullable<EatAppraisalInput['bundle']>): Map<string, EatClaims | VerifierError> {
+  const out = new Map<string, EatClaims | VerifierError>()
+  for (const [label, bytes] of bundle.value.detached) {
+    try {
+      const one = new Map([[label, bytes]])
+      out.set(
+        label,
+        bundle.kind === 'cbor'
+          ? decodeEatClaims(bindDetachedClaims(claims, { mainToken: bundle.value.mainToken, detached: one }).get(label)!)
+          : bindDetachedJsonClaims(claims, { main: bundle.value.main, detached: one }).get(label)!,
+      )
+    } catch (err) {
+      if (!isVerifierError(err) || err.family !== 'evidence') throw err
+      out.set(label, err)
+    }
+  }
+  return out
 }
 
 export interface EatAppraisalDeps {
@@ -90,6 +141,10 @@ export async function appraiseEat(input: EatAppraisalInput, deps: EatAppraisalDe
 
   const stale = await freshness(claims, profile, input, deps)
   if (stale !== undefined) return { [EAT_SUBMOD]: everyClaim(99, stale.code, stale.message) }
+  if (input.bundle !== undefined && !profile.envelopes.has(input.bundle.kind === 'cbor' ? 'cbor-bundle' : 'json-bundle')) {
+    return { [EAT_SUBMOD]: everyClaim(99, 'ERR_PROFILE_CLAIM_INVALID', `profile ${profile.id} does not allow detached bundles`) }
+  }
+  const detached = input.bundle === undefined ? undefined : bindBundle(claims, input.bundle)
 
   const out: Record<string, SubmodAppraisal> = {}
   out[EAT_SUBMOD] = {
@@ -99,7 +154,7 @@ export async function appraiseEat(input: EatAppraisalInput, deps: EatAppraisalDe
     ...(claims.nonces?.[0] === undefined ? {} : { nonce: claims.nonces[0] }),
     ...(typeof claims.eatProfile === 'string' ? { profile: claims.eatProfile } : {}),
   }
-  await appraiseSubmods(claims, profile, input, deps, EAT_SUBMOD, 1, out)
+  await appraiseSubmods(claims, profile, input, deps, EAT_SUBMOD, 1, out, detached)
   return out
 }
 
@@ -209,6 +264,7 @@ async function appraiseSubmods(
   parent: string,
   depth: number,
   out: Record<string, SubmodAppraisal>,
+  detached?: ReadonlyMap<string, EatClaims | VerifierError>,
 ): Promise<void> {
   if (claims.submods === undefined) return
   if (depth > MAX_SUBMOD_DEPTH || claims.submods.size > MAX_SUBMODS) {
@@ -249,6 +305,14 @@ async function appraiseSubmods(
       case 'token':
         nestedToken(await appraiseEat({ tenant: input.tenant, token: submod.bytes, freshByInclusion: true }, deps), name)
         break
+      case 'digest': {
+        // A detached claims-set, bound to this digest when the Evidence came as a bundle.
+        const bound = detached?.get(label)
+        if (bound === undefined) out[name] = everyClaim(1, 'EAT_DETACHED_MISSING', 'the detached claims-set was not supplied')
+        else if (bound instanceof VerifierError) out[name] = everyClaim(99, bound.code, bound.message)
+        else await nestedClaims(() => bound, name)
+        break
+      }
       default:
         out[name] = everyClaim(1, 'EAT_SUBMOD_UNSUPPORTED', `${submod.kind} submodules are not appraised yet`)
     }

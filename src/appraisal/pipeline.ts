@@ -14,7 +14,7 @@ import type { FormatRegistry } from '../evidence/registry.js'
 import type { NonceStore, TenantId } from '../store/types.js'
 import type { ProfileRegistry } from '../evidence/eat/profiles.js'
 import type { Clock } from '../util/clock.js'
-import { EAT_POLICY_ID, EAT_SUBMOD, appraiseEat } from './eat.js'
+import { EAT_POLICY_ID, EAT_SUBMOD, appraiseEat, appraiseEatBundle } from './eat.js'
 import type { Endorsements } from './endorsements.js'
 import { PSA_POLICY_ID, PSA_SUBMOD, appraisePsa } from './psa.js'
 import { everyClaim, type SubmodAppraisal } from './types.js'
@@ -65,6 +65,20 @@ export async function appraise(request: AppraisalRequest, deps: AppraisalDeps): 
         deps,
       )
       return { submods: { [PSA_SUBMOD]: submod }, policyIds: [PSA_POLICY_ID], nonce: request.sessionNonce ?? submod.nonce }
+    }
+    case 'eat-bundle-cbor':
+    case 'eat-bundle-json': {
+      const submods = await appraiseEatBundle(
+        {
+          tenant: request.tenant,
+          bytes: request.evidence,
+          kind: format === 'eat-bundle-cbor' ? 'cbor' : 'json',
+          expectedProfile,
+          sessionNonce: request.sessionNonce,
+        },
+        deps,
+      )
+      return { submods, policyIds: [EAT_POLICY_ID], nonce: request.sessionNonce ?? submods[EAT_SUBMOD]?.nonce }
     }
     case 'eat-cwt':
     case 'eat-jwt': {

@@ -19,6 +19,8 @@ export function createDefaultRegistry(): FormatRegistry {
     mediaTypes: [
       { essence: EAT_CWT, profile: EAT_PROFILE_RFC9711, format: 'eat-cwt' },
       { essence: 'application/eat+jwt', format: 'eat-jwt' },
+      { essence: 'application/eat-bun+cbor', format: 'eat-bundle-cbor' },
+      { essence: 'application/eat-bun+json', format: 'eat-bundle-json' },
       { essence: EAT_CWT, profile: PSA_PROFILE_TFM, format: 'psa' },
       { essence: EAT_CWT, profile: PSA_PROFILE_LEGACY_URI, format: 'psa' },
       { essence: PSA_MEDIA_TYPE_VERAISON, format: 'psa' },

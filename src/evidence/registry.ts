@@ -7,7 +7,7 @@ import { VerifierError } from '../errors/errors.js'
 import { formatMediaType, parseMediaType, type MediaType } from './media-type.js'
 import { sniffEnvelope, sniffProfile, type Envelope } from './sniff.js'
 
-export type FormatId = 'psa' | 'eat-cwt' | 'eat-jwt'
+export type FormatId = 'psa' | 'eat-cwt' | 'eat-jwt' | 'eat-bundle-cbor' | 'eat-bundle-json'
 
 export interface MediaTypeBinding {
   /** `type/subtype`, lower-case. */

@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict'
 import { createHash, sign } from 'node:crypto'
 import { describe, it } from 'node:test'
-import { appraiseEat, EAT_SUBMOD, type EatAppraisalDeps } from '../../../src/appraisal/eat.js'
+import { appraiseEat, appraiseEatBundle, EAT_SUBMOD, type EatAppraisalDeps } from '../../../src/appraisal/eat.js'
 import { MemoryEndorsements, oemidKey } from '../../../src/appraisal/endorsements.js'
-import { encodeCbor, type EncodableValue } from '../../../src/cose/cbor.js'
+import { CborTag, encodeCbor, type EncodableValue } from '../../../src/cose/cbor.js'
 import { createDefaultProfiles } from '../../../src/evidence/eat/profiles.js'
 import { createMemoryStore } from '../../../src/store/memory/create-memory-store.js'
 import { toHex, utf8 } from '../../../src/util/bytes.js'
@@ -209,5 +209,37 @@ describe('generic EAT appraisal', () => {
     // The RFC 9711 constrained profile is CBOR only: the same claims as a JWT under it are refused.
     const constrained = await appraiseEat({ tenant: TENANT, token: jwt({ ...json, eat_profile: RFC9711 }), envelope: 'jwt' }, withDigest())
     assert.equal(constrained[EAT_SUBMOD]!.reasons[0]!.code, 'ERR_PROFILE_CLAIM_INVALID')
+  })
+
+  it('appraises a CBOR detached bundle: each detached claims-set bound by its digest gets its own submodule', async () => {
+    const detached = encodeCbor(new Map<number, EncodableValue>([[258, 64242], [259, HWMODEL], [270, 'fw'], [271, ['1.2']]]))
+    const digest = new Uint8Array(createHash('sha256').update(detached).digest())
+    const main = token(claims([[266, new Map<string, EncodableValue>([['TEE', [-16, digest]]])]], [265]))
+    const bundle = (tee: Uint8Array) => encodeCbor(new CborTag(602, [main, new Map([['TEE', tee]])] as never))
+    const d = deps()
+    await d.nonces.issue(TENANT, new Uint8Array(16).fill(7), 60)
+    const out = await appraiseEatBundle({ tenant: TENANT, bytes: bundle(detached), kind: 'cbor' }, d)
+    assert.equal(out['EAT']!.vector.executables, 2)
+    assert.equal(out['EAT/TEE']!.vector.hardware, 2)
+    assert.equal(out['EAT/TEE']!.reasons[0]!.code, 'EAT_COVERED_BY_PARENT')
+
+    const tampered = new Uint8Array(detached)
+    tampered[tampered.length - 1] = tampered[tampered.length - 1]! ^ 1
+    const d2 = deps()
+    await d2.nonces.issue(TENANT, new Uint8Array(16).fill(7), 60)
+    const bad = await appraiseEatBundle({ tenant: TENANT, bytes: bundle(tampered), kind: 'cbor' }, d2)
+    assert.equal(bad['EAT']!.vector['instance-identity'], 2)
+    assert.equal(bad['EAT/TEE']!.reasons[0]!.code, 'ERR_BUNDLE_DIGEST_MISMATCH')
+
+    const constrained = token(claims([[266, new Map<string, EncodableValue>([['TEE', [-16, digest]]])]]))
+    const d3 = deps()
+    await d3.nonces.issue(TENANT, new Uint8Array(16).fill(7), 60)
+    const refused = await appraiseEatBundle(
+      { tenant: TENANT, bytes: encodeCbor(new CborTag(602, [constrained, new Map([['TEE', detached]])] as never)), kind: 'cbor' },
+      d3,
+    )
+    assert.equal(refused['EAT']!.reasons[0]!.code, 'ERR_PROFILE_CLAIM_INVALID', 'the RFC 9711 profile allows no bundles')
+    const garbage = await appraiseEatBundle({ tenant: TENANT, bytes: encodeCbor([1, 2]), kind: 'cbor' }, deps())
+    assert.equal(garbage['EAT']!.vector['instance-identity'], 99)
   })
 })
