@@ -215,10 +215,14 @@ function appraiseClaims(
         problems.push(`version ${claims.swversion?.version ?? '(none)'} of ${claims.swname} is not approved`)
       }
     }
-    if (reference.measurementDigests.size > 0) {
-      const bodies = claims.measurements ?? []
-      const unknown = bodies.filter((m) => !reference.measurementDigests.has(sha256Hex(m.body)))
-      if (bodies.length === 0 || unknown.length > 0) problems.push(`${unknown.length || 'no'} measurements match no reference digest`)
+    for (const [what, approved, bodies] of [
+      ['measurements', reference.measurementDigests, claims.measurements],
+      ['manifests', reference.manifestDigests, claims.manifests],
+    ] as const) {
+      if (approved === undefined || approved.size === 0) continue
+      const unknown = (bodies ?? []).filter((m) => !approved.has(sha256Hex(m.body)))
+      if ((bodies ?? []).length === 0) problems.push(`no ${what} to compare with reference values`)
+      else if (unknown.length > 0) problems.push(`${unknown.length} ${what} match no reference digest`)
     }
     if (problems.length > 0) set('executables', 33, 'EAT_SOFTWARE_UNRECOGNIZED', problems.join('; '))
     else if (claims.oemboot === false) set('executables', 32, 'EAT_OEMBOOT_FALSE', 'the device did not boot OEM-authorised software')

@@ -39,6 +39,8 @@ export interface EatReferenceValues {
   readonly software: ReadonlyMap<string, ReadonlySet<string> | 'any'>
   /** SHA-256 (hex) of approved `measurements` bodies; empty: measurements are not appraised. */
   readonly measurementDigests: ReadonlySet<string>
+  /** SHA-256 (hex) of approved `manifests` bodies (e.g. CoSWID tags); empty: manifests are not appraised. */
+  readonly manifestDigests?: ReadonlySet<string>
   readonly source: string
 }
 

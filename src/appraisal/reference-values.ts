@@ -100,6 +100,7 @@ const eatSchema = z
               .array(z.object({ swname: z.string().min(1), swversions: z.array(z.string().min(1)).min(1).optional() }).strict())
               .default([]),
             measurementDigests: z.array(hex([32], 'measurementDigests')).default([]),
+            manifestDigests: z.array(hex([32], 'manifestDigests')).default([]),
             comment: z.string().optional(),
           })
           .strict(),
@@ -247,7 +248,12 @@ function addEatSection(into: MemoryEndorsements, eat: z.infer<typeof eatSchema>,
     const software = new Map<string, ReadonlySet<string> | 'any'>(
       r.software.map((s) => [s.swname, s.swversions === undefined ? 'any' : new Set(s.swversions)]),
     )
-    const values = { software, measurementDigests: new Set(r.measurementDigests.map((d) => d.toLowerCase())), source: file }
+    const values = {
+      software,
+      measurementDigests: new Set(r.measurementDigests.map((d) => d.toLowerCase())),
+      manifestDigests: new Set(r.manifestDigests.map((d) => d.toLowerCase())),
+      source: file,
+    }
     if (!into.addEatReferenceValues(tenant, oemid, r.hwmodel.toLowerCase(), values)) {
       throw invalid(file, `eat.referenceValues.${i}: (oemid, hwmodel) is provisioned twice for tenant ${tenant}`)
     }

@@ -242,4 +242,27 @@ describe('generic EAT appraisal', () => {
     const garbage = await appraiseEatBundle({ tenant: TENANT, bytes: encodeCbor([1, 2]), kind: 'cbor' }, deps())
     assert.equal(garbage['EAT']!.vector['instance-identity'], 99)
   })
+
+  it('compares manifests (e.g. CoSWID) by digest when the reference values list them', async () => {
+    const coswid = new Uint8Array([0xa2, 0x00, 0x61, 0x78, 0x0c, 0x01])
+    const d = deps()
+    d.endorsements.addEatReferenceValues(TENANT, oemidKey(64242), 'ee', {
+      software: new Map(),
+      measurementDigests: new Set(),
+      manifestDigests: new Set([createHash('sha256').update(coswid).digest('hex')]),
+      source: 'test',
+    })
+    const good = (await appraise(token(claims([[259, Uint8Array.of(0xee)], [272, [[258, coswid]]]])), d))[EAT_SUBMOD]!
+    assert.equal(good.vector.executables, 2)
+    const d2 = deps()
+    d2.endorsements.addEatReferenceValues(TENANT, oemidKey(64242), 'ee', {
+      software: new Map(),
+      measurementDigests: new Set(),
+      manifestDigests: new Set(['00'.repeat(32)]),
+      source: 'test',
+    })
+    const bad = (await appraise(token(claims([[259, Uint8Array.of(0xee)], [272, [[258, coswid]]]])), d2))[EAT_SUBMOD]!
+    assert.equal(bad.vector.executables, 33)
+    assert.match(bad.reasons.find((r) => r.claim === 'executables')!.detail, /1 manifests match no reference digest/)
+  })
 })
