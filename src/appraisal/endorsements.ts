@@ -3,7 +3,8 @@
  * values (what its software should measure), scoped by tenant. Lookups are O(1) map reads keyed by
  * hex identifiers, so the cost does not grow with the number of provisioned devices.
  */
-import type { PublicKey, SecretKey } from '../crypto/keys.js'
+import { createHash } from 'node:crypto'
+import type { PinnedCertificate, PublicKey, SecretKey } from '../crypto/keys.js'
 import { X509TrustStore, type X509Anchor } from '../crypto/x509.js'
 import type { EatKeyStore } from '../evidence/eat/verify-eat.js'
 import type { TenantId } from '../store/types.js'
@@ -57,9 +58,29 @@ export function oemidKey(oemid: number | Uint8Array): string {
   return typeof oemid === 'number' ? `pen:${oemid}` : `hex:${toHex(oemid)}`
 }
 
+/** COSE hash ids an x5t may use, and node's names for them. */
+const X5T_HASHES: ReadonlyMap<number, string> = new Map([
+  [-16, 'sha256'],
+  [-43, 'sha384'],
+  [-44, 'sha512'],
+])
+
 class TenantEatKeys implements EatKeyStore {
   readonly kids = new Map<string, PublicKey>()
   readonly ueids = new Map<string, PublicKey>()
+  /** Pinned certificates by `${hashAlg}:${hex digest}`, for every hash an x5t may use. */
+  readonly pinned = new Map<string, PinnedCertificate>()
+
+  byX5t(hashAlg: number, hash: Uint8Array): PinnedCertificate | undefined {
+    return this.pinned.get(`${hashAlg}:${toHex(hash)}`)
+  }
+
+  pin(cert: PinnedCertificate): boolean {
+    const keys = [...X5T_HASHES].map(([alg, name]) => `${alg}:${createHash(name).update(cert.der).digest('hex')}`)
+    if (keys.some((k) => this.pinned.has(k))) return false
+    for (const k of keys) this.pinned.set(k, cert)
+    return true
+  }
   anchors: X509Anchor[] = []
   private store: X509TrustStore | undefined
 
@@ -131,6 +152,11 @@ export class MemoryEndorsements implements Endorsements {
     if (keys.ueids.has(ueidHex)) return false
     keys.ueids.set(ueidHex, key)
     return true
+  }
+
+  /** Pins a device certificate, to be found by x5t. Returns false when it is pinned already. */
+  addEatPinnedCertificate(tenant: TenantId, cert: PinnedCertificate): boolean {
+    return this.eatKeysOf(tenant).pin(cert)
   }
 
   addEatAnchor(tenant: TenantId, anchor: X509Anchor): void {

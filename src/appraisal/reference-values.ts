@@ -17,7 +17,7 @@
 import { readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { z } from 'zod'
-import { importJwk, importSecret, importSpki, type PublicKey, type SecretKey } from '../crypto/keys.js'
+import { importJwk, importPinnedCertificate, importSecret, importSpki, type PublicKey, type SecretKey } from '../crypto/keys.js'
 import { VerifierError } from '../errors/errors.js'
 import { DEFAULT_TENANT } from '../store/types.js'
 import { base64urlDecode } from '../util/base64url.js'
@@ -77,6 +77,9 @@ const eatSchema = z
       .default([]),
     ueidKeys: z
       .array(z.object({ ueid: hexRange(7, 33, 'ueid'), key: keySchema, comment: z.string().optional() }).strict())
+      .default([]),
+    pinnedCertificates: z
+      .array(z.object({ certificate: pemSchema('CERTIFICATE'), comment: z.string().optional() }).strict())
       .default([]),
     x509Anchors: z
       .array(
@@ -231,6 +234,15 @@ function addEatSection(into: MemoryEndorsements, eat: z.infer<typeof eatSchema>,
     if (!into.addEatUeid(tenant, k.ueid.toLowerCase(), imported(k.key, `eat.ueidKeys.${i}.key`))) {
       throw invalid(file, `eat.ueidKeys.${i}.ueid: provisioned twice for tenant ${tenant}`)
     }
+  }
+  for (const [i, c] of eat.pinnedCertificates.entries()) {
+    let pinned
+    try {
+      pinned = importPinnedCertificate(pemBody(c.certificate))
+    } catch (cause) {
+      throw invalid(file, `eat.pinnedCertificates.${i}: ${cause instanceof Error ? cause.message : 'not a certificate'}`, cause)
+    }
+    if (!into.addEatPinnedCertificate(tenant, pinned)) throw invalid(file, `eat.pinnedCertificates.${i}: pinned twice for tenant ${tenant}`)
   }
   for (const [i, a] of eat.x509Anchors.entries()) {
     try {

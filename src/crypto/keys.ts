@@ -173,6 +173,30 @@ export function importCertificateKey(cert: string | Uint8Array, binding: KeyBind
   })
 }
 
+/** A certificate the operator pinned: its key and validity window (seconds since the epoch). */
+export interface PinnedCertificate {
+  readonly key: PublicKey
+  readonly notBefore: number
+  readonly notAfter: number
+  readonly der: Uint8Array
+}
+
+/** Reads a pinned certificate (DER): its public key and validity. No chain is validated. */
+export function importPinnedCertificate(der: Uint8Array): PinnedCertificate {
+  let cert: X509Certificate
+  try {
+    cert = new X509Certificate(Buffer.from(der))
+  } catch (cause) {
+    throw new VerifierError('ERR_KEY_INVALID', 'X.509 certificate cannot be parsed', { cause })
+  }
+  return Object.freeze({
+    key: importCertificateKey(der),
+    notBefore: Math.floor(Date.parse(cert.validFrom) / 1000),
+    notAfter: Math.floor(Date.parse(cert.validTo) / 1000),
+    der: new Uint8Array(der),
+  })
+}
+
 /** Imports a symmetric key for MAC verification. */
 export function importSecret(
   bytes: Uint8Array,

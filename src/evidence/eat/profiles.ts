@@ -10,7 +10,7 @@ import { VerifierError } from '../../errors/errors.js'
 import type { ClaimField } from './descriptor.js'
 import { EAT_PROFILE_RFC9711 } from './descriptor.js'
 
-export type KeySource = 'kid' | 'ueid' | 'x5chain'
+export type KeySource = 'kid' | 'ueid' | 'x5chain' | 'x5t'
 export type Envelope = 'cwt' | 'jwt' | 'cbor-bundle' | 'json-bundle'
 
 export interface EatProfile {
@@ -67,7 +67,7 @@ export const DEFAULT_PROFILE: EatProfile = Object.freeze<EatProfile>({
   envelopes: new Set<Envelope>(['cwt', 'jwt', 'cbor-bundle', 'json-bundle']),
   coseAlgorithms: new Set<number>([...ECDSA, ALG.EdDSA, ALG.Ed25519, ALG.Ed448, ALG.PS256, ALG.PS384, ALG.PS512]),
   joseAlgorithms: new Set(['ES256', 'ES384', 'ES512', 'EdDSA', 'Ed25519', 'PS256', 'PS384', 'PS512']),
-  keySources: ['x5chain', 'kid', 'ueid'],
+  keySources: ['x5chain', 'x5t', 'kid', 'ueid'],
   mandatoryClaims: [],
   freshness: 'either',
   maxAgeSeconds: 300,

@@ -18,7 +18,7 @@ import { ALGORITHMS } from '../../cose/algorithms.js'
 import { decodeCbor, peekTag, type CborMap } from '../../cose/cbor.js'
 import { HEADER } from '../../cose/headers.js'
 import { parseSign1, verifySign1, type UnverifiedSign1 } from '../../cose/sign1.js'
-import type { PublicKey } from '../../crypto/keys.js'
+import type { PinnedCertificate, PublicKey } from '../../crypto/keys.js'
 import { validateChain, type ValidatedChain, type X509TrustStore } from '../../crypto/x509.js'
 import { VerifierError, isVerifierError } from '../../errors/errors.js'
 import { isJsonObject, parseStrictJsonUtf8, type JsonObject } from '../../jose/json.js'
@@ -36,6 +36,8 @@ export interface EatKeyStore {
   /** Key registered under this `kid` (bytes as in the COSE header, read as UTF-8 or hex). */
   byKid(kid: Uint8Array): PublicKey | undefined
   byUeid(ueid: Uint8Array): PublicKey | undefined
+  /** A certificate the operator pinned, found by its COSE x5t hash (RFC 9360 §2), if any. */
+  byX5t?(hashAlg: number, hash: Uint8Array): PinnedCertificate | undefined
   /** Certificate anchors for keys that arrive as an x5chain; undefined when none are provisioned. */
   readonly x509: X509TrustStore | undefined
 }
@@ -188,6 +190,18 @@ function resolveKey(
       const certs = x5chain instanceof Uint8Array ? [x5chain] : (x5chain as Uint8Array[])
       const chain = validateChain(certs, options.keys.x509, options.clock.nowSeconds())
       return { key: chain.leafKey, source, chain }
+    }
+    if (source === 'x5t') {
+      // Only a protected x5t identifies the key (RFC 9360 §2).
+      const x5t = message.protectedHeader.get(HEADER.x5t)
+      if (!Array.isArray(x5t) || options.keys.byX5t === undefined) continue
+      const [alg, hash] = x5t as [unknown, unknown]
+      const pinned = typeof alg === 'number' && hash instanceof Uint8Array ? options.keys.byX5t(alg, hash) : undefined
+      if (pinned === undefined) continue
+      const now = options.clock.nowSeconds()
+      if (now < pinned.notBefore) throw new VerifierError('ERR_X509_NOT_YET_VALID', 'the pinned certificate is not yet valid')
+      if (now >= pinned.notAfter) throw new VerifierError('ERR_X509_EXPIRED', 'the pinned certificate has expired')
+      return { key: pinned.key, source }
     }
     if (source === 'kid' && message.kid !== undefined) {
       const key = options.keys.byKid(message.kid)

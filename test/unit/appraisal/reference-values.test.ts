@@ -2,10 +2,12 @@ import assert from 'node:assert/strict'
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { createHash } from 'node:crypto'
 import { after, describe, it } from 'node:test'
 import { MemoryEndorsements } from '../../../src/appraisal/endorsements.js'
 import { addReferenceValueDocument, loadReferenceValueDir } from '../../../src/appraisal/reference-values.js'
 import { VerifierError } from '../../../src/errors/errors.js'
+import { buildPki } from '../../helpers/pki.js'
 
 const SAMPLE_DIR = new URL('../../../reference-values/', import.meta.url).pathname
 interface SampleDoc {
@@ -98,5 +100,27 @@ describe('reference values (JSON form)', () => {
     addReferenceValueDocument(e, doc, 'x.json')
     assert.equal(e.psaTrustAnchor('default', '01' + '03'.repeat(32))?.key.kind, 'public')
     assert.equal(e.psaTrustAnchor('default', '01' + '04'.repeat(32))?.key.kind, 'secret')
+  })
+
+  it('loads generic EAT keys, pinned certificates and anchors, naming the field of a bad one', async () => {
+    const pki = await buildPki()
+    const pem = (der: Uint8Array) => `-----BEGIN CERTIFICATE-----\n${Buffer.from(der).toString('base64')}\n-----END CERTIFICATE-----\n`
+    const e = new MemoryEndorsements()
+    addReferenceValueDocument(
+      e,
+      { eat: { pinnedCertificates: [{ certificate: pem(pki.leaf.der) }], x509Anchors: [{ certificate: pem(pki.root.der) }] } },
+      'eat.json',
+    )
+    const keys = e.eatKeys('default')
+    assert.ok(keys.x509 !== undefined)
+    assert.ok(keys.byX5t?.(-16, new Uint8Array(createHash('sha256').update(pki.leaf.der).digest())))
+    assert.throws(
+      () => addReferenceValueDocument(new MemoryEndorsements(), { eat: { pinnedCertificates: [{ certificate: pem(new Uint8Array([1, 2, 3])) }] } }, 'bad.json'),
+      (err: unknown) => err instanceof VerifierError && /bad\.json: eat\.pinnedCertificates\.0: /.test(err.message),
+    )
+    assert.throws(
+      () => addReferenceValueDocument(new MemoryEndorsements(), { eat: { x509Anchors: [{ certificate: pem(new Uint8Array([1, 2, 3])) }] } }, 'bad.json'),
+      (err: unknown) => err instanceof VerifierError && /bad\.json: eat\.x509Anchors\.0: /.test(err.message),
+    )
   })
 })

@@ -3,15 +3,16 @@
  * at test time; Evidence signed with the device key and carrying the chain in a protected x5chain.
  */
 import assert from 'node:assert/strict'
-import { createPublicKey } from 'node:crypto'
+import { createHash, createPublicKey } from 'node:crypto'
 import { before, describe, it } from 'node:test'
 import { encodeCbor, type EncodableValue } from '../../../../src/cose/cbor.js'
-import { importSpki } from '../../../../src/crypto/keys.js'
+import { importPinnedCertificate, importSpki } from '../../../../src/crypto/keys.js'
 import { X509TrustStore } from '../../../../src/crypto/x509.js'
 import type { ErrorCode } from '../../../../src/errors/codes.js'
 import { VerifierError } from '../../../../src/errors/errors.js'
 import { createDefaultProfiles } from '../../../../src/evidence/eat/profiles.js'
 import { verifyEatCwt, type EatKeyStore } from '../../../../src/evidence/eat/verify-eat.js'
+import { toHex } from '../../../../src/util/bytes.js'
 import { fixedClock } from '../../../../src/util/clock.js'
 import { generateTestKey, signSign1, type TestKeyPair } from '../../../helpers/cose.js'
 import { buildPki, hardwareModuleNameSan, NOW, type PkiFault, type TestPki } from '../../../helpers/pki.js'
@@ -107,5 +108,32 @@ describe('generic EAT with an x5chain', () => {
     assert.doesNotThrow(() => verify(evidence(bound), keysWith(bound)))
     const other = Uint8Array.of(1, ...new Uint8Array(16).fill(0x43))
     rejects(() => verify(evidence(bound, { ueid: other }), keysWith(bound)), 'ERR_KEY_IDENTITY_MISMATCH')
+  })
+
+  it('finds a pinned device certificate by a protected x5t, and checks its validity', async () => {
+    const pinned = (p: TestPki) => importPinnedCertificate(p.leaf.der)
+    const keys = (p: TestPki): EatKeyStore => {
+      const cert = pinned(p)
+      const digest = createHash('sha256').update(cert.der).digest('hex')
+      return {
+        byKid: () => undefined,
+        byUeid: () => undefined,
+        x509: undefined,
+        byX5t: (alg, hash) => (alg === -16 && toHex(hash) === digest ? cert : undefined),
+      }
+    }
+    const x5tToken = (p: TestPki, where: 'protected' | 'unprotected' = 'protected') => {
+      const x5t: EncodableValue = [-16, new Uint8Array(createHash('sha256').update(p.leaf.der).digest())]
+      const protectedHeader = new Map<number, EncodableValue>([[1, -7]])
+      const unprotectedHeader = new Map<number, EncodableValue>()
+      ;(where === 'protected' ? protectedHeader : unprotectedHeader).set(34, x5t)
+      const claims = new Map<number, EncodableValue>([[256, UEID], [6, NOW]])
+      return signSign1(deviceKey(p), { protectedHeader, unprotectedHeader, payload: encodeCbor(claims), tag: 'cwt' })
+    }
+    assert.equal(verify(x5tToken(pki), keys(pki)).keySource, 'x5t')
+    rejects(() => verify(x5tToken(pki, 'unprotected'), keys(pki)), 'ERR_KEY_NOT_FOUND')
+    const expired = await buildPki({ fault: 'expired-leaf' })
+    rejects(() => verify(x5tToken(expired), keys(expired)), 'ERR_X509_EXPIRED')
+    rejects(() => verify(x5tToken(expired), keys(pki)), 'ERR_KEY_NOT_FOUND')
   })
 })
