@@ -3,9 +3,10 @@
  * the Redis adapter (same contract suite). Atomicity comes from JavaScript's single thread: every
  * read-check-write below runs without an `await` in between.
  *
- * With `dataDir`, sessions and appraisal records survive a restart (`snapshot-file.ts`). Nonces do
- * not, on purpose: after a restart every outstanding nonce is refused, which costs an attester one
- * retry and can never let a nonce be used twice.
+ * With `dataDir`, sessions and appraisal records survive a restart: each change is journalled, and
+ * the journal is compacted into a snapshot in the background (`store-persistence.ts`). Nonces are not
+ * persisted, on purpose: after a restart every outstanding nonce is refused, which costs an attester
+ * one retry and can never let a nonce be used twice.
  *
  * Memory is bounded: each kind of entry has a cap, and when it is reached the entry that would expire
  * soonest is dropped (an evicted nonce is refused, an evicted session or record reads as expired).
@@ -30,13 +31,14 @@ import type {
   TenantId,
 } from '../types.js'
 import { ExpiringMap } from './expiring-map.js'
-import { loadSnapshot, renderSnapshot, SnapshotWriter } from './snapshot-file.js'
+import { claimLine, createLine, deleteLine, finishLine, putLine, type JournalEntry } from './journal-entry.js'
+import { StorePersistence, type PersistenceTuning } from './store-persistence.js'
 
 /** Options of {@link createMemoryStore}. */
 export interface MemoryStoreOptions {
   /**
-   * Directory for the snapshot of sessions and appraisal records (created if missing). Without it
-   * nothing is written to disk.
+   * Directory for the journal and snapshot of sessions and appraisal records (created if missing).
+   * Without it nothing is written to disk.
    * @defaultValue none
    */
   readonly dataDir?: string
@@ -56,8 +58,9 @@ export interface MemoryStoreOptions {
    */
   readonly maxResults?: number
   /**
-   * Least time between two snapshot writes, in milliseconds.
-   * @defaultValue 200
+   * Least time between two journal writes, in milliseconds: a change reaches the disk within about
+   * this long. Each write appends only the changes made since the last one.
+   * @defaultValue 100
    */
   readonly writeIntervalMs?: number
   /**
@@ -71,7 +74,7 @@ export interface MemoryStoreOptions {
    */
   readonly nowMs?: () => number
   /**
-   * Receives warnings: a snapshot moved aside, a failed background write.
+   * Receives warnings: a file moved aside, a torn journal line ignored, a failed background write.
    * @defaultValue write the message to stderr
    */
   readonly onWarning?: (message: string) => void
@@ -81,7 +84,7 @@ const DEFAULTS = {
   maxNonces: 1_000_000,
   maxSessions: 100_000,
   maxResults: 100_000,
-  writeIntervalMs: 200,
+  writeIntervalMs: 100,
   sweepIntervalMs: 10_000,
 } as const
 
@@ -89,10 +92,23 @@ const DEFAULTS = {
 const MAX_WORKERS = 10_000
 
 /**
- * Creates the in-memory store, loading the snapshot from `dataDir` first when one is given. Entries
- * of the snapshot that have expired since are dropped.
+ * Creates the in-memory store, loading the snapshot and journals from `dataDir` first when one is
+ * given. Entries that have expired since are dropped.
+ * @throws VerifierError `ERR_STORE_PERSIST_FAILED` when `dataDir` cannot be created or listed
  */
 export function createMemoryStore(options: MemoryStoreOptions = {}): Store {
+  return createMemoryStoreWithPersistence(options).store
+}
+
+/**
+ * {@link createMemoryStore} with its persistence exposed and tunable, so tests can reach compaction
+ * with little data and start it on demand.
+ * @internal
+ */
+export function createMemoryStoreWithPersistence(
+  options: MemoryStoreOptions = {},
+  tuning: Partial<PersistenceTuning> = {},
+): { readonly store: Store; readonly persistence: StorePersistence | undefined } {
   const nowMs = options.nowMs ?? Date.now
   const warn = options.onWarning ?? ((message: string) => void process.stderr.write(`assay store: ${message}\n`))
   const nonceMap = new ExpiringMap<true>(options.maxNonces ?? DEFAULTS.maxNonces, nowMs)
@@ -100,29 +116,46 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): Store {
   const resultMap = new ExpiringMap<string>(options.maxResults ?? DEFAULTS.maxResults, nowMs)
   const workerMap = new ExpiringMap<true>(MAX_WORKERS, nowMs)
 
-  let writer: SnapshotWriter | undefined
-  if (options.dataDir !== undefined) {
-    const { snapshot, writable } = loadSnapshot(options.dataDir, warn)
-    for (const session of snapshot.sessions) {
-      sessionMap.set(recordMapKey(session.tenant, session.id), copySession(session), session.expiresAt)
-    }
-    for (const { json, expiresAt } of snapshot.results) {
-      const { tenant, id } = JSON.parse(json) as AppraisalRecord
-      resultMap.set(recordMapKey(tenant, id), json, expiresAt)
-    }
-    if (writable) {
-      writer = new SnapshotWriter(options.dataDir, {
-        warn,
-        minIntervalMs: options.writeIntervalMs ?? DEFAULTS.writeIntervalMs,
-        render: () =>
-          renderSnapshot(
-            [...sessionMap.entries()].map((entry) => entry.value),
-            [...resultMap.entries()].map(({ value, expiresAt }) => ({ json: value, expiresAt })),
-          ),
-      })
+  const apply = (entry: JournalEntry): void => {
+    switch (entry.op) {
+      case 'put':
+        resultMap.set(recordMapKey(entry.tenant, entry.id), entry.json, entry.expiresAt)
+        return
+      case 'create':
+        sessionMap.set(recordMapKey(entry.session.tenant, entry.session.id), entry.session, entry.session.expiresAt)
+        return
+      case 'claim': {
+        const key = recordMapKey(entry.tenant, entry.id)
+        const session = sessionMap.get(key)
+        if (session === undefined) return
+        const { appraisalId, evidenceMediaType, evidence } = entry
+        sessionMap.replace(key, { ...session, status: 'processing', appraisalId, evidenceMediaType, evidence })
+        return
+      }
+      case 'finish': {
+        const key = recordMapKey(entry.tenant, entry.id)
+        const session = sessionMap.get(key)
+        if (session !== undefined) sessionMap.replace(key, { ...session, status: entry.status })
+        return
+      }
+      case 'delete':
+        sessionMap.delete(recordMapKey(entry.tenant, entry.id))
+        return
     }
   }
-  const changed = (): void => writer?.markDirty()
+
+  const persistence =
+    options.dataDir === undefined
+      ? undefined
+      : StorePersistence.load({
+          dataDir: options.dataDir,
+          intervalMs: options.writeIntervalMs ?? DEFAULTS.writeIntervalMs,
+          nowMs,
+          warn,
+          apply,
+          live: () => ({ sessions: sessionMap.list(), results: resultMap.list() }),
+          tuning,
+        })
 
   const sweeper = setInterval(() => {
     nonceMap.sweep()
@@ -147,8 +180,9 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): Store {
   const sessions: SessionStore = {
     async create(session) {
       assertNewSession(session)
-      sessionMap.set(recordMapKey(session.tenant, session.id), copySession(session), session.expiresAt)
-      changed()
+      const copy = copySession(session)
+      sessionMap.set(recordMapKey(session.tenant, session.id), copy, session.expiresAt)
+      persistence?.record(createLine(copy))
     },
     async get(tenant, id) {
       const session = sessionMap.get(recordMapKey(tenant, id))
@@ -161,7 +195,7 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): Store {
       const { appraisalId, evidenceMediaType, evidence } = submission
       const claimed: Session = { ...session, status: 'processing', appraisalId, evidenceMediaType, evidence }
       sessionMap.replace(key, claimed)
-      changed()
+      persistence?.record(claimLine(tenant, id, submission))
       return copySession(claimed)
     },
     async finish(tenant, id, status) {
@@ -170,11 +204,11 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): Store {
       const session = sessionMap.get(key)
       if (session === undefined || session.status === 'waiting') return
       sessionMap.replace(key, { ...session, status })
-      changed()
+      persistence?.record(finishLine(tenant, id, status))
     },
     async delete(tenant, id) {
       const deleted = sessionMap.delete(recordMapKey(tenant, id))
-      if (deleted) changed()
+      if (deleted) persistence?.record(deleteLine(tenant, id))
       return deleted
     },
   }
@@ -183,10 +217,12 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): Store {
     async put(record, ttlSeconds) {
       const key = recordMapKey(record.tenant, record.id)
       assertTtlSeconds(ttlSeconds)
-      // Held as JSON, as Redis holds it: a caller's later mutation cannot reach the store, and what
-      // `get` returns is exactly what survives a round trip through the snapshot file.
-      resultMap.set(key, JSON.stringify(record), nowMs() + ttlSeconds * 1000)
-      changed()
+      // Held as JSON, as Redis holds it: a caller's later mutation cannot reach the store, what `get`
+      // returns is exactly what survives a round trip through the files, and the journal line is a copy.
+      const json = JSON.stringify(record)
+      const expiresAt = nowMs() + ttlSeconds * 1000
+      resultMap.set(key, json, expiresAt)
+      persistence?.record(putLine(json, expiresAt))
     },
     async get(tenant, id) {
       const json = resultMap.get(recordMapKey(tenant, id))
@@ -207,7 +243,7 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): Store {
   }
 
   let closing: Promise<void> | undefined
-  return {
+  const store: Store = {
     nonces,
     sessions,
     results,
@@ -218,11 +254,12 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): Store {
     close() {
       closing ??= (async () => {
         clearInterval(sweeper)
-        await writer?.close()
+        await persistence?.close()
       })()
       return closing
     },
   }
+  return { store, persistence }
 }
 
 /** Map key of a session or record; tenant ids hold no `:`, so the pair is unambiguous. */

@@ -89,6 +89,14 @@ export class ExpiringMap<V> {
     for (const entry of this.#entries.values()) if (entry.expiresAt > now) yield entry
   }
 
+  /**
+   * Every entry held, expired ones included, in insertion order: an array taken now, to walk while the
+   * map changes. A value replaced later reads as the new value.
+   */
+  list(): ExpiringEntry<V>[] {
+    return Array.from(this.#entries.values())
+  }
+
   /** Number of entries held, including expired ones not yet swept. */
   get size(): number {
     return this.#entries.size

@@ -1,316 +1,265 @@
 /**
- * Persistence of the memory store: sessions and appraisal records, as one JSON file in the data
- * directory, rewritten whole.
+ * The snapshot of the memory store: every live session and appraisal record as of one point in the
+ * journal, in `store.json` in the data directory. The journals numbered from the snapshot's `journal`
+ * on hold every change made since (`store-persistence.ts`).
+ *
+ * Format (version 2), JSON lines, so it is written and read a chunk at a time:
+ * ```
+ * {"format":"assay-memory-store","version":2,"journal":<first journal not covered>}
+ * <one `create` or `put` line per entry (journal-entry.ts)>
+ * {"end":<number of entries>}
+ * ```
+ * Version 1 (one JSON document, written by earlier releases) is still read.
  *
  * Invariants:
- * - A write never leaves a half-written file: the text goes to a temporary file in the same
- *   directory, which is fsynced and then renamed over the old file (rename is atomic within one
- *   file system); the directory is fsynced after the rename where the platform allows it.
- * - Writes are throttled: at most one per `minIntervalMs`, or per ten times the last write's
- *   duration if that is longer, so a large store does not spend its time rewriting the file. A
- *   change waits at most that long to reach the disk; `close()` flushes at once.
- * - A file that cannot be read or decoded is renamed aside (`store.json.corrupt-<time>`) with a
- *   warning, and the store starts empty. It is never overwritten: if it cannot be moved aside,
- *   persistence is switched off for this process instead.
+ * - A write never leaves a half-written snapshot: the lines go to a temporary file in the same
+ *   directory, a chunk at a time with the event loop free in between, which is fsynced and then
+ *   renamed over the old file (atomic within one file system); the directory is fsynced after.
+ * - A snapshot that cannot be read or decoded, in whole or in any line, or that lacks its end line, is
+ *   never used in part and never overwritten: it is renamed aside (`store.json.corrupt-<time>`) with a
+ *   warning. If it cannot be moved aside, nothing may be written over it (`writable: false`).
  * - One process per data directory; nothing locks it.
  */
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, unlinkSync } from 'node:fs'
-import { open, rename, rm, type FileHandle } from 'node:fs/promises'
-import { basename, dirname, join } from 'node:path'
-import { performance } from 'node:perf_hooks'
-import { VerifierError } from '../../errors/errors.js'
-import { assertNewSession, isAppraisalStatus, isRecordId, isTenantId } from '../keys.js'
-import type { AppraisalRecord, Session } from '../types.js'
+import { readdirSync, readFileSync, unlinkSync } from 'node:fs'
+import { open, rename, rm } from 'node:fs/promises'
+import { join } from 'node:path'
+import type { Session } from '../types.js'
+import type { ExpiringEntry } from './expiring-map.js'
+import { errorMessage, hasErrorCode, moveAside, syncDirectory, writeAll } from './file-utils.js'
+import {
+  createLine,
+  decodeEntry,
+  decodeRecord,
+  decodeSession,
+  isObject,
+  putLine,
+  type JournalEntry,
+} from './journal-entry.js'
+import { readLinesSync } from './read-lines.js'
 
 /** Name of the snapshot file inside the data directory. */
 export const SNAPSHOT_FILE_NAME = 'store.json'
 
 const FORMAT = 'assay-memory-store'
-const VERSION = 1
-const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/
-const SESSION_TEXT_FIELDS = ['appraisalId', 'evidenceMediaType', 'evidence'] as const
+const VERSION = 2
+const TEMP_INFIX = '.tmp-'
+/** A chunk is written once it holds this many characters, even before `chunkEntries` entries. */
+const CHUNK_CHARS = 256 * 1024
 
-/** An appraisal record as the memory store holds it: its JSON text and its expiry. */
-export interface StoredResult {
-  readonly json: string
-  /** Milliseconds since the epoch. */
-  readonly expiresAt: number
-}
+let tempCounter = 0
 
-/** What a snapshot file holds. Entries may have expired since it was written. */
-export interface Snapshot {
-  readonly sessions: readonly Session[]
-  readonly results: readonly StoredResult[]
-}
-
-/** The outcome of {@link loadSnapshot}. */
+/** What {@link loadSnapshot} found. */
 export interface LoadedSnapshot {
-  readonly snapshot: Snapshot
+  /** The entries, in file order; some may have expired since. Empty when there is no usable file. */
+  readonly entries: readonly JournalEntry[]
+  /** Journals numbered below this are covered by the snapshot (0 without one). */
+  readonly nextJournal: number
+  /** Size of the file in bytes (0 without one). */
+  readonly bytes: number
   /** False when a bad file could not be moved aside: then nothing may be written over it. */
   readonly writable: boolean
 }
 
-/** The text of a snapshot file. Appraisal records are embedded as the JSON they are held as. */
-export function renderSnapshot(sessions: Iterable<Session>, results: Iterable<StoredResult>): string {
-  const sessionParts: string[] = []
-  for (const session of sessions) {
-    const { nonce } = session
-    const base64 = Buffer.from(nonce.buffer, nonce.byteOffset, nonce.byteLength).toString('base64')
-    sessionParts.push(JSON.stringify({ ...session, nonce: base64 }))
-  }
-  const resultParts: string[] = []
-  for (const { json, expiresAt } of results) resultParts.push(`{"expiresAt":${expiresAt},"record":${json}}`)
-  return (
-    `{"format":"${FORMAT}","version":${VERSION},\n"sessions":[${sessionParts.join(',\n')}],\n` +
-    `"results":[${resultParts.join(',\n')}]}\n`
-  )
+/** The live entries to write; arrays taken at one instant, so the map may change during the write. */
+export interface SnapshotSource {
+  readonly sessions: readonly ExpiringEntry<Session>[]
+  /** Records as JSON text. */
+  readonly results: readonly ExpiringEntry<string>[]
 }
 
-/** Decodes a snapshot file; throws (any error) when it is not one, in whole or in any entry. */
-export function decodeSnapshot(text: string): Snapshot {
-  const root = JSON.parse(text) as unknown
-  if (!isObject(root) || root.format !== FORMAT || root.version !== VERSION) {
-    throw new Error(`not a ${FORMAT} file of version ${VERSION}`)
-  }
-  if (!Array.isArray(root.sessions) || !Array.isArray(root.results)) throw new Error('sessions or results missing')
-  return {
-    sessions: root.sessions.map((item: unknown, i) => decodeSession(item, i)),
-    results: root.results.map((item: unknown, i) => decodeResult(item, i)),
+/** Options of {@link writeSnapshot}. */
+export interface WriteSnapshotOptions {
+  /** The first journal whose changes the snapshot does not hold. */
+  readonly nextJournal: number
+  /** Entries that expire by the time they are reached are left out. */
+  readonly nowMs: () => number
+  /** Most entries per chunk; the event loop runs between chunks. */
+  readonly chunkEntries: number
+  /** Aborting stops the write between two chunks and removes the temporary file. */
+  readonly signal?: AbortSignal
+}
+
+/**
+ * Reads the snapshot in `dataDir`. A missing file is an empty snapshot; a bad one is moved aside with
+ * a warning (see the file comment).
+ */
+export function loadSnapshot(dataDir: string, warn: (message: string) => void): LoadedSnapshot {
+  const path = join(dataDir, SNAPSHOT_FILE_NAME)
+  const empty = { entries: [], nextJournal: 0, bytes: 0 }
+  try {
+    return { ...readSnapshot(path), writable: true }
+  } catch (err) {
+    if (hasErrorCode(err, 'ENOENT')) return { ...empty, writable: true }
+    const why =
+      err instanceof SnapshotCorrupt ? `is corrupt (${err.message})` : `cannot be read (${errorMessage(err)})`
+    try {
+      const target = moveAside(path)
+      warn(`${path} ${why}; moved it to ${target} and starting without it`)
+      return { ...empty, writable: true }
+    } catch (moveErr) {
+      warn(
+        `${path} ${why} and cannot be moved aside (${errorMessage(moveErr)}); ` +
+          'starting without it, with persistence off so it is not overwritten',
+      )
+      return { ...empty, writable: false }
+    }
   }
 }
 
 /**
- * Reads the snapshot in `dataDir` (created if missing), removing temporary files a crash left behind.
- * A missing file is an empty snapshot; a bad one is moved aside (see the file comment).
+ * Writes a snapshot of `source` and renames it over the current one (see the file comment).
+ * @returns its size in bytes
  */
-export function loadSnapshot(dataDir: string, warn: (message: string) => void): LoadedSnapshot {
+export async function writeSnapshot(
+  dataDir: string,
+  source: SnapshotSource,
+  options: WriteSnapshotOptions,
+): Promise<number> {
   const path = join(dataDir, SNAPSHOT_FILE_NAME)
-  const empty = { sessions: [], results: [] }
+  const tempPath = `${path}${TEMP_INFIX}${process.pid}-${tempCounter++}`
+  let bytes = 0
   try {
-    mkdirSync(dataDir, { recursive: true, mode: 0o700 })
-  } catch (err) {
-    throw new VerifierError('ERR_STORE_PERSIST_FAILED', `cannot create data directory ${dataDir}`, { cause: err })
-  }
-  removeTempFiles(path)
-  let text: string
-  try {
-    text = readFileSync(path, 'utf8')
-  } catch (err) {
-    if (isErrnoException(err) && err.code === 'ENOENT') return { snapshot: empty, writable: true }
-    return { snapshot: empty, writable: moveAside(path, `cannot be read (${errorMessage(err)})`, warn) }
-  }
-  try {
-    return { snapshot: decodeSnapshot(text), writable: true }
-  } catch (err) {
-    return { snapshot: empty, writable: moveAside(path, `is corrupt (${errorMessage(err)})`, warn) }
-  }
-}
-
-/** Options of {@link SnapshotWriter}. */
-export interface SnapshotWriterOptions {
-  /** Renders the current state; called synchronously when a write starts, so it sees one instant. */
-  readonly render: () => string
-  readonly warn: (message: string) => void
-  /** Least time between the starts of two writes. */
-  readonly minIntervalMs: number
-}
-
-/** Writes the snapshot file after changes, throttled, and flushes on close. */
-export class SnapshotWriter {
-  readonly path: string
-  readonly #options: SnapshotWriterOptions
-  #dirty = false
-  #closed = false
-  #failing = false
-  #timer: NodeJS.Timeout | undefined
-  #writing: Promise<void> | undefined
-  #lastStart = Number.NEGATIVE_INFINITY
-  #lastDurationMs = 0
-  #tempCounter = 0
-
-  constructor(dataDir: string, options: SnapshotWriterOptions) {
-    this.path = join(dataDir, SNAPSHOT_FILE_NAME)
-    this.#options = options
-  }
-
-  /** Notes that the state changed; a write follows within the throttle interval. */
-  markDirty(): void {
-    if (this.#closed) return
-    this.#dirty = true
-    this.#schedule()
-  }
-
-  /**
-   * Stops the timer, waits for a write in progress and writes any change not yet on disk.
-   * @throws VerifierError `ERR_STORE_PERSIST_FAILED` when that last write fails
-   */
-  async close(): Promise<void> {
-    this.#closed = true
-    clearTimeout(this.#timer)
-    this.#timer = undefined
-    await this.#writing
-    if (!this.#dirty) return
-    this.#dirty = false
+    const handle = await open(tempPath, 'wx', 0o600)
     try {
-      await this.#write(this.#options.render())
-    } catch (err) {
-      throw new VerifierError('ERR_STORE_PERSIST_FAILED', `cannot write ${this.path}: ${errorMessage(err)}`, {
-        cause: err,
-      })
-    }
-  }
-
-  #schedule(): void {
-    if (this.#timer !== undefined || this.#writing !== undefined) return
-    const interval = Math.max(this.#options.minIntervalMs, this.#lastDurationMs * 10)
-    const wait = Math.max(0, this.#lastStart + interval - performance.now())
-    this.#timer = setTimeout(() => {
-      this.#timer = undefined
-      this.#startWrite()
-    }, wait)
-  }
-
-  #startWrite(): void {
-    this.#dirty = false
-    const started = performance.now()
-    this.#lastStart = started
-    this.#writing = Promise.resolve()
-      .then(() => this.#write(this.#options.render()))
-      .then(
-        () => {
-          if (this.#failing) this.#options.warn(`writes to ${this.path} succeed again`)
-          this.#failing = false
-        },
-        (err: unknown) => {
-          // Not retried on a timer: the next change (or close) tries again, and one warning per outage
-          // is enough.
-          this.#dirty = true
-          if (!this.#failing) this.#options.warn(`cannot write ${this.path}: ${errorMessage(err)}`)
-          this.#failing = true
-        },
-      )
-      .finally(() => {
-        this.#writing = undefined
-        this.#lastDurationMs = performance.now() - started
-        if (this.#dirty && !this.#failing && !this.#closed) this.#schedule()
-      })
-  }
-
-  async #write(text: string): Promise<void> {
-    const tempPath = `${this.path}.tmp-${process.pid}-${this.#tempCounter++}`
-    try {
-      const handle = await open(tempPath, 'wx', 0o600)
-      try {
-        await handle.writeFile(text, 'utf8')
-        await handle.sync()
-      } finally {
-        await handle.close()
+      let parts = [`{"format":"${FORMAT}","version":${VERSION},"journal":${options.nextJournal}}\n`]
+      let chars = parts[0]!.length
+      let count = 0
+      let now = options.nowMs()
+      const writeChunk = async (): Promise<void> => {
+        const data = Buffer.from(parts.join(''), 'utf8')
+        parts = []
+        chars = 0
+        await writeAll(handle, data)
+        bytes += data.length
+        options.signal?.throwIfAborted()
+        now = options.nowMs()
       }
-      await rename(tempPath, this.path)
-    } catch (err) {
-      await rm(tempPath, { force: true }).catch(() => {})
-      throw err
+      const add = async (line: string): Promise<void> => {
+        parts.push(line)
+        chars += line.length
+        count++
+        if (parts.length >= options.chunkEntries || chars >= CHUNK_CHARS) await writeChunk()
+      }
+      // `value` is read now, not when the arrays were taken: a session claimed since is written claimed.
+      // The journal replays that claim again on load, which ends in the same state.
+      for (const entry of source.sessions) if (entry.expiresAt > now) await add(createLine(entry.value))
+      for (const entry of source.results) {
+        if (entry.expiresAt > now) await add(putLine(entry.value, entry.expiresAt))
+      }
+      parts.push(`{"end":${count}}\n`)
+      await writeChunk()
+      await handle.sync()
+    } finally {
+      await handle.close()
     }
-    await syncDirectory(dirname(this.path))
-  }
-}
-
-function decodeSession(item: unknown, index: number): Session {
-  if (!isObject(item) || typeof item.nonce !== 'string' || !BASE64.test(item.nonce)) {
-    throw new Error(`session ${index}: malformed`)
-  }
-  const text: Record<string, string> = {}
-  for (const field of SESSION_TEXT_FIELDS) {
-    const value = item[field]
-    if (value === undefined) continue
-    if (typeof value !== 'string') throw new Error(`session ${index}: bad ${field}`)
-    text[field] = value
-  }
-  const session = {
-    id: item.id,
-    tenant: item.tenant,
-    nonce: new Uint8Array(Buffer.from(item.nonce, 'base64')),
-    status: item.status,
-    expiresAt: item.expiresAt,
-    accept: item.accept,
-    ...text,
-  } as Session
-  try {
-    assertNewSession(session)
+    await rename(tempPath, path)
   } catch (err) {
-    throw new Error(`session ${index}: ${errorMessage(err)}`)
+    await rm(tempPath, { force: true }).catch(() => {})
+    throw err
   }
-  return session
+  await syncDirectory(dataDir)
+  return bytes
 }
 
-function decodeResult(item: unknown, index: number): StoredResult {
-  if (!isObject(item) || !Number.isSafeInteger(item.expiresAt) || !isObject(item.record)) {
-    throw new Error(`result ${index}: malformed`)
-  }
-  const record = item.record as Partial<AppraisalRecord>
-  if (!isRecordId(record.id) || !isTenantId(record.tenant) || !isAppraisalStatus(record.status)) {
-    throw new Error(`result ${index}: bad id, tenant or status`)
-  }
-  if (typeof record.createdAt !== 'number') throw new Error(`result ${index}: bad createdAt`)
-  return { json: JSON.stringify(record), expiresAt: item.expiresAt as number }
-}
-
-/** Renames a bad snapshot aside; false (persistence off) when even that fails. */
-function moveAside(path: string, why: string, warn: (message: string) => void): boolean {
-  const stamp = new Date().toISOString().replaceAll(':', '-')
-  let target = `${path}.corrupt-${stamp}`
-  for (let n = 1; existsSync(target); n++) target = `${path}.corrupt-${stamp}-${n}`
-  try {
-    renameSync(path, target)
-  } catch (err) {
-    warn(
-      `${path} ${why} and cannot be moved aside (${errorMessage(err)}); ` +
-        'starting empty with persistence off so it is not overwritten',
-    )
-    return false
-  }
-  warn(`${path} ${why}; moved it to ${target} and starting empty`)
-  return true
-}
-
-function removeTempFiles(path: string): void {
-  const tempPrefix = `${basename(path)}.tmp-`
+/** Removes temporary snapshot files a crash left behind (best effort: they are never read). */
+export function removeSnapshotTempFiles(dataDir: string): void {
   let names: string[]
   try {
-    names = readdirSync(dirname(path))
+    names = readdirSync(dataDir)
   } catch {
     return
   }
   for (const name of names) {
-    if (!name.startsWith(tempPrefix)) continue
+    if (!name.startsWith(`${SNAPSHOT_FILE_NAME}${TEMP_INFIX}`)) continue
     try {
-      unlinkSync(join(dirname(path), name))
+      unlinkSync(join(dataDir, name))
     } catch {
-      // Best effort: a leftover temporary file is never read.
+      // Left for the next start.
     }
   }
 }
 
-async function syncDirectory(dir: string): Promise<void> {
-  let handle: FileHandle | undefined
-  try {
-    handle = await open(dir, 'r')
-    await handle.sync()
-  } catch {
-    // Some platforms (Windows) cannot open or fsync a directory; the rename is atomic regardless.
-  } finally {
-    await handle?.close()
+class SnapshotCorrupt extends Error {}
+
+function readSnapshot(path: string): Omit<LoadedSnapshot, 'writable'> {
+  let header: unknown
+  readLinesSync(path, (line) => {
+    header = parseOrUndefined(line)
+    return false
+  })
+  if (isObject(header) && header.format === FORMAT && header.version === VERSION) {
+    if (!Number.isSafeInteger(header.journal) || (header.journal as number) < 0) {
+      throw new SnapshotCorrupt('bad journal number')
+    }
+    return { ...readVersion2(path), nextJournal: header.journal as number }
   }
+  const text = readFileSync(path, 'utf8')
+  return { entries: decodeVersion1(text), nextJournal: 0, bytes: Buffer.byteLength(text) }
 }
 
-function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value)
+function readVersion2(path: string): { entries: JournalEntry[]; bytes: number } {
+  const entries: JournalEntry[] = []
+  let lineNumber = 0
+  let end: unknown
+  const { bytes, tailBytes } = readLinesSync(path, (line) => {
+    lineNumber++
+    if (lineNumber === 1) return
+    if (end !== undefined) throw new SnapshotCorrupt(`line ${lineNumber}: after the end line`)
+    if (line.startsWith('{"end":')) {
+      end = (parseOrUndefined(line) as { end?: unknown } | undefined)?.end ?? null
+      return
+    }
+    let entry: JournalEntry
+    try {
+      entry = decodeEntry(line)
+    } catch (err) {
+      throw new SnapshotCorrupt(`line ${lineNumber}: ${errorMessage(err)}`)
+    }
+    if (entry.op !== 'create' && entry.op !== 'put') throw new SnapshotCorrupt(`line ${lineNumber}: ${entry.op}`)
+    entries.push(entry)
+  })
+  if (tailBytes > 0 || end !== entries.length) throw new SnapshotCorrupt('truncated: no valid end line')
+  return { entries, bytes }
 }
 
-function isErrnoException(err: unknown): err is NodeJS.ErrnoException {
-  return err instanceof Error && 'code' in err
+function decodeVersion1(text: string): JournalEntry[] {
+  let root: unknown
+  try {
+    root = JSON.parse(text)
+  } catch (err) {
+    throw new SnapshotCorrupt(errorMessage(err))
+  }
+  if (!isObject(root) || root.format !== FORMAT || root.version !== 1) {
+    throw new SnapshotCorrupt(`not a ${FORMAT} file of version 1 or ${VERSION}`)
+  }
+  if (!Array.isArray(root.sessions) || !Array.isArray(root.results)) {
+    throw new SnapshotCorrupt('sessions or results missing')
+  }
+  const entries: JournalEntry[] = []
+  root.sessions.forEach((item: unknown, i) => {
+    try {
+      entries.push({ op: 'create', session: decodeSession(item) })
+    } catch (err) {
+      throw new SnapshotCorrupt(`session ${i}: ${errorMessage(err)}`)
+    }
+  })
+  root.results.forEach((item: unknown, i) => {
+    try {
+      if (!isObject(item) || !Number.isSafeInteger(item.expiresAt)) throw new Error('malformed')
+      const record = decodeRecord(item.record)
+      const json = JSON.stringify(record)
+      entries.push({ op: 'put', tenant: record.tenant, id: record.id, json, expiresAt: item.expiresAt as number })
+    } catch (err) {
+      throw new SnapshotCorrupt(`result ${i}: ${errorMessage(err)}`)
+    }
+  })
+  return entries
 }
 
-function errorMessage(err: unknown): string {
-  return err instanceof Error ? err.message : String(err)
+function parseOrUndefined(text: string): unknown {
+  try {
+    return JSON.parse(text) as unknown
+  } catch {
+    return undefined
+  }
 }
