@@ -1,13 +1,14 @@
 #!/usr/bin/env node
-// Runs every test/**/*.test.ts with Node's test runner, one file at a time, TypeScript through tsx.
-// Node 20's `--test` does not expand globs, so the file list is built here.
+// Runs every test/**/*.test.ts with Node's test runner, one file per process, one after another,
+// TypeScript through tsx. Node 20's `--test` does not expand globs, so the file list is built here.
 //
 //   node scripts/run-tests.mjs                          all tests
 //   node scripts/run-tests.mjs test/unit/cose           only files under that path (file or folder)
 //   node scripts/run-tests.mjs --test-name-pattern=nonce test/unit
 //                                                       options are passed through to node
 //
-// Exits with the runner's exit code; exits 1 if no test file matched.
+// Prints `total: N passed, N failed, N skipped` last; exits 1 if any file failed or hung twice
+// (ASSAY_TEST_FILE_TIMEOUT_MS, default 600000), or if no test file matched.
 import { spawn } from 'node:child_process'
 import { readdirSync, statSync } from 'node:fs'
 import path from 'node:path'
@@ -106,23 +107,77 @@ if (files.length === 0) {
   process.exit(1)
 }
 
-const args = ['--import', 'tsx', '--test', '--test-concurrency=1', ...nodeOptions, ...files]
-console.error(`run-tests: ${files.length} test file(s)`)
-const child = spawn(process.execPath, args, { cwd: root, stdio: 'inherit' })
+// Each file runs in its own `node --test` process, one after another, so that a file that never
+// finishes loading (Node 20's module-hook thread can deadlock with tsx, rarely, at import time) is
+// caught by a timeout: it is killed and run once more, and a second hang fails the run. A timeout
+// is reported on stderr, never hidden. The counts of every file are summed into one closing line.
+const FILE_TIMEOUT_MS = Number(process.env['ASSAY_TEST_FILE_TIMEOUT_MS'] ?? 600_000)
+const totals = { pass: 0, fail: 0, skipped: 0, todo: 0, cancelled: 0 }
+let failedFiles = 0
+let current
 
 for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
-  process.on(signal, () => child.kill(signal))
+  process.on(signal, () => {
+    current?.kill(signal)
+    process.exit(1)
+  })
 }
 
-child.on('error', (err) => {
-  console.error(`run-tests: could not start node: ${err.message}`)
-  process.exit(1)
-})
+/** Runs one file; resolves with its exit code and counts, or `timeout`. */
+function runFile(file) {
+  return new Promise((resolve) => {
+    const counts = {}
+    const child = spawn(process.execPath, ['--import', 'tsx', '--test', ...nodeOptions, file], {
+      cwd: root,
+      stdio: ['ignore', 'pipe', 'inherit'],
+    })
+    current = child
+    let buffered = ''
+    child.stdout.on('data', (chunk) => {
+      process.stdout.write(chunk)
+      buffered += chunk.toString('utf8')
+      let nl
+      while ((nl = buffered.indexOf('\n')) !== -1) {
+        const line = buffered.slice(0, nl)
+        buffered = buffered.slice(nl + 1)
+        const m = /^(?:# |ℹ )(pass|fail|skipped|todo|cancelled) (\d+)$/.exec(line)
+        if (m) counts[m[1]] = Number(m[2])
+      }
+    })
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL')
+      resolve({ timeout: true })
+    }, FILE_TIMEOUT_MS)
+    child.on('error', (err) => {
+      clearTimeout(timer)
+      console.error(`run-tests: could not start node: ${err.message}`)
+      resolve({ code: 1, counts })
+    })
+    child.on('exit', (code, signal) => {
+      clearTimeout(timer)
+      resolve({ code: signal === null ? code : 1, counts })
+    })
+  })
+}
 
-child.on('exit', (code, signal) => {
-  if (signal !== null) {
-    console.error(`run-tests: test runner ended by ${signal}`)
-    process.exit(1)
+console.error(`run-tests: ${files.length} test file(s)`)
+for (const file of files) {
+  let result = await runFile(file)
+  if (result.timeout) {
+    console.error(`run-tests: ${file} did not finish within ${FILE_TIMEOUT_MS} ms; killed, running it once more`)
+    result = await runFile(file)
+    if (result.timeout) {
+      console.error(`run-tests: ${file} did not finish within ${FILE_TIMEOUT_MS} ms again`)
+      failedFiles++
+      totals.fail++
+      continue
+    }
   }
-  process.exit(code ?? 1)
-})
+  for (const key of Object.keys(totals)) totals[key] += result.counts[key] ?? 0
+  if (result.code !== 0) failedFiles++
+}
+
+const skipped = totals.skipped + totals.todo
+console.log(`total: ${totals.pass} passed, ${totals.fail + totals.cancelled} failed, ${skipped} skipped`)
+if (failedFiles > 0) console.error(`run-tests: ${failedFiles} test file(s) failed`)
+process.exit(failedFiles > 0 || totals.pass === 0 ? 1 : 0)
