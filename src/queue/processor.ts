@@ -29,22 +29,18 @@ export interface ProcessorDeps {
 }
 
 /**
- * Every submodule carries all eight AR4SI claims: one the appraisal could not assert is 0 ("no
- * claim", which relying parties treat as absent), with a reason saying so.
+ * Every submodule carries all eight AR4SI claims: one the appraisal could not assert is 0, which
+ * AR4SI defines as "no claim" (relying parties treat it as absent), so it needs no reason of its
+ * own; every other value comes with the reason the appraisal gave. Keeping the EAR lean matters:
+ * it travels through the queue and the store on every appraisal.
  */
 function fullVector(
   vector: Partial<Record<TrustClaim, number>>,
   reasons: readonly Reason[],
-): { vector: Record<TrustClaim, number>; reasons: Reason[] } {
+): { vector: Record<TrustClaim, number>; reasons: readonly Reason[] } {
   const full = {} as Record<TrustClaim, number>
-  const out = [...reasons]
-  for (const claim of TRUST_CLAIMS) {
-    full[claim] = vector[claim] ?? NO_CLAIM
-    if (vector[claim] === undefined && !reasons.some((r) => r.claim === 'status')) {
-      out.push({ claim, value: NO_CLAIM, code: 'AR4SI_NOT_ASSERTED', detail: 'the Evidence carries nothing that proves this claim' })
-    }
-  }
-  return { vector: full, reasons: out }
+  for (const claim of TRUST_CLAIMS) full[claim] = vector[claim] ?? NO_CLAIM
+  return { vector: full, reasons }
 }
 
 export function createProcessor(deps: ProcessorDeps): JobProcessor {
