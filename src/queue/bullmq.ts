@@ -269,14 +269,7 @@ export function createBullmqProducer(options: BullmqProducerOptions): BullmqProd
       if (closed) throw new VerifierError('ERR_QUEUE_UNAVAILABLE', 'queue producer is closed')
       // The subscription is live before the job exists, so its finish cannot be missed: no state check.
       await withinTimeout(subscribe(), operationTimeoutMs)
-      const pending = waiters.wait(job.id, timeoutMs)
-      try {
-        await producer.enqueue(job)
-      } catch (err) {
-        waiters.cancel(job.id)
-        throw err
-      }
-      return pending
+      return waiters.enqueueAndWait(job.id, timeoutMs, () => producer.enqueue(job))
     },
 
     async state(id: string): Promise<QueueJobState | undefined> {

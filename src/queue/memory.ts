@@ -213,14 +213,7 @@ export function createMemoryQueue(options: MemoryQueueOptions = {}): MemoryQueue
     async enqueueAndWait(job: AppraisalJob, timeoutMs: number): Promise<JobOutcome | undefined> {
       const known = entries.get(job.id)?.outcome
       if (known !== undefined) return known
-      const pending = waiters.wait(job.id, timeoutMs)
-      try {
-        await producer.enqueue(job)
-      } catch (err) {
-        waiters.cancel(job.id)
-        throw err
-      }
-      return pending
+      return waiters.enqueueAndWait(job.id, timeoutMs, () => producer.enqueue(job))
     },
 
     async state(id: string): Promise<QueueJobState | undefined> {

@@ -43,6 +43,21 @@ export class WaiterRegistry {
     })
   }
 
+  /**
+   * Waits for job `id` with the waiter in place before `enqueue` runs, so no finish can be missed;
+   * should `enqueue` throw, the waiter goes and the error propagates.
+   */
+  async enqueueAndWait(id: string, timeoutMs: number, enqueue: () => Promise<void>): Promise<JobOutcome | undefined> {
+    const pending = this.wait(id, timeoutMs)
+    try {
+      await enqueue()
+    } catch (err) {
+      this.cancel(id)
+      throw err
+    }
+    return pending
+  }
+
   /** Resolves the waiters of job `id` with undefined at once (the job could not be queued). */
   cancel(id: string): void {
     const list = this.#byId.get(id)

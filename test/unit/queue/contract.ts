@@ -3,6 +3,7 @@
  * the embedded mode and production behave alike. Each test gets a fresh, empty queue from `make`.
  */
 import assert from 'node:assert/strict'
+import { isVerifierError } from '../../../src/errors/errors.js'
 import { randomUUID } from 'node:crypto'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { describe, it } from 'node:test'
@@ -108,6 +109,21 @@ export function queueContract(name: string, make: () => Promise<QueueHarness>): 
         assert.deepEqual(received, [job])
         assert.notEqual(received[0], job, 'the processor gets a copy, not the enqueued object')
         assert.equal(producer.pendingWaiters, 0)
+      }),
+    )
+
+    it(
+      'enqueueAndWait returns the outcome with the EAR the processor signed, and state() follows the job',
+      { timeout: TEST_TIMEOUT_MS },
+      withQueue(async ({ producer, consumer }) => {
+        await consumer.start(async (job) => ({ ...completeOutcome(job), ear: 'e30.e30.c2ln', completedAt: 1 }), { concurrency: 1 })
+        const job = makeJob()
+        assert.deepEqual(await producer.enqueueAndWait(job, 5_000), { ...completeOutcome(job), ear: 'e30.e30.c2ln', completedAt: 1 })
+        assert.equal(producer.pendingWaiters, 0)
+        assert.equal(await producer.state(job.id), 'complete')
+        assert.equal(await producer.state('never-queued'), undefined)
+        await assert.rejects(producer.enqueueAndWait({ ...makeJob(), id: '' }, 5_000), (err) => isVerifierError(err, 'ERR_QUEUE_JOB_INVALID'))
+        assert.equal(producer.pendingWaiters, 0, 'a job that could not be queued leaves no waiter')
       }),
     )
 
