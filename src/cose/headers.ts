@@ -3,7 +3,7 @@
  * the bucket rules shared by every COSE message Assay reads.
  */
 import { VerifierError } from '../errors/errors.js'
-import { CborTag, type CborKey, type CborMap, type CborValue } from './cbor.js'
+import type { CborKey, CborMap, CborValue } from './cbor.js'
 
 export const HEADER = Object.freeze({
   alg: 1,
@@ -96,13 +96,4 @@ export function checkHeaders(protectedMap: CborMap, unprotectedMap: CborMap, rul
       throw new VerifierError('ERR_COSE_CRIT_UNSUPPORTED', `crit names ${String(label)}, which this verifier does not implement`)
     }
   }
-}
-
-/** Reads a header parameter from the protected bucket first, then the unprotected one. */
-export function headerValue(protectedMap: CborMap, unprotectedMap: CborMap, label: CborKey): CborValue | undefined {
-  return protectedMap.get(label) ?? unprotectedMap.get(label)
-}
-
-export function isTag(value: CborValue, tag: number): value is CborTag {
-  return value instanceof CborTag && value.tag === tag
 }
