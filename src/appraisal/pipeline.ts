@@ -66,32 +66,15 @@ export async function appraise(request: AppraisalRequest, deps: AppraisalDeps): 
       )
       return { submods: { [PSA_SUBMOD]: submod }, policyIds: [PSA_POLICY_ID], nonce: request.sessionNonce ?? submod.nonce }
     }
+    case 'eat-cwt':
+    case 'eat-jwt':
     case 'eat-bundle-cbor':
     case 'eat-bundle-json': {
-      const submods = await appraiseEatBundle(
-        {
-          tenant: request.tenant,
-          bytes: request.evidence,
-          kind: format === 'eat-bundle-cbor' ? 'cbor' : 'json',
-          expectedProfile,
-          sessionNonce: request.sessionNonce,
-        },
-        deps,
-      )
-      return { submods, policyIds: [EAT_POLICY_ID], nonce: request.sessionNonce ?? submods[EAT_SUBMOD]?.nonce }
-    }
-    case 'eat-cwt':
-    case 'eat-jwt': {
-      const submods = await appraiseEat(
-        {
-          tenant: request.tenant,
-          token: request.evidence,
-          envelope: format === 'eat-jwt' ? 'jwt' : 'cwt',
-          expectedProfile,
-          sessionNonce: request.sessionNonce,
-        },
-        deps,
-      )
+      const common = { tenant: request.tenant, expectedProfile, sessionNonce: request.sessionNonce }
+      const submods =
+        format === 'eat-bundle-cbor' || format === 'eat-bundle-json'
+          ? await appraiseEatBundle({ ...common, bytes: request.evidence, kind: format === 'eat-bundle-cbor' ? 'cbor' : 'json' }, deps)
+          : await appraiseEat({ ...common, token: request.evidence, envelope: format === 'eat-jwt' ? 'jwt' : 'cwt' }, deps)
       return { submods, policyIds: [EAT_POLICY_ID], nonce: request.sessionNonce ?? submods[EAT_SUBMOD]?.nonce }
     }
   }

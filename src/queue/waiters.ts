@@ -60,18 +60,15 @@ export class WaiterRegistry {
 
   /** Resolves the waiters of job `id` with undefined at once (the job could not be queued). */
   cancel(id: string): void {
-    const list = this.#byId.get(id)
-    if (list === undefined) return
-    this.#byId.delete(id)
-    this.#count -= list.length
-    for (const waiter of list) {
-      clearTimeout(waiter.timer)
-      waiter.resolve(undefined)
-    }
+    this.#resolve(id, undefined)
   }
 
   /** Resolves every waiter of job `id` with `outcome`. */
   settle(id: string, outcome: JobOutcome): void {
+    this.#resolve(id, outcome)
+  }
+
+  #resolve(id: string, outcome: JobOutcome | undefined): void {
     const list = this.#byId.get(id)
     if (list === undefined) return
     this.#byId.delete(id)
