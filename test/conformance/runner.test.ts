@@ -113,6 +113,7 @@ const STRICT_REJECTION_CODES: Readonly<Record<string, ErrorCode>> = {
 const DEFERRED: Readonly<Record<string, string>> = {
   'corim-unsigned (tag 501)': 'CoRIM arrives with the provisioning issue',
   'corim-signed (cose-sign1)': 'CoRIM arrives with the provisioning issue',
+  'comid (untagged concise-mid-tag)': 'CoMID arrives with the provisioning issue',
 }
 
 /** A general COSE verifier: every signature algorithm, untagged when the vector says so. */
