@@ -163,7 +163,10 @@ describe('validateChain: rejections', () => {
   })
 
   it('a self-signed leaf that copies an anchor name → ERR_X509_UNKNOWN_ANCHOR', async () => {
-    const impostor = await issue({ subject: 'CN=Assay Test Root, O=Assay Test', ca: true })
+    // keyUsage fit for a leaf and a CA, so that only the anchor's signature can tell it apart.
+    const { digitalSignature, keyCertSign } = x509.KeyUsageFlags
+    const keyUsage = digitalSignature | keyCertSign
+    const impostor = await issue({ subject: 'CN=Assay Test Root, O=Assay Test', ca: true, keyUsage })
     rejects(() => validateChain([impostor.der], store, NOW), 'ERR_X509_UNKNOWN_ANCHOR')
     const leaf = await issue({ subject: 'CN=Dev', issuer: impostor })
     rejects(() => validateChain([leaf.der, impostor.der], store, NOW), 'ERR_X509_UNKNOWN_ANCHOR')
