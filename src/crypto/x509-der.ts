@@ -91,8 +91,11 @@ export interface CrlFields {
   readonly extensions: readonly RawExtension[]
 }
 
-/** More extensions than any certificate in the field carries; bounds the work per certificate. */
-export const MAX_EXTENSIONS = 32
+/**
+ * Twice what attestation certificates in the field carry (Android KeyMint and DICE certificates
+ * have 3 to 8); bounds the work per certificate, which grows with the number of extensions.
+ */
+export const MAX_EXTENSIONS = 16
 /** Longer than any OID in X.509 use (the Android key attestation OID has 10 octets). */
 export const MAX_OID_BYTES = 64
 
@@ -145,26 +148,34 @@ export function children(bytes: Uint8Array, parent: Tlv): Tlv[] {
 const whole = (bytes: Uint8Array, tlv: Tlv): Uint8Array => bytes.subarray(tlv.start, tlv.end)
 const content = (bytes: Uint8Array, tlv: Tlv): Uint8Array => bytes.subarray(tlv.contentStart, tlv.end)
 
-/** Dotted form of an OBJECT IDENTIFIER's content octets (X.690 §8.19), minimal arcs only. */
+/**
+ * Dotted form of an OBJECT IDENTIFIER's content octets (X.690 §8.19), minimal arcs only. Arcs are
+ * summed as numbers and only an arc beyond 2^45 goes to `bigint`: this runs for every extension
+ * of every certificate in a chain, and `bigint` arithmetic per octet cost more than the rest of
+ * the parse together.
+ */
 export function oidToString(octets: Uint8Array): string {
   if (octets.length === 0) throw malformed('empty OBJECT IDENTIFIER')
   if (octets.length > MAX_OID_BYTES) throw malformed(`OBJECT IDENTIFIER longer than ${MAX_OID_BYTES} octets`)
-  const arcs: bigint[] = []
-  let value = 0n
+  let out = ''
+  let value = 0
+  let big: bigint | undefined
   let fresh = true
   for (const byte of octets) {
     if (fresh && byte === 0x80) throw malformed('OBJECT IDENTIFIER arc is not minimal')
-    value = (value << 7n) | BigInt(byte & 0x7f)
+    if (big === undefined && value >= 2 ** 45) big = BigInt(value)
+    if (big === undefined) value = value * 128 + (byte & 0x7f)
+    else big = (big << 7n) | BigInt(byte & 0x7f)
     fresh = (byte & 0x80) === 0
-    if (fresh) {
-      arcs.push(value)
-      value = 0n
-    }
+    if (!fresh) continue
+    if (out !== '') out += `.${big ?? value}`
+    else if (big !== undefined) out = `2.${big - 80n}`
+    else out = value < 40 ? `0.${value}` : value < 80 ? `1.${value - 40}` : `2.${value - 80}`
+    value = 0
+    big = undefined
   }
   if (!fresh) throw malformed('OBJECT IDENTIFIER truncated')
-  const first = arcs[0]!
-  const head = first < 40n ? [0n, first] : first < 80n ? [1n, first - 40n] : [2n, first - 80n]
-  return [...head, ...arcs.slice(1)].join('.')
+  return out
 }
 
 /** An INTEGER's content as lower-case hex without leading zero digits (`0` for zero). */

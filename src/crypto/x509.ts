@@ -34,8 +34,9 @@
  *    keyUsage, pathLen and validity. A chain that leads to no anchor costs no signature.
  * 3. Signatures are verified from the anchor down and the first failure stops the walk, so a
  *    forged certificate costs one verification wherever it sits. Keys are imported only when
- *    they are about to verify something. A verified certificate-to-key link is remembered, so a
- *    forgery appended below genuine certificates costs one verification, not the whole path.
+ *    they are about to verify something. A verified certificate-to-key link is remembered, and
+ *    the parsed certificate with it, so a forgery appended below genuine certificates costs one
+ *    verification and one parse, not the whole path.
  * 4. Caches, per store (a store's anchors never change, so anchors changing means a new store
  *    and new caches): validated paths, keyed by the SHA-256 of the chain, re-checked against
  *    their validity window and revocation on every hit; and failures, for `failureCacheSeconds`,
@@ -83,8 +84,8 @@ export interface X509Anchor {
 
 export interface X509TrustStoreOptions {
   /**
-   * How many validated chains, and how many verified certificate signatures, to remember; the
-   * oldest is dropped first. 0 disables both caches.
+   * How many validated chains, verified certificate signatures and parsed verified certificates
+   * to remember (each); the oldest is dropped first. 0 disables these caches.
    * @defaultValue 10000
    */
   readonly cacheLimit?: number
@@ -139,10 +140,10 @@ export interface ValidatedChain {
 
 /** RFC 9360 chains are short; this bounds the work an unauthenticated chain can cause. */
 export const MAX_CHAIN_LENGTH = 8
-/** Larger than any attestation certificate in the field; bounds parsing and hashing. */
-export const MAX_CERTIFICATE_BYTES = 16_384
-/** All certificates of one chain together: eight certificates of 4 KiB. */
-export const MAX_CHAIN_BYTES = 32_768
+/** Larger than any attestation certificate in the field (1 to 3 KiB); bounds parsing and hashing. */
+export const MAX_CERTIFICATE_BYTES = 8192
+/** All certificates of one chain together: an Android key attestation chain of four is ~5 KiB. */
+export const MAX_CHAIN_BYTES = 16_384
 const DEFAULT_CACHE_LIMIT = 10_000
 const DEFAULT_FAILURE_CACHE_LIMIT = 4096
 const DEFAULT_FAILURE_CACHE_SECONDS = 60
@@ -244,6 +245,8 @@ interface Crl {
 
 interface Anchor {
   readonly certificate: Certificate
+  /** SHA-256 of the anchor certificate, hex. */
+  readonly digest: string
   readonly key: PublicKey
   readonly subject: string
   readonly revokedSerials: ReadonlySet<string>
@@ -290,8 +293,10 @@ interface StoreState {
   readonly bySubject: ReadonlyMap<string, readonly Anchor[]>
   readonly cache: Map<string, CacheEntry>
   readonly cacheLimit: number
-  /** Verified signatures: `${certificate digest}:${issuer spkiSha256}`. */
+  /** Verified signatures: `${certificate digest}:${issuer certificate digest}`. */
   readonly links: Set<string>
+  /** Certificates whose signature verified, parsed, by digest: genuine CAs are parsed once. */
+  readonly parsed: Map<string, PathCertificate>
   readonly failures: Map<string, FailureEntry>
   readonly failureCacheLimit: number
   readonly failureCacheSeconds: number
@@ -369,7 +374,7 @@ export class X509TrustStore {
       let digest: string
       try {
         anchor = loadAnchor(input)
-        digest = sha256(anchor.certificate.fields.der)
+        digest = anchor.digest
       } catch (cause) {
         const detail = cause instanceof Error ? cause.message : String(cause)
         throw new VerifierError('ERR_CONFIG_INVALID', `X.509 anchor ${i}: ${detail}`, { cause })
@@ -390,6 +395,7 @@ export class X509TrustStore {
       cache: new Map(),
       cacheLimit,
       links: new Set(),
+      parsed: new Map(),
       failures: new Map(),
       failureCacheLimit,
       failureCacheSeconds,
@@ -403,6 +409,7 @@ export class X509TrustStore {
     const s = state(this)
     s.cache.clear()
     s.links.clear()
+    s.parsed.clear()
     s.failures.clear()
   }
 
@@ -434,7 +441,7 @@ function loadAnchor(input: X509Anchor): Anchor {
     if (!(input.crl instanceof Uint8Array)) throw new TypeError('crl must be a Uint8Array')
     crl = loadCrl(parseCrlDer(Uint8Array.from(input.crl)))
   }
-  return { certificate, key, subject: renderName(fields.subject), revokedSerials, crl }
+  return { certificate, digest: sha256(fields.der), key, subject: renderName(fields.subject), revokedSerials, crl }
 }
 
 function loadCrl(fields: CrlFields): Crl {
@@ -522,14 +529,21 @@ function verifySigned(
   }
 }
 
-/** Verifies that `issuerKey` signed `child`, remembering links that verify. */
-function verifyLink(s: StoreState, child: PathCertificate, issuerKey: PublicKey): boolean {
-  const link = `${child.digest}:${issuerKey.spkiSha256}`
+/**
+ * Verifies that the issuer whose certificate has the digest `issuerDigest` signed `child`,
+ * remembering links that verify; the issuer's key is imported only when the link is not known.
+ */
+function verifyLink(s: StoreState, child: PathCertificate, issuerDigest: string, issuerKey: () => PublicKey): boolean {
+  const link = `${child.digest}:${issuerDigest}`
   if (s.links.has(link)) return true
+  const key = issuerKey()
   s.counters.signatureVerifications++
   const { tbs, signature } = child.certificate.fields
-  const ok = verifySigned(child.algorithm, issuerKey, tbs, signature)
-  if (ok) boundedAdd(s.links, s.cacheLimit, () => s.links.add(link))
+  const ok = verifySigned(child.algorithm, key, tbs, signature)
+  if (ok) {
+    boundedAdd(s.links, s.cacheLimit, () => s.links.add(link))
+    if (!s.parsed.has(child.digest)) boundedAdd(s.parsed, s.cacheLimit, () => s.parsed.set(child.digest, child))
+  }
   return ok
 }
 
@@ -656,48 +670,70 @@ function checkIssuer(issuer: Certificate, below: number, which: string): void {
 
 const TIME_CODES: ReadonlySet<ErrorCode> = new Set<ErrorCode>(['ERR_X509_EXPIRED', 'ERR_X509_NOT_YET_VALID'])
 
+/** The link checks that need no signature: `issuer` is next above `child` in the path. */
+function checkLink(child: PathCertificate, issuer: Certificate, i: number): void {
+  if (!bytesEqual(child.certificate.fields.issuer, issuer.fields.subject)) {
+    throw fail('ERR_X509_NAME_CHAINING', `issuer of certificate ${i} is not the subject of certificate ${i + 1}`)
+  }
+  if (!keyIdsAgree(child.certificate, issuer)) {
+    throw fail('ERR_X509_NAME_CHAINING', `authorityKeyIdentifier of certificate ${i} is not the subjectKeyIdentifier of certificate ${i + 1}`)
+  }
+  if (signerKind(child.algorithm) !== issuer.keyKind) {
+    throw fail('ERR_X509_SIGNATURE_INVALID', `certificate ${i} is signed with ${child.algorithm.name}, which the key of certificate ${i + 1} cannot make`)
+  }
+}
+
+/** A certificate's own checks at position `i` of the path: its role (leaf or issuer) and validity. */
+function checkOwn(p: PathCertificate, i: number, now: number): void {
+  const { certificate } = p
+  if (i === 0) {
+    if (certificate.keyUsage !== undefined && (certificate.keyUsage & KEY_USAGE.digitalSignature) === 0) {
+      throw fail('ERR_X509_KEY_USAGE', 'leaf keyUsage lacks digitalSignature')
+    }
+  } else {
+    checkIssuer(certificate, i - 1, `certificate ${i}`)
+  }
+  checkWindow(certificate.fields.notBefore, certificate.fields.notAfter, now, `certificate ${i}`)
+}
+
 /**
- * Builds and checks the path. Phase 1 (no signature): parse, allow-lists, names and key
- * identifiers up to the anchor candidates, issuer constraints, validity. Phase 2: signatures from
- * the anchor down, stopping at the first failure. Phase 3: revocation.
- * `timeless.cacheable` is cleared when a time check excluded an anchor candidate.
+ * Builds and checks the path from the top down, so that a forged link costs one parse and one
+ * signature wherever it sits:
+ * 1. The top certificate is parsed and its anchor found by name, key identifier and key type
+ *    among the provisioned anchors; none means `ERR_X509_UNKNOWN_ANCHOR` before any signature.
+ *    The anchor's constraints and validity, and the top certificate's, are checked next.
+ * 2. The anchor's signature on the top certificate; then, for each certificate below, its parse,
+ *    name chaining, key identifier, key type, its own constraints and validity, and only then its
+ *    signature by the certificate above. The first failure ends the walk.
+ * 3. Revocation, once the anchor is known.
+ * Certificates below a failure are never parsed. `timeless.cacheable` is cleared when a time
+ * check excluded an anchor candidate.
  */
 function buildPath(certs: readonly Uint8Array[], s: StoreState, now: number, timeless: { cacheable: boolean }): CacheEntry {
   // A chain is never its own anchor, and an anchor never certifies itself as a device key.
-  const digests = certs.map(sha256)
-  if (s.byDigest.has(digests[0]!)) {
+  const digests = new Array<string>(certs.length)
+  const digest = (i: number): string => (digests[i] ??= sha256(certs[i]!))
+  if (s.byDigest.has(digest(0))) {
     throw fail('ERR_X509_SELF_SIGNED_LEAF', 'the leaf certificate is a trust anchor; it certifies no device key')
   }
   let supplied = certs
   let sentAnchor: Anchor | undefined
   if (certs.length > 1) {
-    sentAnchor = s.byDigest.get(digests[certs.length - 1]!)
+    sentAnchor = s.byDigest.get(digest(certs.length - 1))
     if (sentAnchor !== undefined) supplied = certs.slice(0, -1)
   }
-
-  // Phase 1: everything that needs no signature.
-  const path: PathCertificate[] = supplied.map((der, i) => {
-    const fields = withIndex(i, () => parseCertificateDer(der))
+  const n = supplied.length
+  const path = new Array<PathCertificate>(n)
+  const parse = (i: number): PathCertificate => {
+    const known = s.parsed.get(digest(i))
+    if (known !== undefined) return (path[i] = known)
+    const fields = withIndex(i, () => parseCertificateDer(supplied[i]!))
     const algorithm = withIndex(i, () => signatureAlgorithm(fields.signatureAlgorithm, 'certificate'))
-    return { certificate: withIndex(i, () => describe(fields)), algorithm, digest: digests[i]! }
-  })
-  const n = path.length
-  const leaf = path[0]!.certificate
-  const top = path[n - 1]!
-
-  for (let i = 0; i + 1 < n; i++) {
-    const child = path[i]!
-    const issuer = path[i + 1]!.certificate
-    if (!bytesEqual(child.certificate.fields.issuer, issuer.fields.subject)) {
-      throw fail('ERR_X509_NAME_CHAINING', `issuer of certificate ${i} is not the subject of certificate ${i + 1}`)
-    }
-    if (!keyIdsAgree(child.certificate, issuer)) {
-      throw fail('ERR_X509_NAME_CHAINING', `authorityKeyIdentifier of certificate ${i} is not the subjectKeyIdentifier of certificate ${i + 1}`)
-    }
-    if (signerKind(child.algorithm) !== issuer.keyKind) {
-      throw fail('ERR_X509_SIGNATURE_INVALID', `certificate ${i} is signed with ${child.algorithm.name}, which the key of certificate ${i + 1} cannot make`)
-    }
+    return (path[i] = { certificate: withIndex(i, () => describe(fields)), algorithm, digest: digest(i) })
   }
+
+  // 1. The anchor, before any signature.
+  const top = parse(n - 1)
   const topFields = top.certificate.fields
   if (sentAnchor !== undefined && !bytesEqual(topFields.issuer, sentAnchor.certificate.fields.subject)) {
     throw fail('ERR_X509_NAME_CHAINING', `issuer of certificate ${n - 1} is not the subject of the anchor sent last`)
@@ -712,14 +748,7 @@ function buildPath(certs: readonly Uint8Array[], s: StoreState, now: number, tim
   if (matching.length === 0) {
     throw fail('ERR_X509_UNKNOWN_ANCHOR', `no anchor named by certificate ${n - 1} has its key identifier and key type`)
   }
-  for (let k = 1; k < n; k++) checkIssuer(path[k]!.certificate, k - 1, `certificate ${k}`)
-  if (leaf.keyUsage !== undefined && (leaf.keyUsage & KEY_USAGE.digitalSignature) === 0) {
-    throw fail('ERR_X509_KEY_USAGE', 'leaf keyUsage lacks digitalSignature')
-  }
-  const pathNotBefore = Math.max(...path.map((p) => p.certificate.fields.notBefore))
-  const pathNotAfter = Math.min(...path.map((p) => p.certificate.fields.notAfter))
-  checkWindow(pathNotBefore, pathNotAfter, now, 'path')
-
+  checkOwn(top, n - 1, now)
   const refusals: VerifierError[] = []
   const eligible = matching.filter((a) => {
     try {
@@ -736,25 +765,31 @@ function buildPath(certs: readonly Uint8Array[], s: StoreState, now: number, tim
   if (refusals.some((e) => TIME_CODES.has(e.code))) timeless.cacheable = false
   if (eligible.length === 0) throw refusals.find((e) => TIME_CODES.has(e.code)) ?? refusals[0]!
 
-  // Phase 2: signatures, from the anchor down; the first failure ends the walk.
-  const anchor = eligible.find((a) => verifyLink(s, top, a.key))
+  // 2. Signatures from the anchor down, each link checked before its signature.
+  const anchor = eligible.find((a) => verifyLink(s, top, a.digest, () => a.key))
   if (anchor === undefined) {
     throw fail('ERR_X509_UNKNOWN_ANCHOR', `certificate ${n - 1} names an anchor but no anchor key verifies it`)
   }
-  // keys[k] is the key of path[k], imported only when it is about to verify path[k - 1].
-  const keys: PublicKey[] = new Array<PublicKey>(n)
   for (let i = n - 2; i >= 0; i--) {
-    const issuerKey = withIndex(i + 1, () => importSpki(path[i + 1]!.certificate.fields.spki))
-    keys[i + 1] = issuerKey
-    if (!verifyLink(s, path[i]!, issuerKey)) {
+    const child = parse(i)
+    const issuer = path[i + 1]!
+    checkLink(child, issuer.certificate, i)
+    checkOwn(child, i, now)
+    const issuerKey = () => withIndex(i + 1, () => importSpki(issuer.certificate.fields.spki))
+    if (!verifyLink(s, child, issuer.digest, issuerKey)) {
       throw fail('ERR_X509_SIGNATURE_INVALID', `certificate ${i} is not signed by certificate ${i + 1}`)
     }
   }
+  const leaf = path[0]!.certificate
   const leafKey = withIndex(0, () => importSpki(leaf.fields.spki))
-  keys[0] = leafKey
+  const pathNotBefore = Math.max(...path.map((p) => p.certificate.fields.notBefore))
+  const pathNotAfter = Math.min(...path.map((p) => p.certificate.fields.notAfter))
 
   // Phase 3: revocation, with the anchor now known.
-  const issuers = [...path.slice(1).map((p, k) => ({ certificate: p.certificate, key: keys[k + 1]! })), anchor]
+  const issuers: CrlIssuer[] = [
+    ...path.slice(1).map((p) => ({ certificate: p.certificate, key: () => importSpki(p.certificate.fields.spki) })),
+    { certificate: anchor.certificate, key: () => anchor.key },
+  ]
   const window: PathWindow = {
     notBefore: Math.max(pathNotBefore, anchor.certificate.fields.notBefore),
     notAfter: Math.min(pathNotAfter, anchor.certificate.fields.notAfter),
@@ -791,6 +826,12 @@ function withIndex<T>(index: number, step: () => T): T {
   }
 }
 
+/** An issuer in the path, its key imported on demand. */
+interface CrlIssuer {
+  readonly certificate: Certificate
+  readonly key: () => PublicKey
+}
+
 /**
  * Which certificates of the path the anchor's CRL speaks for: those whose issuer is the CRL
  * issuer. The CRL must then verify with that issuer's key, which must allow cRLSign.
@@ -799,7 +840,7 @@ function crlCoverage(
   s: StoreState,
   anchor: Anchor,
   path: readonly PathCertificate[],
-  issuers: readonly { readonly certificate: Certificate; readonly key: PublicKey }[],
+  issuers: readonly CrlIssuer[],
 ): string[] {
   const crl = anchor.crl
   if (crl === undefined) return []
@@ -810,12 +851,13 @@ function crlCoverage(
     if (issuer.certificate.keyUsage !== undefined && (issuer.certificate.keyUsage & KEY_USAGE.cRLSign) === 0) {
       throw fail('ERR_X509_CRL_INVALID', 'the CRL issuer keyUsage lacks cRLSign (RFC 5280 §6.3.3 (f))')
     }
-    let ok = crl.verified.get(issuer.key.spkiSha256)
+    const key = issuer.key()
+    let ok = crl.verified.get(key.spkiSha256)
     if (ok === undefined) {
       s.counters.signatureVerifications++
-      ok = verifySigned(crl.algorithm, issuer.key, crl.fields.tbs, crl.fields.signature)
+      ok = verifySigned(crl.algorithm, key, crl.fields.tbs, crl.fields.signature)
       if (crl.verified.size >= CRL_VERDICT_LIMIT) crl.verified.clear()
-      crl.verified.set(issuer.key.spkiSha256, ok)
+      crl.verified.set(key.spkiSha256, ok)
     }
     if (!ok) throw fail('ERR_X509_CRL_INVALID', 'the CRL signature does not verify with its issuer key')
     covered.push(certificate.fields.serialHex)

@@ -4,6 +4,7 @@ import { generateKeyPairSync, sign, verify, webcrypto, type KeyObject } from 'no
 import { before, describe, it } from 'node:test'
 import * as x509 from '@peculiar/x509'
 import {
+  MAX_CERTIFICATE_BYTES,
   MAX_CHAIN_BYTES,
   validateChain,
   X509TrustStore,
@@ -555,12 +556,19 @@ function costOfRefusal(s: X509TrustStore, fn: () => unknown, code: ErrorCode): n
 
 const keyId = (byte: number) => new Uint8Array(20).fill(byte)
 
+/** A store that has validated the standard chain: the anchor → intermediate link is known. */
+function knowing(): X509TrustStore {
+  const s = storeOf(pki.anchors)
+  validateChain(pki.chain, s, NOW)
+  return s
+}
+
 describe('validateChain: cost bounds (issue 7 item 9)', () => {
-  it('refuses an RSA key over 4096 bits or with e ≠ 65537 in the chain, before any signature', async () => {
+  it('refuses an RSA key over 4096 bits or with e ≠ 65537 in the chain, before it verifies anything', async () => {
     for (const spki of [rsaSpki(4097), rsaSpki(2048, 3), rsaSpki(16_384)]) {
       const leaf = await issue({ subject: 'CN=Dev', issuer: pki.intermediate, spki })
       rejects(() => validateChain([leaf.der, pki.intermediate.der], storeOf(pki.anchors), NOW), 'ERR_KEY_UNSUPPORTED')
-      const s = storeOf(pki.anchors)
+      const s = knowing()
       assert.equal(costOfRefusal(s, () => validateChain([leaf.der, pki.intermediate.der], s, NOW), 'ERR_KEY_UNSUPPORTED'), 0)
       // The same key as an intermediate's, where it would verify the certificate below.
       const signer = await generateP256()
@@ -587,28 +595,28 @@ describe('validateChain: cost bounds (issue 7 item 9)', () => {
 
   it(`refuses a chain of more than ${MAX_CHAIN_BYTES} bytes in all, though each certificate is small enough`, async () => {
     const padding = (n: number) => new x509.Extension('1.2.3.4.5', false, derTlv(0x04, new Uint8Array(n)))
-    const int1 = await issue({ subject: 'CN=Int 1', issuer: pki.root, ca: true, extensions: [padding(11_000)] })
-    const int2 = await issue({ subject: 'CN=Int 2', issuer: int1, ca: true, extensions: [padding(11_000)] })
-    const leaf = await issue({ subject: 'CN=Dev', issuer: int2, extensions: [padding(11_000)] })
+    const int1 = await issue({ subject: 'CN=Int 1', issuer: pki.root, ca: true, extensions: [padding(5600)] })
+    const int2 = await issue({ subject: 'CN=Int 2', issuer: int1, ca: true, extensions: [padding(5600)] })
+    const leaf = await issue({ subject: 'CN=Dev', issuer: int2, extensions: [padding(5600)] })
     const chain = [leaf.der, int2.der, int1.der]
-    assert.ok(chain.every((c) => c.length < 16_384) && chain.reduce((n, c) => n + c.length, 0) > MAX_CHAIN_BYTES)
+    assert.ok(chain.every((c) => c.length < MAX_CERTIFICATE_BYTES) && chain.reduce((n, c) => n + c.length, 0) > MAX_CHAIN_BYTES)
     rejects(() => validateChain(chain, storeOf(pki.anchors), NOW), 'ERR_X509_MALFORMED')
     const s = storeOf(pki.anchors)
     assert.equal(costOfRefusal(s, () => validateChain(chain, s, NOW), 'ERR_X509_MALFORMED'), 0)
-    assert.throws(() => validateChain(chain, s, NOW), /at most 32768/)
+    assert.throws(() => validateChain(chain, s, NOW), /at most 16384/)
     // The same path without the padding validates.
     const slim = await issue({ subject: 'CN=Dev', issuer: int2 })
     assert.ok(validateChain([slim.der, int2.der, int1.der], s, NOW))
   })
 
-  it('refuses more than 32 extensions, or an OID longer than 64 octets', async () => {
-    const many = Array.from({ length: 33 }, (_, i) => opaqueExtension(`1.2.3.4.${i + 1}`, false))
+  it('refuses more than 16 extensions, or an OID longer than 64 octets', async () => {
+    const many = Array.from({ length: 17 }, (_, i) => opaqueExtension(`1.2.3.4.${i + 1}`, false))
     const crowded = await issue({ ...leafOf(pki), extensions: many })
     rejects(() => validateChain([crowded.der, pki.intermediate.der], store, NOW), 'ERR_X509_MALFORMED')
     const longOid = `1.2.${Array.from({ length: 70 }, () => '1').join('.')}`
     const odd = await issue({ ...leafOf(pki), extensions: [opaqueExtension(longOid, false)] })
     rejects(() => validateChain([odd.der, pki.intermediate.der], store, NOW), 'ERR_X509_MALFORMED')
-    const enough = await issue({ ...leafOf(pki), extensions: many.slice(0, 30) })
+    const enough = await issue({ ...leafOf(pki), extensions: many.slice(0, 15) })
     assert.ok(validateChain([enough.der, pki.intermediate.der], store, NOW))
   })
 
@@ -657,20 +665,37 @@ describe('validateChain: cost bounds (issue 7 item 9)', () => {
     const leaf = await issue({ subject: 'CN=Dev', issuer: int, extensions: [authorityKeyId(keyId(8))] })
     rejects(() => validateChain([leaf.der, int.der], storeOf(pki.anchors), NOW), 'ERR_X509_NAME_CHAINING')
     const s = storeOf(pki.anchors)
-    assert.equal(costOfRefusal(s, () => validateChain([leaf.der, int.der], s, NOW), 'ERR_X509_NAME_CHAINING'), 0)
+    // The anchor's signature on the intermediate, and none on the leaf.
+    assert.equal(costOfRefusal(s, () => validateChain([leaf.der, int.der], s, NOW), 'ERR_X509_NAME_CHAINING'), 1)
     const matching = await issue({ subject: 'CN=Dev', issuer: int, extensions: [authorityKeyId(keyId(7))] })
     assert.ok(validateChain([matching.der, int.der], s, NOW))
   })
 
-  it('checks cA, keyUsage, pathLen and validity before any signature', async () => {
+  it('checks cA, keyUsage, pathLen and validity of a link before its signature', async () => {
     const stranger = await generateP256()
     const notCa = await issue({ subject: 'CN=Not CA', issuer: pki.root, ca: false, keyUsage: x509.KeyUsageFlags.keyCertSign })
     const forged = await issue({ subject: 'CN=Dev', issuer: notCa, signWith: stranger.privateKey })
     rejects(() => validateChain([forged.der, notCa.der], storeOf(pki.anchors), NOW), 'ERR_X509_NOT_CA')
     const s = storeOf(pki.anchors)
     assert.equal(costOfRefusal(s, () => validateChain([forged.der, notCa.der], s, NOW), 'ERR_X509_NOT_CA'), 0)
+    const oldInt = await issue({ subject: 'CN=Old Int', issuer: pki.root, ca: true, notAfter: NOW - 1 })
+    const below = await issue({ subject: 'CN=Dev', issuer: oldInt, signWith: stranger.privateKey })
+    assert.equal(costOfRefusal(s, () => validateChain([below.der, oldInt.der], s, NOW), 'ERR_X509_EXPIRED'), 0)
+    // Below a link already known, a forged leaf's own faults come before its signature.
+    const known = knowing()
     const expired = await issue({ ...leafOf(pki), notAfter: NOW - 1, signWith: stranger.privateKey })
-    assert.equal(costOfRefusal(s, () => validateChain([expired.der, pki.intermediate.der], s, NOW), 'ERR_X509_EXPIRED'), 0)
+    assert.equal(costOfRefusal(known, () => validateChain([expired.der, pki.intermediate.der], known, NOW), 'ERR_X509_EXPIRED'), 0)
+    const noSign = await issue({ ...leafOf(pki), keyUsage: x509.KeyUsageFlags.keyAgreement, signWith: stranger.privateKey })
+    assert.equal(costOfRefusal(known, () => validateChain([noSign.der, pki.intermediate.der], known, NOW), 'ERR_X509_KEY_USAGE'), 0)
+  })
+
+  it('never parses the certificates below a forged link', async () => {
+    const stranger = await generateP256()
+    const forgedTop = await issue({ subject: 'CN=Int', issuer: pki.root, ca: true, signWith: stranger.privateKey })
+    const s = storeOf(pki.anchors)
+    // Garbage below the forged top certificate: the walk stops at the anchor's signature.
+    const chain = [Uint8Array.of(0x30, 0x03, 0x02, 0x01, 0x00), forgedTop.der]
+    assert.equal(costOfRefusal(s, () => validateChain(chain, s, NOW), 'ERR_X509_UNKNOWN_ANCHOR'), 1)
   })
 
   it('verifies from the anchor down: a forgery next to the anchor costs one verification', async () => {
