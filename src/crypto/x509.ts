@@ -29,14 +29,18 @@
  * Cost, since the chain is unauthenticated input (docs/decisions.md, "X.509 path cost"):
  * 1. Bounds first: at most `MAX_CHAIN_LENGTH` certificates, `MAX_CERTIFICATE_BYTES` each and
  *    `MAX_CHAIN_BYTES` in all; the DER reader bounds extensions and OIDs.
- * 2. Everything that needs no signature is decided before the first one: strict parsing, the
- *    algorithm and key allow-lists, names and key identifiers up to a provisioned anchor, cA,
- *    keyUsage, pathLen and validity. A chain that leads to no anchor costs no signature.
- * 3. Signatures are verified from the anchor down and the first failure stops the walk, so a
- *    forged certificate costs one verification wherever it sits. Keys are imported only when
- *    they are about to verify something. A verified certificate-to-key link is remembered, and
- *    the parsed certificate with it, so a forgery appended below genuine certificates costs one
- *    verification and one parse, not the whole path.
+ * 2. The anchor is found before any signature: the top certificate alone is parsed, and its
+ *    issuer name, authorityKeyIdentifier and signature algorithm select the provisioned anchors
+ *    that could have signed it. None means `ERR_X509_UNKNOWN_ANCHOR` at the cost of one parse.
+ * 3. Signatures are verified from the anchor down and the first failure stops the walk. Each
+ *    certificate is parsed only once the link above it verified, and its own checks (name and
+ *    key identifier chaining, key type, cA, keyUsage, pathLen, validity) come before its
+ *    signature. So a forged certificate costs one parse and one verification wherever it sits,
+ *    and nothing below it is read. (Parsing every certificate first let a public genuine
+ *    intermediate over seven novel certificates cost eight parses before the first signature.)
+ *    Keys are imported only when they are about to verify something. A verified link is
+ *    remembered, and the certificate parsed, so a forgery below genuine certificates costs one
+ *    parse and one verification, not the whole path.
  * 4. Caches, per store (a store's anchors never change, so anchors changing means a new store
  *    and new caches): validated paths, keyed by the SHA-256 of the chain, re-checked against
  *    their validity window and revocation on every hit; and failures, for `failureCacheSeconds`,
