@@ -789,7 +789,7 @@ function buildPath(certs: readonly Uint8Array[], s: StoreState, now: number, tim
   const pathNotBefore = Math.max(...path.map((p) => p.certificate.fields.notBefore))
   const pathNotAfter = Math.min(...path.map((p) => p.certificate.fields.notAfter))
 
-  // Phase 3: revocation, with the anchor now known.
+  // 3. Revocation, with the anchor now known.
   const issuers: CrlIssuer[] = [
     ...path.slice(1).map((p) => ({ certificate: p.certificate, key: () => importSpki(p.certificate.fields.spki) })),
     { certificate: anchor.certificate, key: () => anchor.key },
