@@ -53,7 +53,7 @@ import {
   type TestCert,
 } from '../test/helpers/pki.js'
 
-const ROUNDS = Number(process.env['BENCH_ROUNDS'] ?? 5)
+const ROUNDS = Number(process.env['BENCH_ROUNDS'] ?? 7)
 const ROUND_MS = Number(process.env['BENCH_ROUND_MS'] ?? 600)
 const CERT_BYTES = 2040
 const RSA_SHA256 = { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256' }

@@ -42,7 +42,7 @@
  *    remembered, and the certificate parsed, so a forgery below genuine certificates costs one
  *    parse and one verification, not the whole path.
  * 4. Caches, per store (a store's anchors never change, so anchors changing means a new store
- *    and new caches): validated paths, keyed by the SHA-256 of the chain, re-checked against
+ *    and new caches): validated paths, keyed by a SHA-256 over the chain, re-checked against
  *    their validity window and revocation on every hit; and failures, for `failureCacheSeconds`,
  *    so a repeated hostile chain costs one hash. A failure is cached only when it can never turn
  *    into success with the same store: never one that a time check took part in (expired, not
@@ -571,15 +571,13 @@ function copyChain(chain: readonly Uint8Array[]): Uint8Array[] {
   return chain.map((der) => Uint8Array.from(der))
 }
 
-function cacheKey(certs: readonly Uint8Array[]): string {
-  const hash = createHash('sha256')
-  const length = Buffer.alloc(4)
-  // Length-prefixed so that no other split of the same bytes into certificates shares the key.
-  for (const der of certs) {
-    length.writeUInt32BE(der.length)
-    hash.update(length).update(der)
-  }
-  return hash.digest('base64')
+/**
+ * The chain's cache key: SHA-256 over the SHA-256 of each certificate, in order (each digest has a
+ * fixed length, so no other split of the same bytes into certificates shares the key). The
+ * chain's bytes are hashed once, and the per-certificate digests serve the path walk too.
+ */
+function cacheKey(digests: readonly string[]): string {
+  return createHash('sha256').update(digests.join(':')).digest('base64')
 }
 
 /**
@@ -598,7 +596,8 @@ export function validateChain(
   if (!Number.isFinite(nowSeconds)) throw new TypeError('nowSeconds must be a finite number')
   if (s.anchors.length === 0) throw fail('ERR_X509_NO_ANCHOR', 'no X.509 trust anchor is provisioned')
   const certs = copyChain(chain)
-  const key = cacheKey(certs)
+  const digests = certs.map(sha256)
+  const key = cacheKey(digests)
   const hit = s.cache.get(key)
   if (hit !== undefined) {
     s.counters.pathCacheHits++
@@ -616,7 +615,7 @@ export function validateChain(
   const timeless = { cacheable: true }
   let entry: CacheEntry
   try {
-    entry = buildPath(certs, s, nowSeconds, timeless)
+    entry = buildPath(certs, digests, s, nowSeconds, timeless)
   } catch (err) {
     if (err instanceof VerifierError && timeless.cacheable && CACHEABLE_FAILURES.has(err.code)) {
       const failure: FailureEntry = { code: err.code, message: err.message, since: nowSeconds }
@@ -713,10 +712,15 @@ function checkOwn(p: PathCertificate, i: number, now: number): void {
  * Certificates below a failure are never parsed. `timeless.cacheable` is cleared when a time
  * check excluded an anchor candidate.
  */
-function buildPath(certs: readonly Uint8Array[], s: StoreState, now: number, timeless: { cacheable: boolean }): CacheEntry {
+function buildPath(
+  certs: readonly Uint8Array[],
+  digests: readonly string[],
+  s: StoreState,
+  now: number,
+  timeless: { cacheable: boolean },
+): CacheEntry {
   // A chain is never its own anchor, and an anchor never certifies itself as a device key.
-  const digests = new Array<string>(certs.length)
-  const digest = (i: number): string => (digests[i] ??= sha256(certs[i]!))
+  const digest = (i: number): string => digests[i]!
   if (s.byDigest.has(digest(0))) {
     throw fail('ERR_X509_SELF_SIGNED_LEAF', 'the leaf certificate is a trust anchor; it certifies no device key')
   }
