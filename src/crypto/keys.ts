@@ -48,6 +48,17 @@ export interface KeyBinding {
   readonly kid?: string | undefined
 }
 
+/**
+ * RSA keys are accepted from 2048 to 4096 bits with the public exponent 65537, whatever their
+ * source (JWK, COSE_Key, SPKI, a pinned or chained certificate). Below 2048 bits a key is weak;
+ * above 4096 bits, or with a larger exponent, one verification costs what an attacker chooses
+ * (a 16384-bit modulus or a 4096-bit exponent makes a verification 20 to 100 times dearer), and
+ * e = 3 invites the padding-check mistakes of the past. Nothing real needs either.
+ */
+export const RSA_MIN_BITS = 2048
+export const RSA_MAX_BITS = 4096
+export const RSA_EXPONENT = 65_537
+
 const CACHE_LIMIT = 10_000
 const cache = new Map<string, PublicKey>()
 
@@ -90,6 +101,7 @@ function describe(keyObject: KeyObject, binding: KeyBinding): PublicKey {
     case 'rsa-pss':
       kty = 'RSA'
       modulusBits = details.modulusLength
+      checkRsaBounds(modulusBits, details.publicExponent)
       break
     default:
       throw new VerifierError('ERR_KEY_UNSUPPORTED', `key type ${keyObject.asymmetricKeyType}`)
@@ -105,6 +117,21 @@ function describe(keyObject: KeyObject, binding: KeyBinding): PublicKey {
     kid: binding.kid,
     spkiSha256: createHash('sha256').update(spki).digest('hex'),
   })
+}
+
+/** @throws VerifierError `ERR_KEY_UNSUPPORTED` for an RSA key outside 2048..4096 bits or with e ≠ 65537. */
+export function checkRsaBounds(modulusBits: number | undefined, publicExponent: bigint | number | undefined): void {
+  if (modulusBits === undefined || modulusBits < RSA_MIN_BITS || modulusBits > RSA_MAX_BITS) {
+    throw new VerifierError(
+      'ERR_KEY_UNSUPPORTED',
+      `RSA key of ${String(modulusBits)} bits; ${RSA_MIN_BITS} to ${RSA_MAX_BITS} bits are accepted`,
+    )
+  }
+  const exponentOk =
+    typeof publicExponent === 'bigint' ? publicExponent === BigInt(RSA_EXPONENT) : publicExponent === RSA_EXPONENT
+  if (!exponentOk) {
+    throw new VerifierError('ERR_KEY_UNSUPPORTED', `RSA public exponent ${String(publicExponent)}; only ${RSA_EXPONENT} is accepted`)
+  }
 }
 
 function bindingKey(binding: KeyBinding): string {

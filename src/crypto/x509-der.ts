@@ -11,6 +11,9 @@
  *    certificates (no second parser decides anything).
  * 4. Times are UTCTime `YYMMDDHHMMSSZ` or GeneralizedTime `YYYYMMDDHHMMSSZ` (RFC 5280 §4.1.2.5).
  * 5. Nothing returned aliases the caller's buffer: the caller passes a private copy.
+ * 6. Work is bounded by the input: at most `MAX_EXTENSIONS` extensions per certificate or CRL,
+ *    OBJECT IDENTIFIERs of at most `MAX_OID_BYTES` content octets, and no key is imported here
+ *    (`readSpki` reads only the algorithm, the curve, and an RSA key's modulus size and exponent).
  *
  * Every failure is `ERR_X509_MALFORMED`; callers that load provisioned data rewrap it.
  */
@@ -88,6 +91,14 @@ export interface CrlFields {
   readonly extensions: readonly RawExtension[]
 }
 
+/**
+ * Twice what attestation certificates in the field carry (Android KeyMint and DICE certificates
+ * have 3 to 8); bounds the work per certificate, which grows with the number of extensions.
+ */
+export const MAX_EXTENSIONS = 16
+/** Longer than any OID in X.509 use (the Android key attestation OID has 10 octets). */
+export const MAX_OID_BYTES = 64
+
 function malformed(message: string): VerifierError {
   return new VerifierError('ERR_X509_MALFORMED', message)
 }
@@ -137,25 +148,34 @@ export function children(bytes: Uint8Array, parent: Tlv): Tlv[] {
 const whole = (bytes: Uint8Array, tlv: Tlv): Uint8Array => bytes.subarray(tlv.start, tlv.end)
 const content = (bytes: Uint8Array, tlv: Tlv): Uint8Array => bytes.subarray(tlv.contentStart, tlv.end)
 
-/** Dotted form of an OBJECT IDENTIFIER's content octets (X.690 §8.19), minimal arcs only. */
+/**
+ * Dotted form of an OBJECT IDENTIFIER's content octets (X.690 §8.19), minimal arcs only. Arcs are
+ * summed as numbers and only an arc beyond 2^45 goes to `bigint`: this runs for every extension
+ * of every certificate in a chain, and `bigint` arithmetic per octet cost more than the rest of
+ * the parse together.
+ */
 export function oidToString(octets: Uint8Array): string {
   if (octets.length === 0) throw malformed('empty OBJECT IDENTIFIER')
-  const arcs: bigint[] = []
-  let value = 0n
+  if (octets.length > MAX_OID_BYTES) throw malformed(`OBJECT IDENTIFIER longer than ${MAX_OID_BYTES} octets`)
+  let out = ''
+  let value = 0
+  let big: bigint | undefined
   let fresh = true
   for (const byte of octets) {
     if (fresh && byte === 0x80) throw malformed('OBJECT IDENTIFIER arc is not minimal')
-    value = (value << 7n) | BigInt(byte & 0x7f)
+    if (big === undefined && value >= 2 ** 45) big = BigInt(value)
+    if (big === undefined) value = value * 128 + (byte & 0x7f)
+    else big = (big << 7n) | BigInt(byte & 0x7f)
     fresh = (byte & 0x80) === 0
-    if (fresh) {
-      arcs.push(value)
-      value = 0n
-    }
+    if (!fresh) continue
+    if (out !== '') out += `.${big ?? value}`
+    else if (big !== undefined) out = `2.${big - 80n}`
+    else out = value < 40 ? `0.${value}` : value < 80 ? `1.${value - 40}` : `2.${value - 80}`
+    value = 0
+    big = undefined
   }
   if (!fresh) throw malformed('OBJECT IDENTIFIER truncated')
-  const first = arcs[0]!
-  const head = first < 40n ? [0n, first] : first < 80n ? [1n, first - 40n] : [2n, first - 80n]
-  return [...head, ...arcs.slice(1)].join('.')
+  return out
 }
 
 /** An INTEGER's content as lower-case hex without leading zero digits (`0` for zero). */
@@ -201,7 +221,9 @@ function readExtensions(bytes: Uint8Array, sequence: Tlv): RawExtension[] {
   if (sequence.tag !== TAG.sequence) throw malformed('Extensions: SEQUENCE expected')
   const out: RawExtension[] = []
   const seen = new Set<string>()
-  for (const ext of children(bytes, sequence)) {
+  const all = children(bytes, sequence)
+  if (all.length > MAX_EXTENSIONS) throw malformed(`more than ${MAX_EXTENSIONS} extensions`)
+  for (const ext of all) {
     if (ext.tag !== TAG.sequence) throw malformed('Extension: SEQUENCE expected')
     const parts = children(bytes, ext)
     const oidTlv = parts[0]
@@ -386,4 +408,116 @@ export function hardwareModuleSerials(value: Uint8Array): Uint8Array[] {
     out.push(content(value, hwSerialNum))
   }
   return out
+}
+
+/** What path validation needs to know about a SubjectPublicKeyInfo before importing it. */
+export interface SpkiShape {
+  /** The algorithm OID, dotted. */
+  readonly algorithm: string
+  /** The namedCurve OID of an EC key (RFC 5480 §2.1.1), dotted. */
+  readonly curve?: string
+  /** The RSA modulus size in bits (RFC 8017 §A.1.1), leading zero octets ignored. */
+  readonly modulusBits?: number
+  /** The RSA public exponent; `Infinity` when it has more than 48 bits. */
+  readonly publicExponent?: number
+}
+
+const OID_RSA_ENCRYPTION = '1.2.840.113549.1.1.1'
+const OID_RSASSA_PSS = '1.2.840.113549.1.1.10'
+const OID_EC_PUBLIC_KEY = '1.2.840.10045.2.1'
+
+/** The positive INTEGER content of `tlv` without leading zero octets; a negative one is refused. */
+function unsignedContent(bytes: Uint8Array, tlv: Tlv, what: string): Uint8Array {
+  if (tlv.tag !== TAG.integer || tlv.end === tlv.contentStart) throw malformed(`${what}: INTEGER expected`)
+  if ((bytes[tlv.contentStart]! & 0x80) !== 0) throw malformed(`${what} is negative`)
+  let start = tlv.contentStart
+  while (start < tlv.end && bytes[start] === 0) start++
+  return bytes.subarray(start, tlv.end)
+}
+
+/**
+ * Reads a SubjectPublicKeyInfo TLV (RFC 5280 §4.1.2.7) without importing the key: the algorithm,
+ * the named curve of an EC key, and the modulus size and exponent of an RSA key, so that a caller
+ * can refuse a key before any cryptographic operation.
+ */
+export function readSpki(spki: Uint8Array): SpkiShape {
+  const outer = expect(spki, 0, spki.length, TAG.sequence, 'subjectPublicKeyInfo')
+  if (outer.end !== spki.length) throw malformed('subjectPublicKeyInfo: trailing bytes')
+  const [algorithmId, key, ...extra] = children(spki, outer)
+  if (algorithmId?.tag !== TAG.sequence || key?.tag !== TAG.bitString || extra.length > 0) {
+    throw malformed('subjectPublicKeyInfo: SEQUENCE { algorithm, subjectPublicKey } expected')
+  }
+  const [oid, parameters] = children(spki, algorithmId)
+  if (oid?.tag !== TAG.oid) throw malformed('subjectPublicKeyInfo: algorithm OID expected')
+  const algorithm = oidToString(content(spki, oid))
+  if (algorithm === OID_EC_PUBLIC_KEY) {
+    if (parameters?.tag !== TAG.oid) throw malformed('EC key without a namedCurve')
+    return { algorithm, curve: oidToString(content(spki, parameters)) }
+  }
+  if (algorithm !== OID_RSA_ENCRYPTION && algorithm !== OID_RSASSA_PSS) return { algorithm }
+  if (key.end - key.contentStart < 2 || spki[key.contentStart] !== 0) throw malformed('RSA key: bad BIT STRING')
+  const rsaKey = expect(spki, key.contentStart + 1, key.end, TAG.sequence, 'RSAPublicKey')
+  const [modulus, exponent, ...more] = children(spki, rsaKey)
+  if (rsaKey.end !== key.end || modulus === undefined || exponent === undefined || more.length > 0) {
+    throw malformed('RSAPublicKey: SEQUENCE { modulus, publicExponent } expected')
+  }
+  const n = unsignedContent(spki, modulus, 'RSA modulus')
+  const e = unsignedContent(spki, exponent, 'RSA exponent')
+  const modulusBits = n.length === 0 ? 0 : (n.length - 1) * 8 + (32 - Math.clz32(n[0]!))
+  const publicExponent = e.length > 6 ? Number.POSITIVE_INFINITY : e.reduce((v, b) => v * 256 + b, 0)
+  return { algorithm, modulusBits, publicExponent }
+}
+
+/** A basicConstraints value (RFC 5280 §4.2.1.9): `SEQUENCE { cA BOOLEAN DEFAULT FALSE, pathLen INTEGER OPTIONAL }`. */
+export function readBasicConstraints(value: Uint8Array): { readonly ca: boolean; readonly pathLength?: number } {
+  const outer = expect(value, 0, value.length, TAG.sequence, 'basicConstraints')
+  if (outer.end !== value.length) throw malformed('basicConstraints: trailing bytes')
+  const parts = children(value, outer)
+  let ca = false
+  let next = 0
+  if (parts[0]?.tag === TAG.boolean) {
+    if (parts[0].end - parts[0].contentStart !== 1) throw malformed('basicConstraints: cA is not a BOOLEAN')
+    ca = value[parts[0].contentStart] !== 0
+    next = 1
+  }
+  const pathLen = parts[next]
+  if (pathLen === undefined) return { ca }
+  if (parts.length !== next + 1) throw malformed('basicConstraints: unexpected fields')
+  const digits = unsignedContent(value, pathLen, 'pathLenConstraint')
+  // Any value above the chain bound is as good as unlimited; refusing it would refuse real CAs.
+  const pathLength = digits.length > 4 ? 0xffffffff : digits.reduce((v, b) => v * 256 + b, 0)
+  return { ca, pathLength }
+}
+
+/**
+ * A keyUsage value (RFC 5280 §4.2.1.3) as flags: bit i of the named bit list (digitalSignature
+ * is 0, keyCertSign 5, cRLSign 6) becomes `1 << i`, as @peculiar/x509's `KeyUsageFlags` numbers them.
+ */
+export function readKeyUsage(value: Uint8Array): number {
+  const bits = expect(value, 0, value.length, TAG.bitString, 'keyUsage')
+  if (bits.end !== value.length || bits.end === bits.contentStart) throw malformed('keyUsage: BIT STRING expected')
+  const unused = value[bits.contentStart]!
+  const data = value.subarray(bits.contentStart + 1, bits.end)
+  if (unused > 7 || (data.length === 0 && unused !== 0)) throw malformed('keyUsage: bad unused-bits octet')
+  let flags = 0
+  for (let i = 0; i < Math.min(data.length, 2) * 8; i++) {
+    const inData = i < data.length * 8 - unused
+    if (inData && (data[i >> 3]! & (0x80 >> (i & 7))) !== 0) flags |= 1 << i
+  }
+  return flags
+}
+
+/** The keyIdentifier of an authorityKeyIdentifier value (RFC 5280 §4.2.1.1), if it has one. */
+export function readAuthorityKeyId(value: Uint8Array): Uint8Array | undefined {
+  const outer = expect(value, 0, value.length, TAG.sequence, 'authorityKeyIdentifier')
+  if (outer.end !== value.length) throw malformed('authorityKeyIdentifier: trailing bytes')
+  const first = children(value, outer)[0]
+  return first?.tag === 0x80 ? content(value, first) : undefined
+}
+
+/** A subjectKeyIdentifier value (RFC 5280 §4.2.1.2): an OCTET STRING. */
+export function readSubjectKeyId(value: Uint8Array): Uint8Array {
+  const id = expect(value, 0, value.length, TAG.octetString, 'subjectKeyIdentifier')
+  if (id.end !== value.length) throw malformed('subjectKeyIdentifier: trailing bytes')
+  return content(value, id)
 }

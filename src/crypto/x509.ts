@@ -6,13 +6,15 @@
  * - No anchor means no trust. A chain is never its own anchor, and an anchor is never a device key.
  * - The path is the chain as supplied (leaf first; the anchor may be omitted or sent last). Names
  *   chain by byte equality of the DER `Name`, stricter than the §7.1 comparison rules: a CA that
- *   re-encodes its own name breaks the chain rather than matching loosely.
+ *   re-encodes its own name breaks the chain rather than matching loosely. Where a certificate
+ *   has an authorityKeyIdentifier keyIdentifier and its issuer a subjectKeyIdentifier, they must
+ *   be equal too; among anchors of one name, the key identifier picks the anchor.
  * - Signatures are checked with node:crypto over the exact `tbs` bytes the strict DER reader
  *   (`x509-der.ts`) took every other field from, so no second parser decides anything.
- *   @peculiar/x509 only decodes basicConstraints and keyUsage values, and names for display and
- *   for the subject serialNumber attribute.
+ *   @peculiar/x509 only renders names for display and reads the subject serialNumber attribute.
  * - Signature algorithms: ECDSA and RSASSA-PKCS1-v1_5 with SHA-256/384/512, Ed25519, Ed448.
- *   SHA-1, MD5 and RSASSA-PSS are refused. RSA keys shorter than 2048 bits are refused.
+ *   SHA-1, MD5 and RSASSA-PSS are refused. Keys: P-256, P-384, P-521, Ed25519, Ed448, and RSA of
+ *   2048 to 4096 bits with e = 65537 (`keys.ts`), checked from the DER before any key is imported.
  * - Every issuer, the anchor included, must assert basicConstraints cA=TRUE. keyUsage, when
  *   present, must allow keyCertSign on issuers and digitalSignature on the leaf; a CA without
  *   keyUsage is accepted on the strength of cA=TRUE alone (RFC 5280 §4.2.1.3 makes keyUsage a
@@ -24,23 +26,48 @@
  * - Revocation: the anchor's `revokedSerials`, and its CRL when that CRL's issuer is in the path.
  *   A CRL that applies must verify with its issuer's key and be current, or the chain fails.
  *
- * Validated paths are cached per store, keyed by the SHA-256 of the chain bytes; a hit re-checks
- * only the validity window and revocation against `nowSeconds`. Failures are never cached.
+ * Cost, since the chain is unauthenticated input (docs/decisions.md, "X.509 path cost"):
+ * 1. Bounds first: at most `MAX_CHAIN_LENGTH` certificates, `MAX_CERTIFICATE_BYTES` each and
+ *    `MAX_CHAIN_BYTES` in all; the DER reader bounds extensions and OIDs.
+ * 2. The anchor is found before any signature: the top certificate alone is parsed, and its
+ *    issuer name, authorityKeyIdentifier and signature algorithm select the provisioned anchors
+ *    that could have signed it. None means `ERR_X509_UNKNOWN_ANCHOR` at the cost of one parse.
+ * 3. Signatures are verified from the anchor down and the first failure stops the walk. Each
+ *    certificate is parsed only once the link above it verified, and its own checks (name and
+ *    key identifier chaining, key type, cA, keyUsage, pathLen, validity) come before its
+ *    signature. So a forged certificate costs one parse and one verification wherever it sits,
+ *    and nothing below it is read. (Parsing every certificate first let a public genuine
+ *    intermediate over seven novel certificates cost eight parses before the first signature.)
+ *    Keys are imported only when they are about to verify something. A verified link is
+ *    remembered, and the certificate parsed, so a forgery below genuine certificates costs one
+ *    parse and one verification, not the whole path.
+ * 4. Caches, per store (a store's anchors never change, so anchors changing means a new store
+ *    and new caches): validated paths, keyed by a SHA-256 over the chain, re-checked against
+ *    their validity window and revocation on every hit; and failures, for `failureCacheSeconds`,
+ *    so a repeated hostile chain costs one hash. A failure is cached only when it can never turn
+ *    into success with the same store: never one that a time check took part in (expired, not
+ *    yet valid, an anchor passed over for its validity, a CRL out of date).
  */
 import 'reflect-metadata'
-import { BasicConstraintsExtension, KeyUsageFlags, KeyUsagesExtension, Name } from '@peculiar/x509'
+import { Name } from '@peculiar/x509'
 import { constants, createHash, verify as nodeVerify } from 'node:crypto'
 import type { ErrorCode } from '../errors/codes.js'
 import { VerifierError } from '../errors/errors.js'
 import { bytesEqual, fromHex, toHex } from '../util/bytes.js'
-import { importSpki, type PublicKey } from './keys.js'
+import { checkRsaBounds, importSpki, type PublicKey } from './keys.js'
 import {
   hardwareModuleSerials,
   normaliseSerialHex,
   parseCertificateDer,
   parseCrlDer,
+  readAuthorityKeyId,
+  readBasicConstraints,
+  readKeyUsage,
+  readSpki,
+  readSubjectKeyId,
   type CertificateFields,
   type CrlFields,
+  type SpkiShape,
 } from './x509-der.js'
 
 /** A trust anchor as the operator provisions it. */
@@ -61,10 +88,31 @@ export interface X509Anchor {
 
 export interface X509TrustStoreOptions {
   /**
-   * How many validated chains to remember; the oldest is dropped first. 0 disables the cache.
+   * How many validated chains, verified certificate signatures and parsed verified certificates
+   * to remember (each); the oldest is dropped first. 0 disables these caches.
    * @defaultValue 10000
    */
   readonly cacheLimit?: number
+  /**
+   * How many refused chains to remember; the oldest is dropped first. 0 disables the cache.
+   * @defaultValue 4096
+   */
+  readonly failureCacheLimit?: number
+  /**
+   * How long, in seconds of the validation clock, a refused chain is refused from the cache.
+   * @defaultValue 60
+   */
+  readonly failureCacheSeconds?: number
+}
+
+/** Counters of the work a store did, for tests, benchmarks and metrics. */
+export interface X509StoreStats {
+  /** Signature verifications run (certificates and CRLs); cached links are not counted. */
+  readonly signatureVerifications: number
+  /** Validations answered from the cache of validated paths. */
+  readonly pathCacheHits: number
+  /** Validations refused from the cache of failures. */
+  readonly failureCacheHits: number
 }
 
 /** The outcome of a successful validation. Its byte arrays are shared with the cache: read only. */
@@ -96,10 +144,15 @@ export interface ValidatedChain {
 
 /** RFC 9360 chains are short; this bounds the work an unauthenticated chain can cause. */
 export const MAX_CHAIN_LENGTH = 8
-/** Larger than any attestation certificate in the field; bounds parsing and hashing. */
-export const MAX_CERTIFICATE_BYTES = 16_384
+/** Larger than any attestation certificate in the field (1 to 3 KiB); bounds parsing and hashing. */
+export const MAX_CERTIFICATE_BYTES = 8192
+/** All certificates of one chain together: an Android key attestation chain of four is ~5 KiB. */
+export const MAX_CHAIN_BYTES = 16_384
 const DEFAULT_CACHE_LIMIT = 10_000
-const MIN_RSA_BITS = 2048
+const DEFAULT_FAILURE_CACHE_LIMIT = 4096
+const DEFAULT_FAILURE_CACHE_SECONDS = 60
+/** How many CRL verdicts (per issuer key) an anchor's CRL remembers. */
+const CRL_VERDICT_LIMIT = 64
 const UEID_MIN_BYTES = 7
 const UEID_MAX_BYTES = 33
 
@@ -107,14 +160,31 @@ const OID = {
   basicConstraints: '2.5.29.19',
   keyUsage: '2.5.29.15',
   subjectAltName: '2.5.29.17',
+  subjectKeyIdentifier: '2.5.29.14',
+  authorityKeyIdentifier: '2.5.29.35',
   subjectSerialNumber: '2.5.4.5',
 } as const
+
+/** keyUsage flags as `readKeyUsage` returns them (bit i of RFC 5280 §4.2.1.3 is `1 << i`). */
+const KEY_USAGE = { digitalSignature: 1 << 0, keyCertSign: 1 << 5, cRLSign: 1 << 6 } as const
 
 const PROCESSED_CRITICAL_EXTENSIONS: ReadonlySet<string> = new Set([
   OID.basicConstraints,
   OID.keyUsage,
   OID.subjectAltName,
 ])
+
+/** The key kinds a certificate may carry, by SPKI algorithm OID; EC keys also by curve OID. */
+type KeyKind = 'ec' | 'rsa' | 'rsa-pss' | 'Ed25519' | 'Ed448'
+const KEY_ALGORITHMS: ReadonlyMap<string, KeyKind> = new Map([
+  ['1.2.840.10045.2.1', 'ec'],
+  ['1.2.840.113549.1.1.1', 'rsa'],
+  ['1.2.840.113549.1.1.10', 'rsa-pss'],
+  ['1.3.101.112', 'Ed25519'],
+  ['1.3.101.113', 'Ed448'],
+])
+/** P-256, P-384, P-521 (RFC 5480 §2.1.1.1). */
+const EC_CURVES: ReadonlySet<string> = new Set(['1.2.840.10045.3.1.7', '1.3.132.0.34', '1.3.132.0.35'])
 
 interface SignatureAlgorithm {
   readonly name: string
@@ -142,14 +212,31 @@ const SIGNATURE_ALGORITHMS: ReadonlyMap<string, SignatureAlgorithm> = new Map(
   ).map(([der, name, scheme, hash]) => [der, { name, scheme, hash }]),
 )
 
-/** A parsed certificate with the facts path validation reads from its extensions. */
+/** Which key kind can make a signature of `algorithm`. */
+function signerKind(algorithm: SignatureAlgorithm): KeyKind {
+  if (algorithm.scheme === 'ecdsa') return 'ec'
+  if (algorithm.scheme === 'rsa-pkcs1') return 'rsa'
+  return algorithm.name === 'Ed25519' ? 'Ed25519' : 'Ed448'
+}
+
+/** A parsed certificate with the facts path validation reads from it; its key is not imported. */
 interface Certificate {
   readonly fields: CertificateFields
-  readonly key: PublicKey
+  readonly keyKind: KeyKind
   readonly ca: boolean
   readonly pathLength: number | undefined
   /** keyUsage flags, undefined when the extension is absent. */
   readonly keyUsage: number | undefined
+  readonly subjectKeyId: Uint8Array | undefined
+  readonly authorityKeyId: Uint8Array | undefined
+}
+
+/** A supplied certificate: parsed, with its own signature algorithm and digest. */
+interface PathCertificate {
+  readonly certificate: Certificate
+  readonly algorithm: SignatureAlgorithm
+  /** SHA-256 of the DER, hex. */
+  readonly digest: string
 }
 
 interface Crl {
@@ -162,6 +249,9 @@ interface Crl {
 
 interface Anchor {
   readonly certificate: Certificate
+  /** SHA-256 of the anchor certificate, hex. */
+  readonly digest: string
+  readonly key: PublicKey
   readonly subject: string
   readonly revokedSerials: ReadonlySet<string>
   readonly crl: Crl | undefined
@@ -188,13 +278,55 @@ interface CacheEntry extends PathWindow {
   readonly result: ValidatedChain
 }
 
+interface FailureEntry {
+  readonly code: ErrorCode
+  readonly message: string
+  /** The validation clock when it failed; the entry holds in [since, since + failureCacheSeconds). */
+  readonly since: number
+}
+
+interface Counters {
+  signatureVerifications: number
+  pathCacheHits: number
+  failureCacheHits: number
+}
+
 interface StoreState {
   readonly anchors: readonly Anchor[]
   readonly byDigest: ReadonlyMap<string, Anchor>
   readonly bySubject: ReadonlyMap<string, readonly Anchor[]>
   readonly cache: Map<string, CacheEntry>
   readonly cacheLimit: number
+  /** Verified signatures: `${certificate digest}:${issuer certificate digest}`. */
+  readonly links: Set<string>
+  /** Certificates whose signature verified, parsed, by digest: genuine CAs are parsed once. */
+  readonly parsed: Map<string, PathCertificate>
+  readonly failures: Map<string, FailureEntry>
+  readonly failureCacheLimit: number
+  readonly failureCacheSeconds: number
+  readonly counters: Counters
 }
+
+/**
+ * Failures that depend only on the chain bytes and the store's anchors, never on the clock: the
+ * same chain fails the same way against the same store at any time. `ERR_X509_EXPIRED`,
+ * `ERR_X509_NOT_YET_VALID` and `ERR_X509_CRL_INVALID` are left out: time changes them.
+ */
+const CACHEABLE_FAILURES: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
+  'ERR_X509_MALFORMED',
+  'ERR_X509_ALG_NOT_ALLOWED',
+  'ERR_X509_EXTENSION_UNSUPPORTED',
+  'ERR_X509_NAME_CHAINING',
+  'ERR_X509_UNKNOWN_ANCHOR',
+  'ERR_X509_SIGNATURE_INVALID',
+  'ERR_X509_SELF_SIGNED_LEAF',
+  'ERR_X509_NOT_CA',
+  'ERR_X509_PATH_LENGTH',
+  'ERR_X509_KEY_USAGE',
+  'ERR_X509_REVOKED',
+  'ERR_KEY_UNSUPPORTED',
+  'ERR_KEY_INVALID',
+])
 
 // Keeps the state out of reach of callers, and makes a look-alike object fail: only a store this
 // module built can be validated against.
@@ -206,9 +338,22 @@ function fail(code: ErrorCode, message: string): VerifierError {
 
 const sha256 = (bytes: Uint8Array): string => createHash('sha256').update(bytes).digest('hex')
 
+function limit(value: number | undefined, fallback: number, name: string): number {
+  const chosen = value ?? fallback
+  if (!Number.isSafeInteger(chosen) || chosen < 0) throw new TypeError(`${name} must be an integer >= 0`)
+  return chosen
+}
+
+/** Inserts into a bounded map or set, dropping the oldest entry first. */
+function boundedAdd<K>(collection: Map<K, unknown> | Set<K>, cap: number, add: () => void): void {
+  if (cap <= 0) return
+  if (collection.size >= cap) collection.delete(collection.keys().next().value as K)
+  add()
+}
+
 /**
  * The trust anchors for certificates in Evidence, parsed and checked once. Immutable; each store
- * keeps its own cache of validated paths, so stores never share results.
+ * keeps its own caches, so stores never share results.
  */
 export class X509TrustStore {
   /** The number of anchors. */
@@ -216,13 +361,15 @@ export class X509TrustStore {
 
   /**
    * @throws VerifierError `ERR_CONFIG_INVALID` for an anchor or CRL that cannot be used: not DER,
-   * an unsupported key, an unprocessed critical extension, a malformed serial, a CRL without
-   * nextUpdate or with an algorithm that is not allowed, or the same anchor twice.
+   * an unsupported key (RSA outside 2048..4096 bits or e ≠ 65537 included), an unprocessed
+   * critical extension, a malformed serial, a CRL without nextUpdate or with an algorithm that
+   * is not allowed, or the same anchor twice.
    */
   constructor(anchors: readonly X509Anchor[], options: X509TrustStoreOptions = {}) {
     if (!Array.isArray(anchors)) throw new TypeError('anchors must be an array')
-    const cacheLimit = options.cacheLimit ?? DEFAULT_CACHE_LIMIT
-    if (!Number.isSafeInteger(cacheLimit) || cacheLimit < 0) throw new TypeError('cacheLimit must be an integer >= 0')
+    const cacheLimit = limit(options.cacheLimit, DEFAULT_CACHE_LIMIT, 'cacheLimit')
+    const failureCacheLimit = limit(options.failureCacheLimit, DEFAULT_FAILURE_CACHE_LIMIT, 'failureCacheLimit')
+    const failureCacheSeconds = limit(options.failureCacheSeconds, DEFAULT_FAILURE_CACHE_SECONDS, 'failureCacheSeconds')
     const parsed: Anchor[] = []
     const byDigest = new Map<string, Anchor>()
     const bySubject = new Map<string, Anchor[]>()
@@ -231,7 +378,7 @@ export class X509TrustStore {
       let digest: string
       try {
         anchor = loadAnchor(input)
-        digest = sha256(anchor.certificate.fields.der)
+        digest = anchor.digest
       } catch (cause) {
         const detail = cause instanceof Error ? cause.message : String(cause)
         throw new VerifierError('ERR_CONFIG_INVALID', `X.509 anchor ${i}: ${detail}`, { cause })
@@ -245,13 +392,34 @@ export class X509TrustStore {
       parsed.push(anchor)
     }
     this.size = parsed.length
-    STATES.set(this, { anchors: parsed, byDigest, bySubject, cache: new Map(), cacheLimit })
+    STATES.set(this, {
+      anchors: parsed,
+      byDigest,
+      bySubject,
+      cache: new Map(),
+      cacheLimit,
+      links: new Set(),
+      parsed: new Map(),
+      failures: new Map(),
+      failureCacheLimit,
+      failureCacheSeconds,
+      counters: { signatureVerifications: 0, pathCacheHits: 0, failureCacheHits: 0 },
+    })
     Object.freeze(this)
   }
 
-  /** Forgets every validated path (benchmarks, tests, or after a clock jump). */
+  /** Forgets every validated path, verified signature and cached failure (benchmarks, tests, a clock jump). */
   clearCache(): void {
-    state(this).cache.clear()
+    const s = state(this)
+    s.cache.clear()
+    s.links.clear()
+    s.parsed.clear()
+    s.failures.clear()
+  }
+
+  /** A snapshot of the work counters. */
+  stats(): X509StoreStats {
+    return Object.freeze({ ...state(this).counters })
   }
 }
 
@@ -265,6 +433,7 @@ function loadAnchor(input: X509Anchor): Anchor {
   if (!(input?.der instanceof Uint8Array)) throw new TypeError('der must be a Uint8Array')
   const fields = parseCertificateDer(Uint8Array.from(input.der))
   const certificate = describe(fields)
+  const key = importSpki(fields.spki)
   const revokedSerials = new Set<string>()
   for (const serial of input.revokedSerials ?? []) {
     const hex = typeof serial === 'string' ? serial.replaceAll(':', '') : ''
@@ -276,7 +445,7 @@ function loadAnchor(input: X509Anchor): Anchor {
     if (!(input.crl instanceof Uint8Array)) throw new TypeError('crl must be a Uint8Array')
     crl = loadCrl(parseCrlDer(Uint8Array.from(input.crl)))
   }
-  return { certificate, subject: renderName(fields.subject), revokedSerials, crl }
+  return { certificate, digest: sha256(fields.der), key, subject: renderName(fields.subject), revokedSerials, crl }
 }
 
 function loadCrl(fields: CrlFields): Crl {
@@ -299,35 +468,35 @@ function signatureAlgorithm(der: Uint8Array, what: string): SignatureAlgorithm {
   return algorithm
 }
 
-/** Reads the extensions path validation acts on, and imports the key. */
+/** The key kind of a SubjectPublicKeyInfo, refusing what Assay does not verify with; imports nothing. */
+function keyKindOf(shape: SpkiShape): KeyKind {
+  const kind = KEY_ALGORITHMS.get(shape.algorithm)
+  if (kind === undefined) throw fail('ERR_KEY_UNSUPPORTED', `key algorithm ${shape.algorithm} is not supported`)
+  if (kind === 'ec' && !EC_CURVES.has(shape.curve ?? '')) {
+    throw fail('ERR_KEY_UNSUPPORTED', `EC curve ${String(shape.curve)} is not supported`)
+  }
+  if (kind === 'rsa' || kind === 'rsa-pss') checkRsaBounds(shape.modulusBits, shape.publicExponent)
+  return kind
+}
+
+/** Reads the extensions path validation acts on, and checks the key's kind and size. */
 function describe(fields: CertificateFields): Certificate {
   let ca = false
   let pathLength: number | undefined
   let keyUsage: number | undefined
+  let subjectKeyId: Uint8Array | undefined
+  let authorityKeyId: Uint8Array | undefined
   for (const ext of fields.extensions) {
     if (ext.critical && !PROCESSED_CRITICAL_EXTENSIONS.has(ext.oid)) {
       throw fail('ERR_X509_EXTENSION_UNSUPPORTED', `critical extension ${ext.oid} is not processed (RFC 5280 §4.2)`)
     }
-    try {
-      if (ext.oid === OID.basicConstraints) {
-        const bc = new BasicConstraintsExtension(ext.der)
-        ca = bc.ca === true
-        pathLength = bc.pathLength
-      } else if (ext.oid === OID.keyUsage) {
-        keyUsage = new KeyUsagesExtension(ext.der).usages
-      }
-    } catch (cause) {
-      throw new VerifierError('ERR_X509_MALFORMED', `extension ${ext.oid} cannot be decoded`, { cause })
-    }
+    if (ext.oid === OID.basicConstraints) ({ ca, pathLength } = readBasicConstraints(ext.value))
+    else if (ext.oid === OID.keyUsage) keyUsage = readKeyUsage(ext.value)
+    else if (ext.oid === OID.subjectKeyIdentifier) subjectKeyId = readSubjectKeyId(ext.value)
+    else if (ext.oid === OID.authorityKeyIdentifier) authorityKeyId = readAuthorityKeyId(ext.value)
   }
-  if (pathLength !== undefined && !(Number.isSafeInteger(pathLength) && pathLength >= 0)) {
-    throw fail('ERR_X509_MALFORMED', 'pathLenConstraint is not a small non-negative integer')
-  }
-  const key = importSpki(fields.spki)
-  if (key.kty === 'RSA' && (key.modulusBits ?? 0) < MIN_RSA_BITS) {
-    throw fail('ERR_KEY_UNSUPPORTED', `RSA key of ${key.modulusBits} bits; at least ${MIN_RSA_BITS} are required`)
-  }
-  return { fields, key, ca, pathLength, keyUsage }
+  const keyKind = keyKindOf(readSpki(fields.spki))
+  return { fields, keyKind, ca, pathLength, keyUsage, subjectKeyId, authorityKeyId }
 }
 
 function renderName(der: Uint8Array): string {
@@ -364,30 +533,51 @@ function verifySigned(
   }
 }
 
-/** Copies the chain out of the caller's buffers and enforces its shape. */
+/**
+ * Verifies that the issuer whose certificate has the digest `issuerDigest` signed `child`,
+ * remembering links that verify; the issuer's key is imported only when the link is not known.
+ */
+function verifyLink(s: StoreState, child: PathCertificate, issuerDigest: string, issuerKey: () => PublicKey): boolean {
+  const link = `${child.digest}:${issuerDigest}`
+  if (s.links.has(link)) return true
+  const key = issuerKey()
+  s.counters.signatureVerifications++
+  const { tbs, signature } = child.certificate.fields
+  const ok = verifySigned(child.algorithm, key, tbs, signature)
+  if (ok) {
+    boundedAdd(s.links, s.cacheLimit, () => s.links.add(link))
+    if (!s.parsed.has(child.digest)) boundedAdd(s.parsed, s.cacheLimit, () => s.parsed.set(child.digest, child))
+  }
+  return ok
+}
+
+/** Copies the chain out of the caller's buffers and enforces its shape and size. */
 function copyChain(chain: readonly Uint8Array[]): Uint8Array[] {
   if (!Array.isArray(chain)) throw fail('ERR_X509_MALFORMED', 'certificate chain is not an array')
   if (chain.length === 0) throw fail('ERR_X509_MALFORMED', 'certificate chain is empty')
   if (chain.length > MAX_CHAIN_LENGTH) {
     throw fail('ERR_X509_MALFORMED', `chain of ${chain.length} certificates; at most ${MAX_CHAIN_LENGTH} are accepted`)
   }
-  return chain.map((der: unknown, i) => {
+  let total = 0
+  for (const [i, der] of (chain as readonly unknown[]).entries()) {
     if (!(der instanceof Uint8Array) || der.length === 0 || der.length > MAX_CERTIFICATE_BYTES) {
       throw fail('ERR_X509_MALFORMED', `certificate ${i} is not a byte string of 1..${MAX_CERTIFICATE_BYTES} bytes`)
     }
-    return Uint8Array.from(der)
-  })
+    total += der.length
+  }
+  if (total > MAX_CHAIN_BYTES) {
+    throw fail('ERR_X509_MALFORMED', `chain of ${total} bytes; at most ${MAX_CHAIN_BYTES} are accepted`)
+  }
+  return chain.map((der) => Uint8Array.from(der))
 }
 
-function cacheKey(certs: readonly Uint8Array[]): string {
-  const hash = createHash('sha256')
-  const length = Buffer.alloc(4)
-  // Length-prefixed so that no other split of the same bytes into certificates shares the key.
-  for (const der of certs) {
-    length.writeUInt32BE(der.length)
-    hash.update(length).update(der)
-  }
-  return hash.digest('base64')
+/**
+ * The chain's cache key: SHA-256 over the SHA-256 of each certificate, in order (each digest has a
+ * fixed length, so no other split of the same bytes into certificates shares the key). The
+ * chain's bytes are hashed once, and the per-certificate digests serve the path walk too.
+ */
+function cacheKey(digests: readonly string[]): string {
+  return createHash('sha256').update(digests.join(':')).digest('base64')
 }
 
 /**
@@ -406,26 +596,46 @@ export function validateChain(
   if (!Number.isFinite(nowSeconds)) throw new TypeError('nowSeconds must be a finite number')
   if (s.anchors.length === 0) throw fail('ERR_X509_NO_ANCHOR', 'no X.509 trust anchor is provisioned')
   const certs = copyChain(chain)
-  const key = cacheKey(certs)
+  const digests = certs.map(sha256)
+  const key = cacheKey(digests)
   const hit = s.cache.get(key)
   if (hit !== undefined) {
+    s.counters.pathCacheHits++
     checkCurrent(hit, nowSeconds)
     return hit.result
   }
-  const entry = buildPath(certs, s, nowSeconds)
-  if (s.cacheLimit > 0) {
-    if (s.cache.size >= s.cacheLimit) s.cache.delete(s.cache.keys().next().value as string)
-    s.cache.set(key, entry)
+  const refused = s.failures.get(key)
+  if (refused !== undefined) {
+    if (refused.since <= nowSeconds && nowSeconds < refused.since + s.failureCacheSeconds) {
+      s.counters.failureCacheHits++
+      throw fail(refused.code, refused.message)
+    }
+    s.failures.delete(key)
   }
+  const timeless = { cacheable: true }
+  let entry: CacheEntry
+  try {
+    entry = buildPath(certs, digests, s, nowSeconds, timeless)
+  } catch (err) {
+    if (err instanceof VerifierError && timeless.cacheable && CACHEABLE_FAILURES.has(err.code)) {
+      const failure: FailureEntry = { code: err.code, message: err.message, since: nowSeconds }
+      boundedAdd(s.failures, s.failureCacheLimit, () => s.failures.set(key, failure))
+    }
+    throw err
+  }
+  boundedAdd(s.cache, s.cacheLimit, () => s.cache.set(key, entry))
   return entry.result
+}
+
+/** The validity window check. */
+function checkWindow(notBefore: number, notAfter: number, now: number, what: string): void {
+  if (now < notBefore) throw fail('ERR_X509_NOT_YET_VALID', `${what} is valid from ${notBefore}, now is ${now}`)
+  if (now > notAfter) throw fail('ERR_X509_EXPIRED', `${what} expired at ${notAfter}, now is ${now}`)
 }
 
 /** The checks that depend on the clock: the validity window, then revocation. */
 function checkCurrent(entry: PathWindow, now: number): void {
-  if (now < entry.notBefore) {
-    throw fail('ERR_X509_NOT_YET_VALID', `path is valid from ${entry.notBefore}, now is ${now}`)
-  }
-  if (now > entry.notAfter) throw fail('ERR_X509_EXPIRED', `path expired at ${entry.notAfter}, now is ${now}`)
+  checkWindow(entry.notBefore, entry.notAfter, now, 'path')
   const { anchor, serials, crlSerials } = entry.revocation
   for (const serial of serials) {
     if (anchor.revokedSerials.has(serial)) throw fail('ERR_X509_REVOKED', `certificate ${serial} is revoked`)
@@ -441,86 +651,167 @@ function checkCurrent(entry: PathWindow, now: number): void {
   }
 }
 
-function buildPath(certs: readonly Uint8Array[], s: StoreState, now: number): CacheEntry {
+/** Whether `issuer` may have issued `child` by key identifier: unknown (either absent) counts as yes. */
+function keyIdsAgree(child: Certificate, issuer: Certificate): boolean {
+  return (
+    child.authorityKeyId === undefined ||
+    issuer.subjectKeyId === undefined ||
+    bytesEqual(child.authorityKeyId, issuer.subjectKeyId)
+  )
+}
+
+/** cA, keyCertSign and pathLen of an issuer with `below` intermediates under it. */
+function checkIssuer(issuer: Certificate, below: number, which: string): void {
+  if (!issuer.ca) throw fail('ERR_X509_NOT_CA', `${which} issues certificates but has no basicConstraints cA`)
+  if (issuer.keyUsage !== undefined && (issuer.keyUsage & KEY_USAGE.keyCertSign) === 0) {
+    throw fail('ERR_X509_KEY_USAGE', `${which} issues certificates but its keyUsage lacks keyCertSign`)
+  }
+  if (issuer.pathLength !== undefined && below > issuer.pathLength) {
+    throw fail('ERR_X509_PATH_LENGTH', `${which} allows ${issuer.pathLength} intermediates below it, not ${below}`)
+  }
+}
+
+const TIME_CODES: ReadonlySet<ErrorCode> = new Set<ErrorCode>(['ERR_X509_EXPIRED', 'ERR_X509_NOT_YET_VALID'])
+
+/** The link checks that need no signature: `issuer` is next above `child` in the path. */
+function checkLink(child: PathCertificate, issuer: Certificate, i: number): void {
+  if (!bytesEqual(child.certificate.fields.issuer, issuer.fields.subject)) {
+    throw fail('ERR_X509_NAME_CHAINING', `issuer of certificate ${i} is not the subject of certificate ${i + 1}`)
+  }
+  if (!keyIdsAgree(child.certificate, issuer)) {
+    throw fail('ERR_X509_NAME_CHAINING', `authorityKeyIdentifier of certificate ${i} is not the subjectKeyIdentifier of certificate ${i + 1}`)
+  }
+  if (signerKind(child.algorithm) !== issuer.keyKind) {
+    throw fail('ERR_X509_SIGNATURE_INVALID', `certificate ${i} is signed with ${child.algorithm.name}, which the key of certificate ${i + 1} cannot make`)
+  }
+}
+
+/** A certificate's own checks at position `i` of the path: its role (leaf or issuer) and validity. */
+function checkOwn(p: PathCertificate, i: number, now: number): void {
+  const { certificate } = p
+  if (i === 0) {
+    if (certificate.keyUsage !== undefined && (certificate.keyUsage & KEY_USAGE.digitalSignature) === 0) {
+      throw fail('ERR_X509_KEY_USAGE', 'leaf keyUsage lacks digitalSignature')
+    }
+  } else {
+    checkIssuer(certificate, i - 1, `certificate ${i}`)
+  }
+  checkWindow(certificate.fields.notBefore, certificate.fields.notAfter, now, `certificate ${i}`)
+}
+
+/**
+ * Builds and checks the path from the top down, so that a forged link costs one parse and one
+ * signature wherever it sits:
+ * 1. The top certificate is parsed and its anchor found by name, key identifier and key type
+ *    among the provisioned anchors; none means `ERR_X509_UNKNOWN_ANCHOR` before any signature.
+ *    The anchor's constraints and validity, and the top certificate's, are checked next.
+ * 2. The anchor's signature on the top certificate; then, for each certificate below, its parse,
+ *    name chaining, key identifier, key type, its own constraints and validity, and only then its
+ *    signature by the certificate above. The first failure ends the walk.
+ * 3. Revocation, once the anchor is known.
+ * Certificates below a failure are never parsed. `timeless.cacheable` is cleared when a time
+ * check excluded an anchor candidate.
+ */
+function buildPath(
+  certs: readonly Uint8Array[],
+  digests: readonly string[],
+  s: StoreState,
+  now: number,
+  timeless: { cacheable: boolean },
+): CacheEntry {
   // A chain is never its own anchor, and an anchor never certifies itself as a device key.
-  if (s.byDigest.has(sha256(certs[0]!))) {
+  const digest = (i: number): string => digests[i]!
+  if (s.byDigest.has(digest(0))) {
     throw fail('ERR_X509_SELF_SIGNED_LEAF', 'the leaf certificate is a trust anchor; it certifies no device key')
   }
   let supplied = certs
   let sentAnchor: Anchor | undefined
   if (certs.length > 1) {
-    sentAnchor = s.byDigest.get(sha256(certs[certs.length - 1]!))
+    sentAnchor = s.byDigest.get(digest(certs.length - 1))
     if (sentAnchor !== undefined) supplied = certs.slice(0, -1)
   }
-
-  const path = supplied.map((der, i) => {
-    const fields = withIndex(i, () => parseCertificateDer(der))
+  const n = supplied.length
+  const path = new Array<PathCertificate>(n)
+  const parse = (i: number): PathCertificate => {
+    const known = s.parsed.get(digest(i))
+    if (known !== undefined) return (path[i] = known)
+    const fields = withIndex(i, () => parseCertificateDer(supplied[i]!))
     const algorithm = withIndex(i, () => signatureAlgorithm(fields.signatureAlgorithm, 'certificate'))
-    return { certificate: withIndex(i, () => describe(fields)), algorithm }
-  })
-  const n = path.length
-  const leaf = path[0]!.certificate
-  const last = path[n - 1]!
-
-  for (let i = 0; i + 1 < n; i++) {
-    if (!bytesEqual(path[i]!.certificate.fields.issuer, path[i + 1]!.certificate.fields.subject)) {
-      throw fail('ERR_X509_NAME_CHAINING', `issuer of certificate ${i} is not the subject of certificate ${i + 1}`)
-    }
+    return (path[i] = { certificate: withIndex(i, () => describe(fields)), algorithm, digest: digest(i) })
   }
-  const lastFields = last.certificate.fields
-  if (sentAnchor !== undefined && !bytesEqual(lastFields.issuer, sentAnchor.certificate.fields.subject)) {
+
+  // 1. The anchor, before any signature.
+  const top = parse(n - 1)
+  const topFields = top.certificate.fields
+  if (sentAnchor !== undefined && !bytesEqual(topFields.issuer, sentAnchor.certificate.fields.subject)) {
     throw fail('ERR_X509_NAME_CHAINING', `issuer of certificate ${n - 1} is not the subject of the anchor sent last`)
   }
-  const candidates = s.bySubject.get(toHex(lastFields.issuer)) ?? []
-  if (candidates.length === 0) {
+  const named = sentAnchor !== undefined ? [sentAnchor] : (s.bySubject.get(toHex(topFields.issuer)) ?? [])
+  if (named.length === 0) {
     throw fail('ERR_X509_UNKNOWN_ANCHOR', `issuer of certificate ${n - 1} is not a provisioned anchor`)
   }
-
-  for (let i = 0; i + 1 < n; i++) {
-    const { certificate, algorithm } = path[i]!
-    const f = certificate.fields
-    if (!verifySigned(algorithm, path[i + 1]!.certificate.key, f.tbs, f.signature)) {
-      throw fail('ERR_X509_SIGNATURE_INVALID', `certificate ${i} is not signed by certificate ${i + 1}`)
-    }
-  }
-  const anchor = candidates.find((a) =>
-    verifySigned(last.algorithm, a.certificate.key, lastFields.tbs, lastFields.signature),
+  const matching = named.filter(
+    (a) => keyIdsAgree(top.certificate, a.certificate) && signerKind(top.algorithm) === a.certificate.keyKind,
   )
+  if (matching.length === 0) {
+    throw fail('ERR_X509_UNKNOWN_ANCHOR', `no anchor named by certificate ${n - 1} has its key identifier and key type`)
+  }
+  checkOwn(top, n - 1, now)
+  const refusals: VerifierError[] = []
+  const eligible = matching.filter((a) => {
+    try {
+      checkIssuer(a.certificate, n - 1, 'the anchor')
+      checkWindow(a.certificate.fields.notBefore, a.certificate.fields.notAfter, now, 'the anchor')
+      return true
+    } catch (err) {
+      if (!(err instanceof VerifierError)) throw err
+      refusals.push(err)
+      return false
+    }
+  })
+  // An anchor passed over for its validity may be the one that verifies later: nothing is cached.
+  if (refusals.some((e) => TIME_CODES.has(e.code))) timeless.cacheable = false
+  if (eligible.length === 0) throw refusals.find((e) => TIME_CODES.has(e.code)) ?? refusals[0]!
+
+  // 2. Signatures from the anchor down, each link checked before its signature.
+  const anchor = eligible.find((a) => verifyLink(s, top, a.digest, () => a.key))
   if (anchor === undefined) {
     throw fail('ERR_X509_UNKNOWN_ANCHOR', `certificate ${n - 1} names an anchor but no anchor key verifies it`)
   }
-
-  // issuers[k] signed path[k]; k intermediates sit below it in the path.
-  const issuers = [...path.slice(1).map((p) => p.certificate), anchor.certificate]
-  for (const [k, issuer] of issuers.entries()) {
-    const which = k === n - 1 ? 'the anchor' : `certificate ${k + 1}`
-    if (!issuer.ca) throw fail('ERR_X509_NOT_CA', `${which} issues certificates but has no basicConstraints cA`)
-    if (issuer.keyUsage !== undefined && (issuer.keyUsage & KeyUsageFlags.keyCertSign) === 0) {
-      throw fail('ERR_X509_KEY_USAGE', `${which} issues certificates but its keyUsage lacks keyCertSign`)
-    }
-    if (issuer.pathLength !== undefined && k > issuer.pathLength) {
-      throw fail('ERR_X509_PATH_LENGTH', `${which} allows ${issuer.pathLength} intermediates below it, not ${k}`)
+  for (let i = n - 2; i >= 0; i--) {
+    const child = parse(i)
+    const issuer = path[i + 1]!
+    checkLink(child, issuer.certificate, i)
+    checkOwn(child, i, now)
+    const issuerKey = () => withIndex(i + 1, () => importSpki(issuer.certificate.fields.spki))
+    if (!verifyLink(s, child, issuer.digest, issuerKey)) {
+      throw fail('ERR_X509_SIGNATURE_INVALID', `certificate ${i} is not signed by certificate ${i + 1}`)
     }
   }
-  if (leaf.keyUsage !== undefined && (leaf.keyUsage & KeyUsageFlags.digitalSignature) === 0) {
-    throw fail('ERR_X509_KEY_USAGE', 'leaf keyUsage lacks digitalSignature')
-  }
+  const leaf = path[0]!.certificate
+  const leafKey = withIndex(0, () => importSpki(leaf.fields.spki))
+  const pathNotBefore = Math.max(...path.map((p) => p.certificate.fields.notBefore))
+  const pathNotAfter = Math.min(...path.map((p) => p.certificate.fields.notAfter))
 
-  const everyone = [...path.map((p) => p.certificate.fields), anchor.certificate.fields]
+  // 3. Revocation, with the anchor now known.
+  const issuers: CrlIssuer[] = [
+    ...path.slice(1).map((p) => ({ certificate: p.certificate, key: () => importSpki(p.certificate.fields.spki) })),
+    { certificate: anchor.certificate, key: () => anchor.key },
+  ]
   const window: PathWindow = {
-    notBefore: Math.max(...everyone.map((f) => f.notBefore)),
-    notAfter: Math.min(...everyone.map((f) => f.notAfter)),
+    notBefore: Math.max(pathNotBefore, anchor.certificate.fields.notBefore),
+    notAfter: Math.min(pathNotAfter, anchor.certificate.fields.notAfter),
     revocation: {
       anchor,
       serials: path.map((p) => p.certificate.fields.serialHex),
-      crlSerials: crlCoverage(anchor, path.map((p) => p.certificate), issuers),
+      crlSerials: crlCoverage(s, anchor, path, issuers),
     },
   }
   checkCurrent(window, now)
 
   const ueid = readUeid(leaf.fields)
   const result: ValidatedChain = Object.freeze({
-    leafKey: leaf.key,
+    leafKey,
     leaf: Object.freeze({
       subject: renderName(leaf.fields.subject),
       serialHex: leaf.fields.serialHex,
@@ -543,25 +834,38 @@ function withIndex<T>(index: number, step: () => T): T {
   }
 }
 
+/** An issuer in the path, its key imported on demand. */
+interface CrlIssuer {
+  readonly certificate: Certificate
+  readonly key: () => PublicKey
+}
+
 /**
  * Which certificates of the path the anchor's CRL speaks for: those whose issuer is the CRL
  * issuer. The CRL must then verify with that issuer's key, which must allow cRLSign.
  */
-function crlCoverage(anchor: Anchor, path: readonly Certificate[], issuers: readonly Certificate[]): string[] {
+function crlCoverage(
+  s: StoreState,
+  anchor: Anchor,
+  path: readonly PathCertificate[],
+  issuers: readonly CrlIssuer[],
+): string[] {
   const crl = anchor.crl
   if (crl === undefined) return []
   const covered: string[] = []
-  for (const [i, certificate] of path.entries()) {
+  for (const [i, { certificate }] of path.entries()) {
     const issuer = issuers[i]!
-    if (!bytesEqual(crl.fields.issuer, issuer.fields.subject)) continue
-    if (issuer.keyUsage !== undefined && (issuer.keyUsage & KeyUsageFlags.cRLSign) === 0) {
+    if (!bytesEqual(crl.fields.issuer, issuer.certificate.fields.subject)) continue
+    if (issuer.certificate.keyUsage !== undefined && (issuer.certificate.keyUsage & KEY_USAGE.cRLSign) === 0) {
       throw fail('ERR_X509_CRL_INVALID', 'the CRL issuer keyUsage lacks cRLSign (RFC 5280 §6.3.3 (f))')
     }
-    let ok = crl.verified.get(issuer.key.spkiSha256)
+    const key = issuer.key()
+    let ok = crl.verified.get(key.spkiSha256)
     if (ok === undefined) {
-      ok = verifySigned(crl.algorithm, issuer.key, crl.fields.tbs, crl.fields.signature)
-      if (crl.verified.size >= 64) crl.verified.clear()
-      crl.verified.set(issuer.key.spkiSha256, ok)
+      s.counters.signatureVerifications++
+      ok = verifySigned(crl.algorithm, key, crl.fields.tbs, crl.fields.signature)
+      if (crl.verified.size >= CRL_VERDICT_LIMIT) crl.verified.clear()
+      crl.verified.set(key.spkiSha256, ok)
     }
     if (!ok) throw fail('ERR_X509_CRL_INVALID', 'the CRL signature does not verify with its issuer key')
     covered.push(certificate.fields.serialHex)

@@ -267,3 +267,31 @@ export function hardwareModuleNameSan(serials: readonly Uint8Array[], critical =
 export function opaqueExtension(oid: string, critical: boolean): x509.Extension {
   return new x509.Extension(oid, critical, derTlv(0x30))
 }
+
+/** A subjectKeyIdentifier extension (RFC 5280 §4.2.1.2) carrying `id`. */
+export function subjectKeyId(id: Uint8Array): x509.Extension {
+  return new x509.Extension('2.5.29.14', false, derTlv(0x04, id))
+}
+
+/** An authorityKeyIdentifier extension (RFC 5280 §4.2.1.1) with the keyIdentifier `id`. */
+export function authorityKeyId(id: Uint8Array): x509.Extension {
+  return new x509.Extension('2.5.29.35', false, derTlv(0x30, derTlv(0x80, id)))
+}
+
+/**
+ * An RSA SubjectPublicKeyInfo (RFC 8017 §A.1.1) of exactly `bits` bits and exponent `exponent`,
+ * with a random odd modulus: for the size and exponent checks, never for signing.
+ */
+export function rsaSpki(bits: number, exponent = 65_537): Uint8Array {
+  const modulus = new Uint8Array(Math.ceil(bits / 8))
+  webcrypto.getRandomValues(modulus)
+  const topBits = bits % 8 || 8
+  modulus[0] = (modulus[0]! & ((1 << topBits) - 1)) | (1 << (topBits - 1))
+  modulus[modulus.length - 1]! |= 1
+  const e: number[] = []
+  for (let v = exponent; v > 0; v = Math.floor(v / 256)) e.unshift(v % 256)
+  const integer = (b: Uint8Array) => derTlv(0x02, (b[0]! & 0x80) !== 0 ? Uint8Array.of(0, ...b) : b)
+  const rsaPublicKey = derTlv(0x30, integer(modulus), integer(Uint8Array.from(e)))
+  const algorithm = derTlv(0x30, derOid('1.2.840.113549.1.1.1'), derTlv(0x05))
+  return derTlv(0x30, algorithm, derTlv(0x03, Uint8Array.of(0), rsaPublicKey))
+}

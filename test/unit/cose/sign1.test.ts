@@ -222,14 +222,9 @@ describe('COSE_Sign1: algorithm and key rejections', () => {
     assert.doesNotThrow(() => verify(signSign1(es256, { protectedHeader: protectedAlg(ALG.ESP256), payload }), coseBound))
   })
   it('RSA key below 2048 bits', () => {
+    // keys.ts refuses the key at import, before any message meets it.
     const small = generateKeyPairSync('rsa', { modulusLength: 1024 })
-    const key: TestKeyPair = {
-      privateKey: small.privateKey,
-      publicKey: importSpki(small.publicKey.export({ type: 'spki', format: 'der' })),
-      coseAlg: ALG.PS256,
-      hash: 'sha256',
-    }
-    rejects(() => verify(signSign1(key, { payload }), key.publicKey), 'ERR_KEY_UNSUPPORTED')
+    rejects(() => importSpki(small.publicKey.export({ type: 'spki', format: 'der' })), 'ERR_KEY_UNSUPPORTED')
   })
 })
 

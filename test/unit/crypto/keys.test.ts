@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { execFileSync } from 'node:child_process'
-import { createHash, generateKeyPairSync, X509Certificate, type KeyObject } from 'node:crypto'
+import { createHash, createPublicKey, generateKeyPairSync, X509Certificate, type JsonWebKey, type KeyObject } from 'node:crypto'
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
@@ -8,6 +8,7 @@ import { after, before, describe, it } from 'node:test'
 import {
   importCertificateKey,
   importJwk,
+  importPinnedCertificate,
   importSecret,
   importSpki,
   type KeyCurve,
@@ -15,6 +16,7 @@ import {
 } from '../../../src/crypto/keys.js'
 import type { ErrorCode } from '../../../src/errors/codes.js'
 import { VerifierError } from '../../../src/errors/errors.js'
+import { generateP256, issue, rsaSpki } from '../../helpers/pki.js'
 
 function rejects(fn: () => unknown, code: ErrorCode): void {
   assert.throws(fn, (e: unknown) => {
@@ -260,3 +262,35 @@ describe('importSecret', () => {
     assert.equal(importSpki(der, { alg: '-7' }).alg, '-7')
   })
 })
+
+describe('RSA bounds: 2048..4096 bits, e = 65537, from every source (issue 7 item 9)', () => {
+  const jwkOf = (spki: Uint8Array) => createPublicKeyJwk(spki)
+  const rsaE3 = generateKeyPairSync('rsa', { modulusLength: 2048, publicExponent: 3 })
+
+  it('refuses over 4096 bits, under 2048 bits, and any exponent but 65537, as SPKI or JWK', () => {
+    const refused = [rsaSpki(4097), rsaSpki(8192), rsaSpki(2047), rsaSpki(2048, 3), rsaSpki(4096, 17), spkiDer(rsaE3.publicKey)]
+    for (const spki of refused) {
+      rejects(() => importSpki(spki), 'ERR_KEY_UNSUPPORTED')
+      rejects(() => importJwk(jwkOf(spki)), 'ERR_KEY_UNSUPPORTED')
+    }
+    rejects(() => importSpki(spkiPem(rsaE3.publicKey)), 'ERR_KEY_UNSUPPORTED')
+  })
+
+  it('accepts 2048 and 4096 bits with e = 65537', () => {
+    assert.equal(importSpki(rsaSpki(2048)).modulusBits, 2048)
+    assert.equal(importJwk(jwkOf(rsaSpki(4096))).modulusBits, 4096)
+  })
+
+  it('refuses such a key in a certificate the operator configures or pins', async () => {
+    const signer = await generateP256()
+    for (const spki of [rsaSpki(4097), rsaSpki(2048, 3)]) {
+      const cert = await issue({ subject: 'CN=Big', spki, signWith: signer.privateKey })
+      rejects(() => importCertificateKey(cert.der), 'ERR_KEY_UNSUPPORTED')
+      rejects(() => importPinnedCertificate(cert.der), 'ERR_KEY_UNSUPPORTED')
+    }
+  })
+})
+
+function createPublicKeyJwk(spki: Uint8Array): JsonWebKey {
+  return createPublicKey({ key: Buffer.from(spki), format: 'der', type: 'spki' }).export({ format: 'jwk' })
+}

@@ -68,6 +68,9 @@ describe('oidToString', () => {
     assert.equal(oidToString(derOid('0.9.2342.19200300.100.1.25').subarray(2)), '0.9.2342.19200300.100.1.25')
     const uuid = '2.25.329800735698586629295641978511506172918'
     assert.equal(oidToString(derOid(uuid).subarray(2)), uuid)
+    const hugeFirst = '2.999999999999999999999.1'
+    assert.equal(oidToString(derOid(hugeFirst).subarray(2)), hugeFirst)
+    assert.equal(oidToString(derOid('2.35184372088831.7').subarray(2)), '2.35184372088831.7')
   })
 
   it('rejects empty, non-minimal and truncated identifiers', () => {

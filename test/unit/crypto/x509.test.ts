@@ -3,11 +3,19 @@ import assert from 'node:assert/strict'
 import { generateKeyPairSync, sign, verify, webcrypto, type KeyObject } from 'node:crypto'
 import { before, describe, it } from 'node:test'
 import * as x509 from '@peculiar/x509'
-import { validateChain, X509TrustStore, type X509Anchor } from '../../../src/crypto/x509.js'
+import {
+  MAX_CERTIFICATE_BYTES,
+  MAX_CHAIN_BYTES,
+  validateChain,
+  X509TrustStore,
+  type X509Anchor,
+  type X509TrustStoreOptions,
+} from '../../../src/crypto/x509.js'
 import { children, readTlv } from '../../../src/crypto/x509-der.js'
 import type { ErrorCode } from '../../../src/errors/codes.js'
 import { VerifierError } from '../../../src/errors/errors.js'
 import {
+  authorityKeyId,
   buildPki,
   DAY,
   derTlv,
@@ -18,6 +26,8 @@ import {
   makeCrl,
   NOW,
   opaqueExtension,
+  rsaSpki,
+  subjectKeyId,
   YEAR,
   type CryptoKeyPair,
   type PkiFault,
@@ -163,7 +173,10 @@ describe('validateChain: rejections', () => {
   })
 
   it('a self-signed leaf that copies an anchor name → ERR_X509_UNKNOWN_ANCHOR', async () => {
-    const impostor = await issue({ subject: 'CN=Assay Test Root, O=Assay Test', ca: true })
+    // keyUsage fit for a leaf and a CA, so that only the anchor's signature can tell it apart.
+    const { digitalSignature, keyCertSign } = x509.KeyUsageFlags
+    const keyUsage = digitalSignature | keyCertSign
+    const impostor = await issue({ subject: 'CN=Assay Test Root, O=Assay Test', ca: true, keyUsage })
     rejects(() => validateChain([impostor.der], store, NOW), 'ERR_X509_UNKNOWN_ANCHOR')
     const leaf = await issue({ subject: 'CN=Dev', issuer: impostor })
     rejects(() => validateChain([leaf.der, impostor.der], store, NOW), 'ERR_X509_UNKNOWN_ANCHOR')
@@ -528,5 +541,274 @@ describe('X509TrustStore', () => {
   it('refuses a look-alike store object and a non-finite clock', () => {
     assert.throws(() => validateChain(pki.chain, { size: 1 } as never, NOW), TypeError)
     assert.throws(() => validateChain(pki.chain, store, Number.NaN), TypeError)
+  })
+})
+
+/** Signature verifications `store` has run so far. */
+const verifications = (s: X509TrustStore) => s.stats().signatureVerifications
+
+/** Runs `fn`, which must fail with `code`, and returns how many signatures it verified. */
+function costOfRefusal(s: X509TrustStore, fn: () => unknown, code: ErrorCode): number {
+  const before = verifications(s)
+  rejects(fn, code)
+  return verifications(s) - before
+}
+
+const keyId = (byte: number) => new Uint8Array(20).fill(byte)
+
+/** A store that has validated the standard chain: the anchor → intermediate link is known. */
+function knowing(): X509TrustStore {
+  const s = storeOf(pki.anchors)
+  validateChain(pki.chain, s, NOW)
+  return s
+}
+
+describe('validateChain: cost bounds (issue 7 item 9)', () => {
+  it('refuses an RSA key over 4096 bits or with e ≠ 65537 in the chain, before it verifies anything', async () => {
+    for (const spki of [rsaSpki(4097), rsaSpki(2048, 3), rsaSpki(16_384)]) {
+      const leaf = await issue({ subject: 'CN=Dev', issuer: pki.intermediate, spki })
+      rejects(() => validateChain([leaf.der, pki.intermediate.der], storeOf(pki.anchors), NOW), 'ERR_KEY_UNSUPPORTED')
+      const s = knowing()
+      assert.equal(costOfRefusal(s, () => validateChain([leaf.der, pki.intermediate.der], s, NOW), 'ERR_KEY_UNSUPPORTED'), 0)
+      // The same key as an intermediate's, where it would verify the certificate below.
+      const signer = await generateP256()
+      const int = await issue({ subject: 'CN=Big Int', issuer: pki.root, ca: true, spki })
+      const below = await issue({ subject: 'CN=Dev', issuer: int, signWith: signer.privateKey })
+      assert.equal(costOfRefusal(s, () => validateChain([below.der, int.der], s, NOW), 'ERR_KEY_UNSUPPORTED'), 0)
+    }
+  })
+
+  it('accepts RSA keys of 2048 and 4096 bits with e = 65537 as far as the key checks go', async () => {
+    for (const bits of [2048, 4096]) {
+      const leaf = await issue({ subject: 'CN=Dev', issuer: pki.intermediate, spki: rsaSpki(bits) })
+      assert.equal(validateChain([leaf.der, pki.intermediate.der], store, NOW).leafKey.modulusBits, bits)
+    }
+  })
+
+  it('refuses an RSA anchor over 4096 bits or with e = 3 at load', async () => {
+    const signer = await generateP256()
+    for (const spki of [rsaSpki(4097), rsaSpki(2048, 3)]) {
+      const root = await issue({ subject: 'CN=RSA Root', ca: true, spki, signWith: signer.privateKey })
+      rejectsConfig(() => storeOf([{ der: root.der }]))
+    }
+  })
+
+  it(`refuses a chain of more than ${MAX_CHAIN_BYTES} bytes in all, though each certificate is small enough`, async () => {
+    const padding = (n: number) => new x509.Extension('1.2.3.4.5', false, derTlv(0x04, new Uint8Array(n)))
+    const int1 = await issue({ subject: 'CN=Int 1', issuer: pki.root, ca: true, extensions: [padding(5600)] })
+    const int2 = await issue({ subject: 'CN=Int 2', issuer: int1, ca: true, extensions: [padding(5600)] })
+    const leaf = await issue({ subject: 'CN=Dev', issuer: int2, extensions: [padding(5600)] })
+    const chain = [leaf.der, int2.der, int1.der]
+    assert.ok(chain.every((c) => c.length < MAX_CERTIFICATE_BYTES) && chain.reduce((n, c) => n + c.length, 0) > MAX_CHAIN_BYTES)
+    rejects(() => validateChain(chain, storeOf(pki.anchors), NOW), 'ERR_X509_MALFORMED')
+    const s = storeOf(pki.anchors)
+    assert.equal(costOfRefusal(s, () => validateChain(chain, s, NOW), 'ERR_X509_MALFORMED'), 0)
+    assert.throws(() => validateChain(chain, s, NOW), /at most 16384/)
+    // The same path without the padding validates.
+    const slim = await issue({ subject: 'CN=Dev', issuer: int2 })
+    assert.ok(validateChain([slim.der, int2.der, int1.der], s, NOW))
+  })
+
+  it('refuses more than 16 extensions, or an OID longer than 64 octets', async () => {
+    const many = Array.from({ length: 17 }, (_, i) => opaqueExtension(`1.2.3.4.${i + 1}`, false))
+    const crowded = await issue({ ...leafOf(pki), extensions: many })
+    rejects(() => validateChain([crowded.der, pki.intermediate.der], store, NOW), 'ERR_X509_MALFORMED')
+    const longOid = `1.2.${Array.from({ length: 70 }, () => '1').join('.')}`
+    const odd = await issue({ ...leafOf(pki), extensions: [opaqueExtension(longOid, false)] })
+    rejects(() => validateChain([odd.der, pki.intermediate.der], store, NOW), 'ERR_X509_MALFORMED')
+    const enough = await issue({ ...leafOf(pki), extensions: many.slice(0, 15) })
+    assert.ok(validateChain([enough.der, pki.intermediate.der], store, NOW))
+  })
+
+  it('finds no anchor by name before any signature, even when every signature is forged', async () => {
+    const stranger = await generateP256()
+    const elsewhere = await buildPki({ root: { subject: 'CN=Unprovisioned Root' } })
+    const forgedLeaf = await issue({ subject: 'CN=Dev', issuer: elsewhere.intermediate, signWith: stranger.privateKey })
+    const s = storeOf(pki.anchors)
+    const chain = [forgedLeaf.der, elsewhere.intermediate.der]
+    assert.equal(costOfRefusal(s, () => validateChain(chain, s, NOW), 'ERR_X509_UNKNOWN_ANCHOR'), 0)
+  })
+
+  it('finds no anchor by key identifier before any signature', async () => {
+    const root = await issue({ subject: 'CN=KI Root', ca: true, extensions: [subjectKeyId(keyId(1))] })
+    const impostorKeys = await generateP256()
+    // Names the provisioned root but carries the key identifier of another key.
+    const int = await issue({
+      subject: 'CN=KI Int',
+      issuer: root,
+      ca: true,
+      keys: impostorKeys,
+      signWith: impostorKeys.privateKey,
+      extensions: [authorityKeyId(keyId(2)), subjectKeyId(keyId(3))],
+    })
+    const stranger = await generateP256()
+    const leaf = await issue({ subject: 'CN=Dev', issuer: int, signWith: stranger.privateKey, extensions: [authorityKeyId(keyId(3))] })
+    // Leaf-up verification would stop at the forged leaf instead.
+    rejects(() => validateChain([leaf.der, int.der], storeOf([{ der: root.der }]), NOW), 'ERR_X509_UNKNOWN_ANCHOR')
+    const s = storeOf([{ der: root.der }])
+    assert.equal(costOfRefusal(s, () => validateChain([leaf.der, int.der], s, NOW), 'ERR_X509_UNKNOWN_ANCHOR'), 0)
+  })
+
+  it('picks the anchor among anchors of one name by key identifier, trying no other key', async () => {
+    const [k1, k2] = [await generateP256(), await generateP256()]
+    const name = 'CN=Twin Root'
+    const r1 = await issue({ subject: name, ca: true, keys: k1, extensions: [subjectKeyId(keyId(1))] })
+    const r2 = await issue({ subject: name, ca: true, keys: k2, extensions: [subjectKeyId(keyId(2))] })
+    const leaf = await issue({ subject: 'CN=Dev', issuer: r2, extensions: [authorityKeyId(keyId(2))] })
+    const s = storeOf([{ der: r1.der }, { der: r2.der }])
+    assert.ok(validateChain([leaf.der], s, NOW))
+    assert.equal(verifications(s), 1)
+  })
+
+  it('refuses a key identifier that does not match the next certificate → ERR_X509_NAME_CHAINING', async () => {
+    const int = await issue({ subject: 'CN=KI Int', issuer: pki.root, ca: true, extensions: [subjectKeyId(keyId(7))] })
+    const leaf = await issue({ subject: 'CN=Dev', issuer: int, extensions: [authorityKeyId(keyId(8))] })
+    rejects(() => validateChain([leaf.der, int.der], storeOf(pki.anchors), NOW), 'ERR_X509_NAME_CHAINING')
+    const s = storeOf(pki.anchors)
+    // The anchor's signature on the intermediate, and none on the leaf.
+    assert.equal(costOfRefusal(s, () => validateChain([leaf.der, int.der], s, NOW), 'ERR_X509_NAME_CHAINING'), 1)
+    const matching = await issue({ subject: 'CN=Dev', issuer: int, extensions: [authorityKeyId(keyId(7))] })
+    assert.ok(validateChain([matching.der, int.der], s, NOW))
+  })
+
+  it('checks cA, keyUsage, pathLen and validity of a link before its signature', async () => {
+    const stranger = await generateP256()
+    const notCa = await issue({ subject: 'CN=Not CA', issuer: pki.root, ca: false, keyUsage: x509.KeyUsageFlags.keyCertSign })
+    const forged = await issue({ subject: 'CN=Dev', issuer: notCa, signWith: stranger.privateKey })
+    rejects(() => validateChain([forged.der, notCa.der], storeOf(pki.anchors), NOW), 'ERR_X509_NOT_CA')
+    const s = storeOf(pki.anchors)
+    assert.equal(costOfRefusal(s, () => validateChain([forged.der, notCa.der], s, NOW), 'ERR_X509_NOT_CA'), 0)
+    const oldInt = await issue({ subject: 'CN=Old Int', issuer: pki.root, ca: true, notAfter: NOW - 1 })
+    const below = await issue({ subject: 'CN=Dev', issuer: oldInt, signWith: stranger.privateKey })
+    assert.equal(costOfRefusal(s, () => validateChain([below.der, oldInt.der], s, NOW), 'ERR_X509_EXPIRED'), 0)
+    // Below a link already known, a forged leaf's own faults come before its signature.
+    const known = knowing()
+    const expired = await issue({ ...leafOf(pki), notAfter: NOW - 1, signWith: stranger.privateKey })
+    assert.equal(costOfRefusal(known, () => validateChain([expired.der, pki.intermediate.der], known, NOW), 'ERR_X509_EXPIRED'), 0)
+    const noSign = await issue({ ...leafOf(pki), keyUsage: x509.KeyUsageFlags.keyAgreement, signWith: stranger.privateKey })
+    assert.equal(costOfRefusal(known, () => validateChain([noSign.der, pki.intermediate.der], known, NOW), 'ERR_X509_KEY_USAGE'), 0)
+  })
+
+  it('never parses the certificates below a forged link', async () => {
+    const stranger = await generateP256()
+    const forgedTop = await issue({ subject: 'CN=Int', issuer: pki.root, ca: true, signWith: stranger.privateKey })
+    const s = storeOf(pki.anchors)
+    // Garbage below the forged top certificate: the walk stops at the anchor's signature.
+    const chain = [Uint8Array.of(0x30, 0x03, 0x02, 0x01, 0x00), forgedTop.der]
+    assert.equal(costOfRefusal(s, () => validateChain(chain, s, NOW), 'ERR_X509_UNKNOWN_ANCHOR'), 1)
+  })
+
+  it('verifies from the anchor down: a forgery next to the anchor costs one verification', async () => {
+    const stranger = await generateP256()
+    // Every certificate below is genuine for its issuer, but the top one is not the anchor's.
+    const int1 = await issue({ subject: 'CN=Int 1', issuer: pki.root, ca: true, signWith: stranger.privateKey })
+    const int2 = await issue({ subject: 'CN=Int 2', issuer: int1, ca: true })
+    const int3 = await issue({ subject: 'CN=Int 3', issuer: int2, ca: true })
+    const leaf = await issue({ subject: 'CN=Dev', issuer: int3, signWith: stranger.privateKey })
+    const chain = [leaf.der, int3.der, int2.der, int1.der]
+    rejects(() => validateChain(chain, storeOf(pki.anchors), NOW), 'ERR_X509_UNKNOWN_ANCHOR')
+    const s = storeOf(pki.anchors)
+    assert.equal(costOfRefusal(s, () => validateChain(chain, s, NOW), 'ERR_X509_UNKNOWN_ANCHOR'), 1)
+  })
+
+  it('remembers verified links: a forgery below genuine certificates costs one verification', async () => {
+    const s = storeOf(pki.anchors)
+    validateChain(pki.chain, s, NOW)
+    assert.equal(verifications(s), 2)
+    const stranger = await generateP256()
+    const forged = await issue({ ...leafOf(pki), signWith: stranger.privateKey })
+    const chain = [forged.der, pki.intermediate.der]
+    assert.equal(costOfRefusal(s, () => validateChain(chain, s, NOW), 'ERR_X509_SIGNATURE_INVALID'), 1)
+    // A new genuine device under the same intermediate costs one verification too.
+    const fresh = await issue(leafOf(pki))
+    validateChain([fresh.der, pki.intermediate.der], s, NOW)
+    assert.equal(verifications(s), 4)
+  })
+})
+
+describe('validateChain: failure cache', () => {
+  const forgedChain = async () => {
+    const stranger = await generateP256()
+    const forged = await issue({ ...leafOf(pki), signWith: stranger.privateKey })
+    return [forged.der, pki.intermediate.der]
+  }
+  const storeWith = (options: X509TrustStoreOptions) => new X509TrustStore(pki.anchors, options)
+
+  it('refuses a repeated hostile chain from the cache, with the same code and message and no signature', async () => {
+    const chain = await forgedChain()
+    const s = storeWith({})
+    let first: VerifierError | undefined
+    try {
+      validateChain(chain, s, NOW)
+    } catch (e) {
+      first = e as VerifierError
+    }
+    assert.equal(first?.code, 'ERR_X509_SIGNATURE_INVALID')
+    for (let i = 0; i < 3; i++) {
+      assert.equal(costOfRefusal(s, () => validateChain(chain.map((c) => Uint8Array.from(c)), s, NOW + i), 'ERR_X509_SIGNATURE_INVALID'), 0)
+    }
+    assert.throws(() => validateChain(chain, s, NOW), (e: unknown) => (e as Error).message === first?.message)
+    assert.equal(s.stats().failureCacheHits, 4)
+  })
+
+  it('forgets a failure after failureCacheSeconds of the validation clock, and is bounded in entries', async () => {
+    const chain = await forgedChain()
+    const s = storeWith({ failureCacheSeconds: 60 })
+    const run = (now: number) => costOfRefusal(s, () => validateChain(chain, s, now), 'ERR_X509_SIGNATURE_INVALID')
+    // The first refusal verifies the intermediate and then the forged leaf; the link from the
+    // anchor to the intermediate is remembered after that.
+    assert.equal(run(NOW), 2)
+    assert.equal(run(NOW + 59), 0)
+    assert.equal(run(NOW + 60), 1)
+    assert.equal(run(NOW - 1), 1)
+
+    const tiny = storeWith({ failureCacheLimit: 1 })
+    const other = await forgedChain()
+    const runTiny = (c: Uint8Array[]) => costOfRefusal(tiny, () => validateChain(c, tiny, NOW), 'ERR_X509_SIGNATURE_INVALID')
+    assert.equal(runTiny(chain), 2)
+    assert.equal(runTiny(other), 1)
+    assert.equal(runTiny(other), 0)
+    assert.equal(runTiny(chain), 1)
+    const none = storeWith({ failureCacheLimit: 0 })
+    assert.equal(costOfRefusal(none, () => validateChain(chain, none, NOW), 'ERR_X509_SIGNATURE_INVALID'), 2)
+    assert.equal(costOfRefusal(none, () => validateChain(chain, none, NOW), 'ERR_X509_SIGNATURE_INVALID'), 1)
+  })
+
+  it('never caches a failure that time can undo: a not-yet-valid leaf validates once it is valid', async () => {
+    const young = await buildPki({ fault: 'not-yet-valid-leaf' })
+    const s = new X509TrustStore(young.anchors, { failureCacheSeconds: 10 * DAY })
+    rejects(() => validateChain(young.chain, s, NOW), 'ERR_X509_NOT_YET_VALID')
+    assert.ok(validateChain(young.chain, s, NOW + HOUR))
+  })
+
+  it('never caches a failure when an anchor was passed over for its validity', async () => {
+    // A root re-issued under a new key that becomes valid in an hour: a device certified under
+    // the new key must validate from then on, though the old root of the same name refused it.
+    const name = 'CN=Rolling Root'
+    const oldRoot = await issue({ subject: name, ca: true })
+    const newRoot = await issue({ subject: name, ca: true, notBefore: NOW + HOUR, notAfter: NOW + 10 * YEAR })
+    const leaf = await issue({ subject: 'CN=Dev', issuer: newRoot, notBefore: NOW - DAY })
+    const s = new X509TrustStore([{ der: oldRoot.der }, { der: newRoot.der }], { failureCacheSeconds: 10 * DAY })
+    assert.throws(() => validateChain([leaf.der], s, NOW), VerifierError)
+    assert.ok(validateChain([leaf.der], s, NOW + HOUR))
+    assert.equal(s.stats().failureCacheHits, 0)
+  })
+
+  it('is per store: anchors provisioned since make a refused chain valid at once', async () => {
+    const other = await buildPki({ root: { subject: 'CN=Second Root' } })
+    const before = storeOf(pki.anchors)
+    rejects(() => validateChain(other.chain, before, NOW), 'ERR_X509_UNKNOWN_ANCHOR')
+    rejects(() => validateChain(other.chain, before, NOW), 'ERR_X509_UNKNOWN_ANCHOR')
+    assert.equal(before.stats().failureCacheHits, 1)
+    const after = storeOf([...pki.anchors, ...other.anchors])
+    assert.ok(validateChain(other.chain, after, NOW))
+  })
+
+  it('clearCache forgets failures too', async () => {
+    const chain = await forgedChain()
+    const s = storeWith({})
+    rejects(() => validateChain(chain, s, NOW), 'ERR_X509_SIGNATURE_INVALID')
+    s.clearCache()
+    assert.equal(costOfRefusal(s, () => validateChain(chain, s, NOW), 'ERR_X509_SIGNATURE_INVALID'), 2)
   })
 })
