@@ -9,8 +9,11 @@
  * | executables | swname/swversion approved, measurements digests approved, measres all success, oemboot | 2; unrecognized 33; oemboot false 32; a failed measurement 96 |
  * | configuration | dbgstat | enabled: 32 or 96 per profile; otherwise not asserted |
  *
- * Freshness comes first: a session nonce, a verifier-issued nonce consumed once, or (where the
- * profile allows it) an `iat` within the profile's window. Stale or replayed Evidence gets 99 everywhere.
+ * Freshness comes first. Evidence that carries a nonce is fresh only through it: it matches the
+ * session's nonce, or it is a nonce this verifier issued to this tenant, consumed here once
+ * (atomically, by the store). Only Evidence that carries no nonce, under a profile that allows it,
+ * is fresh by an `iat` within the profile's window. Stale or replayed Evidence gets 99 everywhere,
+ * and only a verified nonce is ever echoed in the result.
  *
  * Submodules inherit nothing (RFC 9711 §4.2.18): a nested claims-set is covered by the parent's
  * signature but appraised on its own claims; a nested token is verified with its own key path, and
@@ -33,6 +36,8 @@ import {
 import { decodeEatJsonClaims } from '../evidence/eat/json-claims.js'
 import { parseStrictJsonUtf8 } from '../jose/json.js'
 import { verifyEatCwt, verifyEatJws, isUnknownAttester } from '../evidence/eat/verify-eat.js'
+import { DEFAULT_SKEW_SECONDS } from '../evidence/time-claims.js'
+import { isNonceSize } from '../evidence/eat/nonce.js'
 import type { NonceStore, TenantId } from '../store/types.js'
 import type { Clock } from '../util/clock.js'
 import { base64urlDecode } from '../util/base64url.js'
@@ -105,7 +110,12 @@ export interface EatAppraisalDeps {
   readonly nonces: NonceStore
   readonly profiles: ProfileRegistry
   readonly clock: Clock
+  /** Tolerated clock difference for exp, nbf and iat. @defaultValue DEFAULT_SKEW_SECONDS */
+  readonly skewSeconds?: number
 }
+
+/** The most `eat_nonce` values one token may offer for consumption (each costs a store round trip). */
+const MAX_NONCES = 8
 
 const everyClaim = (value: number, code: string, detail: string) => everyOne(value, code, detail, REQUIRED)
 
@@ -129,6 +139,7 @@ export async function appraiseEat(input: EatAppraisalInput, deps: EatAppraisalDe
       profiles: deps.profiles,
       keys: deps.endorsements.eatKeys(input.tenant),
       clock: deps.clock,
+      skewSeconds: deps.skewSeconds ?? DEFAULT_SKEW_SECONDS,
       expectedProfile: input.expectedProfile,
       expectedNonce: input.sessionNonce,
     }
@@ -139,8 +150,8 @@ export async function appraiseEat(input: EatAppraisalInput, deps: EatAppraisalDe
     return { [EAT_SUBMOD]: failed(err) }
   }
 
-  const stale = await freshness(claims, profile, input, deps)
-  if (stale !== undefined) return { [EAT_SUBMOD]: everyClaim(99, stale.code, stale.message) }
+  const fresh = await freshness(claims, profile, input, deps)
+  if (fresh instanceof VerifierError) return { [EAT_SUBMOD]: everyClaim(99, fresh.code, fresh.message) }
   if (input.bundle !== undefined && !profile.envelopes.has(input.bundle.kind === 'cbor' ? 'cbor-bundle' : 'json-bundle')) {
     return { [EAT_SUBMOD]: everyClaim(99, 'ERR_PROFILE_CLAIM_INVALID', `profile ${profile.id} does not allow detached bundles`) }
   }
@@ -151,33 +162,46 @@ export async function appraiseEat(input: EatAppraisalInput, deps: EatAppraisalDe
     ...appraiseClaims(claims, profile, input.tenant, deps, [
       { claim: 'instance-identity', value: 2, code: 'EAT_KEY_VERIFIED', detail: 'signed by a provisioned key' },
     ]),
-    ...(claims.nonces?.[0] === undefined ? {} : { nonce: claims.nonces[0] }),
+    ...(fresh.nonce === undefined ? {} : { nonce: fresh.nonce }),
     ...(typeof claims.eatProfile === 'string' ? { profile: claims.eatProfile } : {}),
   }
   await appraiseSubmods(claims, profile, input, deps, EAT_SUBMOD, 1, out, detached)
   return out
 }
 
+/**
+ * Whether verified claims are fresh, and by which nonce (the one to echo). A session nonce was
+ * matched during verification; a nested token is fresh through its parent and echoes nothing.
+ */
 async function freshness(
   claims: EatClaims,
   profile: EatProfile,
   input: EatAppraisalInput,
   deps: EatAppraisalDeps,
-): Promise<VerifierError | undefined> {
-  // A session nonce was checked during verification; a nested token is fresh through its parent.
-  if (input.sessionNonce !== undefined || input.freshByInclusion === true) return undefined
-  const nonce = claims.nonces?.[0]
-  if (nonce !== undefined && profile.freshness !== 'time') {
-    if (await deps.nonces.consume(input.tenant, nonce)) return undefined
-    if (profile.freshness === 'nonce') return new VerifierError('ERR_CLAIMS_NONCE_REPLAYED')
+): Promise<{ readonly nonce?: Uint8Array } | VerifierError> {
+  if (input.freshByInclusion === true) return {}
+  if (input.sessionNonce !== undefined) return { nonce: input.sessionNonce }
+  const nonces = claims.nonces ?? []
+  if (nonces.length > MAX_NONCES) {
+    return new VerifierError('ERR_PROFILE_CLAIM_INVALID', `${nonces.length} eat_nonce values; at most ${MAX_NONCES} are considered`)
+  }
+  if (nonces.length > 0) {
+    // The Evidence names its freshness: only that nonce can provide it, never a recent iat.
+    for (const nonce of nonces) {
+      if (isNonceSize(nonce) && (await deps.nonces.consume(input.tenant, nonce))) {
+        return { nonce }
+      }
+    }
+    return new VerifierError('ERR_CLAIMS_NONCE_REPLAYED', 'eat_nonce was not issued by this verifier to this tenant, has expired, or was already used')
   }
   if (profile.freshness === 'nonce') return new VerifierError('ERR_PROFILE_CLAIM_MISSING', 'the profile requires a verifier nonce')
   const iat = claims.iat === undefined ? undefined : Number(claims.iat)
   const now = deps.clock.nowSeconds()
-  if (iat === undefined || now - iat > profile.maxAgeSeconds || iat - now > 60) {
-    return new VerifierError('ERR_CLAIMS_NONCE_REPLAYED', `neither a fresh verifier nonce nor an iat within ${profile.maxAgeSeconds} s`)
+  // A future iat beyond the skew was refused with the other time claims.
+  if (iat === undefined || now - iat > profile.maxAgeSeconds) {
+    return new VerifierError('ERR_CLAIMS_NONCE_REPLAYED', `no eat_nonce, and no iat within ${profile.maxAgeSeconds} s`)
   }
-  return undefined
+  return {}
 }
 
 /** Hardware, executables and configuration from one claims-set; `identity` says how it was authenticated. */

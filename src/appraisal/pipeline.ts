@@ -10,7 +10,7 @@
  * | reference values → trust vector | `appraisePsa` |
  */
 import { isVerifierError } from '../errors/errors.js'
-import type { FormatRegistry } from '../evidence/registry.js'
+import type { FormatId, FormatRegistry, FormatSelection } from '../evidence/registry.js'
 import type { NonceStore, TenantId } from '../store/types.js'
 import type { ProfileRegistry } from '../evidence/eat/profiles.js'
 import type { Clock } from '../util/clock.js'
@@ -33,12 +33,17 @@ export interface AppraisalDeps {
   readonly nonces: NonceStore
   readonly profiles: ProfileRegistry
   readonly clock: Clock
+  /** Tolerated clock difference for exp, nbf and iat, in every format. @defaultValue DEFAULT_SKEW_SECONDS (60) */
+  readonly skewSeconds?: number
 }
 
 export interface Appraisal {
   readonly submods: Readonly<Record<string, SubmodAppraisal>>
   readonly policyIds: readonly string[]
-  /** The requester's nonce to echo in the result: the session nonce, else the Evidence nonce. */
+  /**
+   * The nonce to echo in the result: the session nonce, else the Evidence nonce this verifier issued
+   * and consumed for this appraisal. Never a nonce that was not verified.
+   */
   readonly nonce?: Uint8Array | undefined
 }
 
@@ -46,10 +51,9 @@ export interface Appraisal {
 export const UNRECOGNIZED_SUBMOD = 'Evidence'
 
 export async function appraise(request: AppraisalRequest, deps: AppraisalDeps): Promise<Appraisal> {
-  let format
-  let expectedProfile: string | undefined
+  let selected: FormatSelection
   try {
-    ;({ format, expectedProfile } = deps.registry.select(request.mediaType, request.evidence))
+    selected = deps.registry.select(request.mediaType, request.evidence)
   } catch (err) {
     if (!isVerifierError(err) || err.family === 'fault') throw err
     return {
@@ -58,6 +62,15 @@ export async function appraise(request: AppraisalRequest, deps: AppraisalDeps): 
       nonce: request.sessionNonce,
     }
   }
+  return appraiseFormat(selected.format, selected.expectedProfile, request, deps)
+}
+
+async function appraiseFormat(
+  format: FormatId,
+  expectedProfile: string | undefined,
+  request: AppraisalRequest,
+  deps: AppraisalDeps,
+): Promise<Appraisal> {
   switch (format) {
     case 'psa': {
       const submod = await appraisePsa(

@@ -114,6 +114,7 @@ export async function buildServices(config: Config, options: BuildOptions): Prom
         nonces: store.nonces,
         profiles: createDefaultProfiles(),
         clock,
+        skewSeconds: config.clockSkewSeconds,
       }
       const processor = createProcessor({
         store,
