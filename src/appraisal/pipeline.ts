@@ -9,7 +9,7 @@
  * | freshness | `appraisePsa` (session nonce, or a consumed verifier-issued nonce) |
  * | reference values → trust vector | `appraisePsa` |
  */
-import { isVerifierError } from '../errors/errors.js'
+import { isVerifierError, VerifierError } from '../errors/errors.js'
 import type { FormatId, FormatRegistry, FormatSelection } from '../evidence/registry.js'
 import type { NonceStore, TenantId } from '../store/types.js'
 import type { ProfileRegistry } from '../evidence/eat/profiles.js'
@@ -18,6 +18,7 @@ import { EAT_POLICY_ID, EAT_SUBMOD, appraiseEat, appraiseEatBundle } from './eat
 import type { Endorsements } from './endorsements.js'
 import { PSA_POLICY_ID, PSA_SUBMOD, appraisePsa } from './psa.js'
 import { everyClaim, type SubmodAppraisal } from './types.js'
+import { VERIFIER_MALFUNCTION } from '../results/trust-vector.js'
 
 export interface AppraisalRequest {
   readonly tenant: TenantId
@@ -35,6 +36,11 @@ export interface AppraisalDeps {
   readonly clock: Clock
   /** Tolerated clock difference for exp, nbf and iat, in every format. @defaultValue DEFAULT_SKEW_SECONDS (60) */
   readonly skewSeconds?: number
+  /**
+   * Told of every verifier bug that Evidence triggered (an exception that is no `VerifierError`),
+   * with its stack, before the appraisal is answered with a verifier-malfunction result.
+   */
+  readonly onEvidenceFault?: (err: VerifierError) => void
 }
 
 export interface Appraisal {
@@ -50,19 +56,46 @@ export interface Appraisal {
 /** Submodule name used when the Evidence is no format Assay implements. */
 export const UNRECOGNIZED_SUBMOD = 'Evidence'
 
+/**
+ * Appraises one piece of Evidence. Bad Evidence is a result; a `VerifierError` fault (store, queue)
+ * is thrown for the queue to retry. Any other exception is a bug the Evidence triggered: retrying the
+ * same Evidence would only hit it again, so it is answered with a signed verifier-malfunction result
+ * (every claim −1, status none) and reported through `deps.onEvidenceFault`.
+ */
 export async function appraise(request: AppraisalRequest, deps: AppraisalDeps): Promise<Appraisal> {
   let selected: FormatSelection
   try {
     selected = deps.registry.select(request.mediaType, request.evidence)
   } catch (err) {
-    if (!isVerifierError(err) || err.family === 'fault') throw err
+    if (!isVerifierError(err)) return malfunction(err, UNRECOGNIZED_SUBMOD, [], request, deps)
+    if (err.family === 'fault') throw err
     return {
       submods: { [UNRECOGNIZED_SUBMOD]: everyClaim(1, err.code, err.message, ['instance-identity']) },
       policyIds: [],
       nonce: request.sessionNonce,
     }
   }
-  return appraiseFormat(selected.format, selected.expectedProfile, request, deps)
+  const { format, expectedProfile } = selected
+  try {
+    return await appraiseFormat(format, expectedProfile, request, deps)
+  } catch (err) {
+    if (isVerifierError(err)) throw err
+    return format === 'psa'
+      ? malfunction(err, PSA_SUBMOD, [PSA_POLICY_ID], request, deps)
+      : malfunction(err, EAT_SUBMOD, [EAT_POLICY_ID], request, deps)
+  }
+}
+
+function malfunction(err: unknown, name: string, policyIds: readonly string[], request: AppraisalRequest, deps: AppraisalDeps): Appraisal {
+  const fault = new VerifierError('ERR_VERIFIER_EVIDENCE_UNHANDLED', undefined, { cause: err })
+  deps.onEvidenceFault?.(fault)
+  const what = err instanceof Error ? err.name : typeof err
+  const detail = `the verifier failed on this Evidence (${what}) and could not appraise it`
+  return {
+    submods: { [name]: everyClaim(VERIFIER_MALFUNCTION, fault.code, detail, ['instance-identity', 'hardware', 'executables']) },
+    policyIds,
+    nonce: request.sessionNonce,
+  }
 }
 
 async function appraiseFormat(

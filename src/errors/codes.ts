@@ -147,6 +147,7 @@ export const ERROR_CATALOGUE = {
   // Verifier faults
   ERR_CONFIG_INVALID: fault('Configuration or provisioned data is invalid'),
   ERR_VERIFIER_INTERNAL: fault('Internal verifier error'),
+  ERR_VERIFIER_EVIDENCE_UNHANDLED: fault('The verifier failed on this Evidence and could not appraise it; the result says so (AR4SI verifier malfunction)'),
 } as const satisfies Record<string, ErrorEntry>
 
 export type ErrorCode = keyof typeof ERROR_CATALOGUE

@@ -115,6 +115,7 @@ export async function buildServices(config: Config, options: BuildOptions): Prom
         profiles: createDefaultProfiles(),
         clock,
         skewSeconds: config.clockSkewSeconds,
+        onEvidenceFault: (err) => log(`appraisal: ${err.code}`, err.cause),
       }
       const processor = createProcessor({
         store,
