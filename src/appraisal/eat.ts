@@ -15,6 +15,11 @@
  * is fresh by an `iat` within the profile's window. Stale or replayed Evidence gets 99 everywhere,
  * and only a verified nonce is ever echoed in the result.
  *
+ * Submodule names are `EAT/<label>/<label>…`, each label escaped (`%` → `%25`, `/` → `%2F`) so no
+ * label can stand for a path; two submodules that still end up with one name make that name
+ * contraindicated. A detached claims-set of a bundle that no digest in the main token covers gets a
+ * contraindicated submodule of its own, never silently dropped.
+ *
  * Submodules inherit nothing (RFC 9711 §4.2.18): a nested claims-set is covered by the parent's
  * signature but appraised on its own claims; a nested token is verified with its own key path, and
  * its failure makes only its own submodule contraindicated. A parent that fails takes its
@@ -166,7 +171,24 @@ export async function appraiseEat(input: EatAppraisalInput, deps: EatAppraisalDe
     ...(typeof claims.eatProfile === 'string' ? { profile: claims.eatProfile } : {}),
   }
   await appraiseSubmods(claims, profile, input, deps, EAT_SUBMOD, 1, out, detached)
+  for (const [label, bound] of detached ?? []) {
+    if (claims.submods?.get(label)?.kind === 'digest') continue
+    const detail = bound instanceof VerifierError ? bound.message : `no digest in the main token for ${label}`
+    addSubmod(out, submodName(EAT_SUBMOD, label), everyClaim(99, 'ERR_BUNDLE_DIGEST_MISMATCH', `${detail}: no signature covers this detached claims-set`))
+  }
   return out
+}
+
+/** A submodule's name under its parent's: the label escaped so that it cannot pose as a path. */
+export function submodName(parent: string, label: string): string {
+  return `${parent}/${label.replaceAll('%', '%25').replaceAll('/', '%2F')}`
+}
+
+/** Adds a submodule result; a name given twice fails closed (contraindicated), never overwrites. */
+export function addSubmod(out: Record<string, SubmodAppraisal>, name: string, result: SubmodAppraisal): void {
+  out[name] = Object.hasOwn(out, name)
+    ? everyClaim(99, 'EAT_SUBMOD_NAME_COLLISION', `more than one submodule is named ${name}`)
+    : result
 }
 
 /**
@@ -296,7 +318,7 @@ async function appraiseSubmods(
 ): Promise<void> {
   if (claims.submods === undefined) return
   if (depth > MAX_SUBMOD_DEPTH || claims.submods.size > MAX_SUBMODS) {
-    out[`${parent}/*`] = everyClaim(1, 'EAT_SUBMODS_LIMIT', `more than ${MAX_SUBMODS} submodules or nesting deeper than ${MAX_SUBMOD_DEPTH}`)
+    addSubmod(out, `${parent}/*`, everyClaim(1, 'EAT_SUBMODS_LIMIT', `more than ${MAX_SUBMODS} submodules or nesting deeper than ${MAX_SUBMOD_DEPTH}`))
     return
   }
   /** A claims-set inside the parent: covered by its signature, appraised on its own claims. */
@@ -306,20 +328,20 @@ async function appraiseSubmods(
       nested = decode()
     } catch (err) {
       if (!isVerifierError(err) || err.family !== 'evidence') throw err
-      out[name] = everyClaim(99, err.code, err.message)
+      addSubmod(out, name, everyClaim(99, err.code, err.message))
       return
     }
-    out[name] = appraiseClaims(nested, profile, input.tenant, deps, [
+    addSubmod(out, name, appraiseClaims(nested, profile, input.tenant, deps, [
       { claim: 'instance-identity', value: 2, code: 'EAT_COVERED_BY_PARENT', detail: `claims-set signed within ${parent}` },
-    ])
+    ]))
     await appraiseSubmods(nested, profile, input, deps, name, depth + 1, out)
   }
   /** A token inside the parent: its own key path; fresh by inclusion; its submodules renamed under `name`. */
   const nestedToken = (nested: Record<string, SubmodAppraisal>, name: string): void => {
-    for (const [k, v] of Object.entries(nested)) out[k === EAT_SUBMOD ? name : `${name}/${k.slice(EAT_SUBMOD.length + 1)}`] = v
+    for (const [k, v] of Object.entries(nested)) addSubmod(out, k === EAT_SUBMOD ? name : `${name}/${k.slice(EAT_SUBMOD.length + 1)}`, v)
   }
   for (const [label, submod] of claims.submods) {
-    const name = `${parent}/${label}`
+    const name = submodName(parent, label)
     switch (submod.kind) {
       case 'claims':
         await nestedClaims(() => decodeEatClaims(submod.claims as CborMap), name)
@@ -336,13 +358,13 @@ async function appraiseSubmods(
       case 'digest': {
         // A detached claims-set, bound to this digest when the Evidence came as a bundle.
         const bound = detached?.get(label)
-        if (bound === undefined) out[name] = everyClaim(1, 'EAT_DETACHED_MISSING', 'the detached claims-set was not supplied')
-        else if (bound instanceof VerifierError) out[name] = everyClaim(99, bound.code, bound.message)
+        if (bound === undefined) addSubmod(out, name, everyClaim(1, 'EAT_DETACHED_MISSING', 'the detached claims-set was not supplied'))
+        else if (bound instanceof VerifierError) addSubmod(out, name, everyClaim(99, bound.code, bound.message))
         else await nestedClaims(() => bound, name)
         break
       }
       default:
-        out[name] = everyClaim(1, 'EAT_SUBMOD_UNSUPPORTED', `${submod.kind} submodules are not appraised yet`)
+        addSubmod(out, name, everyClaim(1, 'EAT_SUBMOD_UNSUPPORTED', `${submod.kind} submodules are not appraised yet`))
     }
   }
 }
