@@ -2,12 +2,16 @@
  * The appraisal pipeline: Evidence bytes and their media type in, one AR4SI appraisal per attester
  * out. Bad Evidence is a result here, never an exception; only verifier faults throw.
  *
- * | step | psa |
- * |---|---|
- * | select format (media type, sniffing) | registry |
- * | strict parse, key lookup, signature, claims/profile | `evidence/psa/verify.ts` via `appraisePsa` |
- * | freshness | `appraisePsa` (session nonce, or a consumed verifier-issued nonce) |
- * | reference values → trust vector | `appraisePsa` |
+ * | step | psa | eat (cwt, jwt, bundles) |
+ * |---|---|---|
+ * | select format (media type, sniffing) | registry | registry |
+ * | strict parse, key lookup, signature, claims/profile | `evidence/psa/verify.ts` via `appraisePsa` | `evidence/eat/verify-eat.ts` via `appraiseEat` |
+ * | exp, nbf, future iat (one skew) | `evidence/time-claims.ts` | `evidence/time-claims.ts` |
+ * | freshness | session nonce, or a consumed verifier-issued nonce | the same; `iat` only without a nonce, where the profile allows |
+ * | reference values → trust vector | `appraisePsa` | `appraiseEat` |
+ *
+ * A bug that Evidence triggers (an exception that is no `VerifierError`) is caught here and becomes
+ * a verifier-malfunction result, so no Evidence throws past this layer.
  */
 import { isVerifierError, VerifierError } from '../errors/errors.js'
 import type { FormatId, FormatRegistry, FormatSelection } from '../evidence/registry.js'

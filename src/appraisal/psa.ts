@@ -4,11 +4,11 @@
  * | step | check | on failure |
  * |---|---|---|
  * | 1 | envelope, key by Instance ID, signature/MAC, profile rules | unknown Instance ID: instance-identity 97; anything else: every claim 99 |
- * | 1 | exp, nbf and a future iat against the clock and the one skew setting (as for every format) | every claim 99 |
- * | 2 | freshness: session nonce, or a nonce this verifier issued to this tenant (consumed once) | every claim 99 |
- * | 3 | security lifecycle and the anchor's Implementation ID | instance-identity 96 |
- * | 4 | Implementation ID has reference values | hardware 97 |
- * | 5 | every software component matches a reference component | executables 33 |
+ * | 2 | exp, nbf and a future iat against the clock and the one skew setting (as for every format) | every claim 99 |
+ * | 3 | freshness: session nonce, or a nonce this verifier issued to this tenant (consumed once) | every claim 99 |
+ * | 4 | security lifecycle and the anchor's Implementation ID | instance-identity 96 |
+ * | 5 | Implementation ID has reference values | hardware 97 |
+ * | 6 | every software component matches a reference component | executables 33 |
  *
  * Configuration, runtime-opaque, storage-opaque, file-system and sourced-data are not asserted: a
  * PSA token carries nothing that proves them, and AR4SI says to leave unproven claims at 0.
