@@ -9,8 +9,16 @@
  * | executables | swname/swversion approved, measurements digests approved, measres all success, oemboot | 2; unrecognized 33; oemboot false 32; a failed measurement 96 |
  * | configuration | dbgstat | enabled: 32 or 96 per profile; otherwise not asserted |
  *
- * Freshness comes first: a session nonce, a verifier-issued nonce consumed once, or (where the
- * profile allows it) an `iat` within the profile's window. Stale or replayed Evidence gets 99 everywhere.
+ * Freshness comes first. Evidence that carries a nonce is fresh only through it: it matches the
+ * session's nonce, or it is a nonce this verifier issued to this tenant, consumed here once
+ * (atomically, by the store). Only Evidence that carries no nonce, under a profile that allows it,
+ * is fresh by an `iat` within the profile's window. Stale or replayed Evidence gets 99 everywhere,
+ * and only a verified nonce is ever echoed in the result.
+ *
+ * Submodule names are `EAT/<label>/<label>…`, each label escaped (`%` → `%25`, `/` → `%2F`) so no
+ * label can stand for a path; two submodules that still end up with one name make that name
+ * contraindicated. A detached claims-set of a bundle that no digest in the main token covers gets a
+ * contraindicated submodule of its own, never silently dropped.
  *
  * Submodules inherit nothing (RFC 9711 §4.2.18): a nested claims-set is covered by the parent's
  * signature but appraised on its own claims; a nested token is verified with its own key path, and
@@ -33,6 +41,8 @@ import {
 import { decodeEatJsonClaims } from '../evidence/eat/json-claims.js'
 import { parseStrictJsonUtf8 } from '../jose/json.js'
 import { verifyEatCwt, verifyEatJws, isUnknownAttester } from '../evidence/eat/verify-eat.js'
+import { DEFAULT_SKEW_SECONDS } from '../evidence/time-claims.js'
+import { isNonceSize } from '../evidence/eat/nonce.js'
 import type { NonceStore, TenantId } from '../store/types.js'
 import type { Clock } from '../util/clock.js'
 import { base64urlDecode } from '../util/base64url.js'
@@ -105,7 +115,12 @@ export interface EatAppraisalDeps {
   readonly nonces: NonceStore
   readonly profiles: ProfileRegistry
   readonly clock: Clock
+  /** Tolerated clock difference for exp, nbf and iat. @defaultValue DEFAULT_SKEW_SECONDS */
+  readonly skewSeconds?: number
 }
+
+/** The most `eat_nonce` values one token may offer for consumption (each costs a store round trip). */
+const MAX_NONCES = 8
 
 const everyClaim = (value: number, code: string, detail: string) => everyOne(value, code, detail, REQUIRED)
 
@@ -129,6 +144,7 @@ export async function appraiseEat(input: EatAppraisalInput, deps: EatAppraisalDe
       profiles: deps.profiles,
       keys: deps.endorsements.eatKeys(input.tenant),
       clock: deps.clock,
+      skewSeconds: deps.skewSeconds ?? DEFAULT_SKEW_SECONDS,
       expectedProfile: input.expectedProfile,
       expectedNonce: input.sessionNonce,
     }
@@ -139,8 +155,8 @@ export async function appraiseEat(input: EatAppraisalInput, deps: EatAppraisalDe
     return { [EAT_SUBMOD]: failed(err) }
   }
 
-  const stale = await freshness(claims, profile, input, deps)
-  if (stale !== undefined) return { [EAT_SUBMOD]: everyClaim(99, stale.code, stale.message) }
+  const fresh = await freshness(claims, profile, input, deps)
+  if (fresh instanceof VerifierError) return { [EAT_SUBMOD]: everyClaim(99, fresh.code, fresh.message) }
   if (input.bundle !== undefined && !profile.envelopes.has(input.bundle.kind === 'cbor' ? 'cbor-bundle' : 'json-bundle')) {
     return { [EAT_SUBMOD]: everyClaim(99, 'ERR_PROFILE_CLAIM_INVALID', `profile ${profile.id} does not allow detached bundles`) }
   }
@@ -151,33 +167,63 @@ export async function appraiseEat(input: EatAppraisalInput, deps: EatAppraisalDe
     ...appraiseClaims(claims, profile, input.tenant, deps, [
       { claim: 'instance-identity', value: 2, code: 'EAT_KEY_VERIFIED', detail: 'signed by a provisioned key' },
     ]),
-    ...(claims.nonces?.[0] === undefined ? {} : { nonce: claims.nonces[0] }),
+    ...(fresh.nonce === undefined ? {} : { nonce: fresh.nonce }),
     ...(typeof claims.eatProfile === 'string' ? { profile: claims.eatProfile } : {}),
   }
   await appraiseSubmods(claims, profile, input, deps, EAT_SUBMOD, 1, out, detached)
+  for (const [label, bound] of detached ?? []) {
+    if (claims.submods?.get(label)?.kind === 'digest') continue
+    const detail = bound instanceof VerifierError ? bound.message : `no digest in the main token for ${label}`
+    addSubmod(out, submodName(EAT_SUBMOD, label), everyClaim(99, 'ERR_BUNDLE_DIGEST_MISMATCH', `${detail}: no signature covers this detached claims-set`))
+  }
   return out
 }
 
+/** A submodule's name under its parent's: the label escaped so that it cannot pose as a path. */
+export function submodName(parent: string, label: string): string {
+  return `${parent}/${label.replaceAll('%', '%25').replaceAll('/', '%2F')}`
+}
+
+/** Adds a submodule result; a name given twice fails closed (contraindicated), never overwrites. */
+export function addSubmod(out: Record<string, SubmodAppraisal>, name: string, result: SubmodAppraisal): void {
+  out[name] = Object.hasOwn(out, name)
+    ? everyClaim(99, 'EAT_SUBMOD_NAME_COLLISION', `more than one submodule is named ${name}`)
+    : result
+}
+
+/**
+ * Whether verified claims are fresh, and by which nonce (the one to echo). A session nonce was
+ * matched during verification; a nested token is fresh through its parent and echoes nothing.
+ */
 async function freshness(
   claims: EatClaims,
   profile: EatProfile,
   input: EatAppraisalInput,
   deps: EatAppraisalDeps,
-): Promise<VerifierError | undefined> {
-  // A session nonce was checked during verification; a nested token is fresh through its parent.
-  if (input.sessionNonce !== undefined || input.freshByInclusion === true) return undefined
-  const nonce = claims.nonces?.[0]
-  if (nonce !== undefined && profile.freshness !== 'time') {
-    if (await deps.nonces.consume(input.tenant, nonce)) return undefined
-    if (profile.freshness === 'nonce') return new VerifierError('ERR_CLAIMS_NONCE_REPLAYED')
+): Promise<{ readonly nonce?: Uint8Array } | VerifierError> {
+  if (input.freshByInclusion === true) return {}
+  if (input.sessionNonce !== undefined) return { nonce: input.sessionNonce }
+  const nonces = claims.nonces ?? []
+  if (nonces.length > MAX_NONCES) {
+    return new VerifierError('ERR_PROFILE_CLAIM_INVALID', `${nonces.length} eat_nonce values; at most ${MAX_NONCES} are considered`)
+  }
+  if (nonces.length > 0) {
+    // The Evidence names its freshness: only that nonce can provide it, never a recent iat.
+    for (const nonce of nonces) {
+      if (isNonceSize(nonce) && (await deps.nonces.consume(input.tenant, nonce))) {
+        return { nonce }
+      }
+    }
+    return new VerifierError('ERR_CLAIMS_NONCE_REPLAYED', 'eat_nonce was not issued by this verifier to this tenant, has expired, or was already used')
   }
   if (profile.freshness === 'nonce') return new VerifierError('ERR_PROFILE_CLAIM_MISSING', 'the profile requires a verifier nonce')
   const iat = claims.iat === undefined ? undefined : Number(claims.iat)
   const now = deps.clock.nowSeconds()
-  if (iat === undefined || now - iat > profile.maxAgeSeconds || iat - now > 60) {
-    return new VerifierError('ERR_CLAIMS_NONCE_REPLAYED', `neither a fresh verifier nonce nor an iat within ${profile.maxAgeSeconds} s`)
+  // A future iat beyond the skew was refused with the other time claims.
+  if (iat === undefined || now - iat > profile.maxAgeSeconds) {
+    return new VerifierError('ERR_CLAIMS_NONCE_REPLAYED', `no eat_nonce, and no iat within ${profile.maxAgeSeconds} s`)
   }
-  return undefined
+  return {}
 }
 
 /** Hardware, executables and configuration from one claims-set; `identity` says how it was authenticated. */
@@ -272,7 +318,7 @@ async function appraiseSubmods(
 ): Promise<void> {
   if (claims.submods === undefined) return
   if (depth > MAX_SUBMOD_DEPTH || claims.submods.size > MAX_SUBMODS) {
-    out[`${parent}/*`] = everyClaim(1, 'EAT_SUBMODS_LIMIT', `more than ${MAX_SUBMODS} submodules or nesting deeper than ${MAX_SUBMOD_DEPTH}`)
+    addSubmod(out, `${parent}/*`, everyClaim(1, 'EAT_SUBMODS_LIMIT', `more than ${MAX_SUBMODS} submodules or nesting deeper than ${MAX_SUBMOD_DEPTH}`))
     return
   }
   /** A claims-set inside the parent: covered by its signature, appraised on its own claims. */
@@ -282,20 +328,20 @@ async function appraiseSubmods(
       nested = decode()
     } catch (err) {
       if (!isVerifierError(err) || err.family !== 'evidence') throw err
-      out[name] = everyClaim(99, err.code, err.message)
+      addSubmod(out, name, everyClaim(99, err.code, err.message))
       return
     }
-    out[name] = appraiseClaims(nested, profile, input.tenant, deps, [
+    addSubmod(out, name, appraiseClaims(nested, profile, input.tenant, deps, [
       { claim: 'instance-identity', value: 2, code: 'EAT_COVERED_BY_PARENT', detail: `claims-set signed within ${parent}` },
-    ])
+    ]))
     await appraiseSubmods(nested, profile, input, deps, name, depth + 1, out)
   }
   /** A token inside the parent: its own key path; fresh by inclusion; its submodules renamed under `name`. */
   const nestedToken = (nested: Record<string, SubmodAppraisal>, name: string): void => {
-    for (const [k, v] of Object.entries(nested)) out[k === EAT_SUBMOD ? name : `${name}/${k.slice(EAT_SUBMOD.length + 1)}`] = v
+    for (const [k, v] of Object.entries(nested)) addSubmod(out, k === EAT_SUBMOD ? name : `${name}/${k.slice(EAT_SUBMOD.length + 1)}`, v)
   }
   for (const [label, submod] of claims.submods) {
-    const name = `${parent}/${label}`
+    const name = submodName(parent, label)
     switch (submod.kind) {
       case 'claims':
         await nestedClaims(() => decodeEatClaims(submod.claims as CborMap), name)
@@ -312,13 +358,13 @@ async function appraiseSubmods(
       case 'digest': {
         // A detached claims-set, bound to this digest when the Evidence came as a bundle.
         const bound = detached?.get(label)
-        if (bound === undefined) out[name] = everyClaim(1, 'EAT_DETACHED_MISSING', 'the detached claims-set was not supplied')
-        else if (bound instanceof VerifierError) out[name] = everyClaim(99, bound.code, bound.message)
+        if (bound === undefined) addSubmod(out, name, everyClaim(1, 'EAT_DETACHED_MISSING', 'the detached claims-set was not supplied'))
+        else if (bound instanceof VerifierError) addSubmod(out, name, everyClaim(99, bound.code, bound.message))
         else await nestedClaims(() => bound, name)
         break
       }
       default:
-        out[name] = everyClaim(1, 'EAT_SUBMOD_UNSUPPORTED', `${submod.kind} submodules are not appraised yet`)
+        addSubmod(out, name, everyClaim(1, 'EAT_SUBMOD_UNSUPPORTED', `${submod.kind} submodules are not appraised yet`))
     }
   }
 }

@@ -2,15 +2,19 @@
  * The appraisal pipeline: Evidence bytes and their media type in, one AR4SI appraisal per attester
  * out. Bad Evidence is a result here, never an exception; only verifier faults throw.
  *
- * | step | psa |
- * |---|---|
- * | select format (media type, sniffing) | registry |
- * | strict parse, key lookup, signature, claims/profile | `evidence/psa/verify.ts` via `appraisePsa` |
- * | freshness | `appraisePsa` (session nonce, or a consumed verifier-issued nonce) |
- * | reference values → trust vector | `appraisePsa` |
+ * | step | psa | eat (cwt, jwt, bundles) |
+ * |---|---|---|
+ * | select format (media type, sniffing) | registry | registry |
+ * | strict parse, key lookup, signature, claims/profile | `evidence/psa/verify.ts` via `appraisePsa` | `evidence/eat/verify-eat.ts` via `appraiseEat` |
+ * | exp, nbf, future iat (one skew) | `evidence/time-claims.ts` | `evidence/time-claims.ts` |
+ * | freshness | session nonce, or a consumed verifier-issued nonce | the same; `iat` only without a nonce, where the profile allows |
+ * | reference values → trust vector | `appraisePsa` | `appraiseEat` |
+ *
+ * A bug that Evidence triggers (an exception that is no `VerifierError`) is caught here and becomes
+ * a verifier-malfunction result, so no Evidence throws past this layer.
  */
-import { isVerifierError } from '../errors/errors.js'
-import type { FormatRegistry } from '../evidence/registry.js'
+import { isVerifierError, VerifierError } from '../errors/errors.js'
+import type { FormatId, FormatRegistry, FormatSelection } from '../evidence/registry.js'
 import type { NonceStore, TenantId } from '../store/types.js'
 import type { ProfileRegistry } from '../evidence/eat/profiles.js'
 import type { Clock } from '../util/clock.js'
@@ -18,6 +22,7 @@ import { EAT_POLICY_ID, EAT_SUBMOD, appraiseEat, appraiseEatBundle } from './eat
 import type { Endorsements } from './endorsements.js'
 import { PSA_POLICY_ID, PSA_SUBMOD, appraisePsa } from './psa.js'
 import { everyClaim, type SubmodAppraisal } from './types.js'
+import { VERIFIER_MALFUNCTION } from '../results/trust-vector.js'
 
 export interface AppraisalRequest {
   readonly tenant: TenantId
@@ -33,31 +38,76 @@ export interface AppraisalDeps {
   readonly nonces: NonceStore
   readonly profiles: ProfileRegistry
   readonly clock: Clock
+  /** Tolerated clock difference for exp, nbf and iat, in every format. @defaultValue DEFAULT_SKEW_SECONDS (60) */
+  readonly skewSeconds?: number
+  /**
+   * Told of every verifier bug that Evidence triggered (an exception that is no `VerifierError`),
+   * with its stack, before the appraisal is answered with a verifier-malfunction result.
+   */
+  readonly onEvidenceFault?: (err: VerifierError) => void
 }
 
 export interface Appraisal {
   readonly submods: Readonly<Record<string, SubmodAppraisal>>
   readonly policyIds: readonly string[]
-  /** The requester's nonce to echo in the result: the session nonce, else the Evidence nonce. */
+  /**
+   * The nonce to echo in the result: the session nonce, else the Evidence nonce this verifier issued
+   * and consumed for this appraisal. Never a nonce that was not verified.
+   */
   readonly nonce?: Uint8Array | undefined
 }
 
 /** Submodule name used when the Evidence is no format Assay implements. */
 export const UNRECOGNIZED_SUBMOD = 'Evidence'
 
+/**
+ * Appraises one piece of Evidence. Bad Evidence is a result; a `VerifierError` fault (store, queue)
+ * is thrown for the queue to retry. Any other exception is a bug the Evidence triggered: retrying the
+ * same Evidence would only hit it again, so it is answered with a signed verifier-malfunction result
+ * (every claim −1, status none) and reported through `deps.onEvidenceFault`.
+ */
 export async function appraise(request: AppraisalRequest, deps: AppraisalDeps): Promise<Appraisal> {
-  let format
-  let expectedProfile: string | undefined
+  let selected: FormatSelection
   try {
-    ;({ format, expectedProfile } = deps.registry.select(request.mediaType, request.evidence))
+    selected = deps.registry.select(request.mediaType, request.evidence)
   } catch (err) {
-    if (!isVerifierError(err) || err.family === 'fault') throw err
+    if (!isVerifierError(err)) return malfunction(err, UNRECOGNIZED_SUBMOD, [], request, deps)
+    if (err.family === 'fault') throw err
     return {
       submods: { [UNRECOGNIZED_SUBMOD]: everyClaim(1, err.code, err.message, ['instance-identity']) },
       policyIds: [],
       nonce: request.sessionNonce,
     }
   }
+  const { format, expectedProfile } = selected
+  try {
+    return await appraiseFormat(format, expectedProfile, request, deps)
+  } catch (err) {
+    if (isVerifierError(err)) throw err
+    return format === 'psa'
+      ? malfunction(err, PSA_SUBMOD, [PSA_POLICY_ID], request, deps)
+      : malfunction(err, EAT_SUBMOD, [EAT_POLICY_ID], request, deps)
+  }
+}
+
+function malfunction(err: unknown, name: string, policyIds: readonly string[], request: AppraisalRequest, deps: AppraisalDeps): Appraisal {
+  const fault = new VerifierError('ERR_VERIFIER_EVIDENCE_UNHANDLED', undefined, { cause: err })
+  deps.onEvidenceFault?.(fault)
+  const what = err instanceof Error ? err.name : typeof err
+  const detail = `the verifier failed on this Evidence (${what}) and could not appraise it`
+  return {
+    submods: { [name]: everyClaim(VERIFIER_MALFUNCTION, fault.code, detail, ['instance-identity', 'hardware', 'executables']) },
+    policyIds,
+    nonce: request.sessionNonce,
+  }
+}
+
+async function appraiseFormat(
+  format: FormatId,
+  expectedProfile: string | undefined,
+  request: AppraisalRequest,
+  deps: AppraisalDeps,
+): Promise<Appraisal> {
   switch (format) {
     case 'psa': {
       const submod = await appraisePsa(

@@ -4,10 +4,11 @@
  * | step | check | on failure |
  * |---|---|---|
  * | 1 | envelope, key by Instance ID, signature/MAC, profile rules | unknown Instance ID: instance-identity 97; anything else: every claim 99 |
- * | 2 | freshness: session nonce, or a nonce this verifier issued (consumed once) | every claim 99 |
- * | 3 | security lifecycle and the anchor's Implementation ID | instance-identity 96 |
- * | 4 | Implementation ID has reference values | hardware 97 |
- * | 5 | every software component matches a reference component | executables 33 |
+ * | 2 | exp, nbf and a future iat against the clock and the one skew setting (as for every format) | every claim 99 |
+ * | 3 | freshness: session nonce, or a nonce this verifier issued to this tenant (consumed once) | every claim 99 |
+ * | 4 | security lifecycle and the anchor's Implementation ID | instance-identity 96 |
+ * | 5 | Implementation ID has reference values | hardware 97 |
+ * | 6 | every software component matches a reference component | executables 33 |
  *
  * Configuration, runtime-opaque, storage-opaque, file-system and sourced-data are not asserted: a
  * PSA token carries nothing that proves them, and AR4SI says to leave unproven claims at 0.
@@ -15,7 +16,9 @@
 import { VerifierError, isVerifierError } from '../errors/errors.js'
 import type { PsaClaims, PsaSoftwareComponent } from '../evidence/psa/claims.js'
 import { verifyPsaToken } from '../evidence/psa/verify.js'
+import { DEFAULT_SKEW_SECONDS } from '../evidence/time-claims.js'
 import type { NonceStore, TenantId } from '../store/types.js'
+import type { Clock } from '../util/clock.js'
 import { bytesEqual, toHex } from '../util/bytes.js'
 import type { Endorsements, PsaReferenceComponent, PsaTrustAnchor } from './endorsements.js'
 import { everyClaim, type Reason, type SubmodAppraisal, type TrustClaim } from './types.js'
@@ -38,6 +41,9 @@ export interface PsaAppraisalInput {
 export interface PsaAppraisalDeps {
   readonly endorsements: Endorsements
   readonly nonces: NonceStore
+  readonly clock: Clock
+  /** Tolerated clock difference for exp, nbf and iat. @defaultValue DEFAULT_SKEW_SECONDS */
+  readonly skewSeconds?: number
 }
 
 const allClaims = (value: number, code: string, detail: string) => everyClaim(value, code, detail, REQUIRED)
@@ -53,6 +59,8 @@ export async function appraisePsa(input: PsaAppraisalInput, deps: PsaAppraisalDe
       },
       expectedProfile: input.expectedProfile,
       expectedNonce: input.sessionNonce,
+      clock: deps.clock,
+      skewSeconds: deps.skewSeconds ?? DEFAULT_SKEW_SECONDS,
     }))
   } catch (err) {
     if (!isVerifierError(err) || err.family !== 'evidence') throw err
@@ -66,10 +74,13 @@ export async function appraisePsa(input: PsaAppraisalInput, deps: PsaAppraisalDe
     return allClaims(99, err.code, err.message)
   }
 
+  // The session nonce was matched during verification; otherwise the nonce must be one this
+  // verifier issued to this tenant, consumed here, once. Only a nonce verified so is echoed.
   if (input.sessionNonce === undefined && !(await deps.nonces.consume(input.tenant, claims.nonce))) {
     const e = new VerifierError('ERR_CLAIMS_NONCE_REPLAYED')
-    return allClaims(99, e.code, 'eat_nonce was not issued by this verifier, has expired, or was already used')
+    return allClaims(99, e.code, 'eat_nonce was not issued by this verifier to this tenant, has expired, or was already used')
   }
+  const verifiedNonce = input.sessionNonce ?? claims.nonce
 
   const reasons: Reason[] = []
   const vector: Partial<Record<TrustClaim, number>> = {}
@@ -100,7 +111,7 @@ export async function appraisePsa(input: PsaAppraisalInput, deps: PsaAppraisalDe
       set('executables', 33, 'PSA_SOFTWARE_UNRECOGNIZED', `software components without a matching reference value: ${names}`)
     }
   }
-  return { vector, reasons, required: REQUIRED, nonce: claims.nonce, profile: claims.profileUri }
+  return { vector, reasons, required: REQUIRED, nonce: verifiedNonce, profile: claims.profileUri }
 }
 
 /** Measurement and signer must be equal; type and version only where the reference states them. */

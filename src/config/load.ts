@@ -33,6 +33,7 @@ export const ENV_NAMES: Readonly<Record<keyof Config, string>> = {
   verifierDeveloper: 'ASSAY_VERIFIER_DEVELOPER',
   verifierBuild: 'ASSAY_VERIFIER_BUILD',
   nonceTtlSeconds: 'ASSAY_NONCE_TTL_SECONDS',
+  clockSkewSeconds: 'ASSAY_CLOCK_SKEW_SECONDS',
   sessionTtlSeconds: 'ASSAY_SESSION_TTL_SECONDS',
   resultTtlSeconds: 'ASSAY_RESULT_TTL_SECONDS',
   bodyLimitBytes: 'ASSAY_BODY_LIMIT_BYTES',

@@ -34,6 +34,11 @@ export const configSchema = z
     verifierBuild: z.string().min(1).default('assay 0.1.0'),
     /** Lifetime of a nonce from `POST /v1/nonces`. @defaultValue 300 */
     nonceTtlSeconds: seconds(300, 86400),
+    /**
+     * Tolerated clock difference between attesters and this verifier, for `exp`, `nbf` and a future
+     * `iat` in every Evidence format. @defaultValue 60
+     */
+    clockSkewSeconds: z.coerce.number().int().min(0).max(3600).default(60),
     /** Lifetime of a challenge/response session. @defaultValue 300 */
     sessionTtlSeconds: seconds(300, 86400),
     /** How long appraisal results stay retrievable. @defaultValue 86400 */

@@ -93,7 +93,7 @@ export const ERROR_CATALOGUE = {
   // Claims (src/evidence)
   ERR_CLAIMS_INVALID: evidence('Claims-set does not satisfy the claim definitions'),
   ERR_CLAIMS_EXPIRED: evidence('Token has expired (exp)'),
-  ERR_CLAIMS_NOT_YET_VALID: evidence('Token is not yet valid (nbf)'),
+  ERR_CLAIMS_NOT_YET_VALID: evidence('Token is not yet valid (nbf), or was issued in the future (iat)'),
   ERR_CLAIMS_FLOAT_TIME: evidence('Time claim is floating point where an integer is required'),
   ERR_CLAIMS_NONCE_MISMATCH: evidence('eat_nonce does not match the expected nonce'),
   ERR_CLAIMS_NONCE_REPLAYED: evidence('eat_nonce was not issued by this verifier, has expired, or was already used'),
@@ -147,6 +147,7 @@ export const ERROR_CATALOGUE = {
   // Verifier faults
   ERR_CONFIG_INVALID: fault('Configuration or provisioned data is invalid'),
   ERR_VERIFIER_INTERNAL: fault('Internal verifier error'),
+  ERR_VERIFIER_EVIDENCE_UNHANDLED: fault('The verifier failed on this Evidence and could not appraise it; the result says so (AR4SI verifier malfunction)'),
 } as const satisfies Record<string, ErrorEntry>
 
 export type ErrorCode = keyof typeof ERROR_CATALOGUE

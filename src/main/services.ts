@@ -114,6 +114,8 @@ export async function buildServices(config: Config, options: BuildOptions): Prom
         nonces: store.nonces,
         profiles: createDefaultProfiles(),
         clock,
+        skewSeconds: config.clockSkewSeconds,
+        onEvidenceFault: (err) => log(`appraisal: ${err.code}`, err.cause),
       }
       const processor = createProcessor({
         store,

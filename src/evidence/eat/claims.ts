@@ -15,6 +15,7 @@ import { VerifierError } from '../../errors/errors.js'
 import { constantTimeEqual } from '../../crypto/compare.js'
 import type { JsonObject, JsonValue } from '../../jose/json.js'
 import type { Clock } from '../../util/clock.js'
+import { checkTimeClaims as checkCwtTimeClaims, type TimeCheckOptions } from '../time-claims.js'
 import {
   CLAIM_BY_KEY,
   CLAIM_KEY,
@@ -464,28 +465,16 @@ export function decodeEatClaims(payload: CborMap): EatClaims {
   return out as unknown as EatClaims
 }
 
-export interface TimeCheckOptions {
-  /** Tolerated clock difference between attester and verifier, in seconds. @defaultValue 0 */
-  readonly skewSeconds?: number
-}
+export type { TimeCheckOptions } from '../time-claims.js'
 
 /**
- * Checks exp and nbf (RFC 8392 §3.1.4, §3.1.5) against the injected clock: rejects when
- * now ≥ exp + skew or now + skew < nbf. Absent claims are not required here; profiles decide.
+ * Checks exp, nbf and a future iat against the injected clock, as for every format (see
+ * `src/evidence/time-claims.ts`). Absent claims are not required here; profiles decide.
  *
  * @throws VerifierError `ERR_CLAIMS_EXPIRED`, `ERR_CLAIMS_NOT_YET_VALID`
  */
 export function checkTimeClaims(claims: EatClaims, clock: Clock, opts: TimeCheckOptions = {}): void {
-  const skew = opts.skewSeconds ?? 0
-  if (!Number.isFinite(skew) || skew < 0) throw new RangeError('skewSeconds must be finite and non-negative')
-  const now = clock.nowSeconds()
-  if (claims.exp !== undefined && now >= Number(claims.exp) + skew) {
-    throw new VerifierError('ERR_CLAIMS_EXPIRED', `exp (4) is ${claims.exp}; now is ${now} (skew ${skew} s)`)
-  }
-  if (claims.nbf !== undefined && now + skew < Number(claims.nbf)) {
-    const message = `nbf (5) is ${claims.nbf}; now is ${now} (skew ${skew} s)`
-    throw new VerifierError('ERR_CLAIMS_NOT_YET_VALID', message)
-  }
+  checkCwtTimeClaims(claims, clock, opts)
 }
 
 /**

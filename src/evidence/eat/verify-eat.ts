@@ -26,6 +26,7 @@ import { parseJwsCompact } from '../../jose/jws.js'
 import { base64urlDecode } from '../../util/base64url.js'
 import type { Clock } from '../../util/clock.js'
 import { verifyEatJwt } from './verify-jwt.js'
+import { nonceFromJson } from './nonce.js'
 import { bytesEqual, toHex, utf8 } from '../../util/bytes.js'
 import { checkClaimDependencies, checkNonce, checkTimeClaims, decodeEatClaims, type EatClaims } from './claims.js'
 import { CLAIM_KEY } from './descriptor.js'
@@ -152,7 +153,13 @@ export function verifyEatJws(token: string, options: EatVerifyOptions): Verified
     if (found !== undefined) break
   }
   if (found === undefined) throw new VerifierError('ERR_KEY_NOT_FOUND', 'no provisioned key or certificate anchor identifies this attester')
-  const verified = verifyEatJwt(token, { key: found.key, algorithms: profile.joseAlgorithms, clock: options.clock, maxBytes: EAT_MAX_BYTES })
+  const verified = verifyEatJwt(token, {
+    key: found.key,
+    algorithms: profile.joseAlgorithms,
+    clock: options.clock,
+    maxBytes: EAT_MAX_BYTES,
+    ...(options.skewSeconds === undefined ? {} : { skewSeconds: options.skewSeconds }),
+  })
   const nonces = verified.claims.nonces?.map(nonceFromJson)
   const claims: EatClaims = nonces === undefined ? verified.claims : { ...verified.claims, nonces }
   applyProfileRules(claims, profile, found.chain, options)
@@ -215,18 +222,6 @@ function resolveKey(
   }
   const hint = message.kid === undefined ? '' : ` (kid ${toHex(message.kid).slice(0, 32)})`
   throw new VerifierError('ERR_KEY_NOT_FOUND', `no provisioned key or certificate anchor identifies this attester${hint}`)
-}
-
-/**
- * A JSON `eat_nonce` is text (RFC 9711 §4.1). Assay issues nonces as bytes and hands them out as
- * base64url (Veraison sessions: base64), so text in either alphabet is read back as those bytes;
- * any other text stands for its UTF-8 bytes.
- */
-function nonceFromJson(textBytes: Uint8Array): Uint8Array {
-  const text = Buffer.from(textBytes).toString('utf8')
-  if (/^[A-Za-z0-9_-]+$/.test(text) && text.length % 4 !== 1) return base64urlDecode(text)
-  if (/^[A-Za-z0-9+/]+={0,2}$/.test(text) && text.length % 4 === 0) return new Uint8Array(Buffer.from(text, 'base64'))
-  return textBytes
 }
 
 /** Whether an error means "the key could not be found" rather than "the Evidence is bad". */

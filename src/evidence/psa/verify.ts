@@ -1,6 +1,7 @@
 /**
  * PSA attestation token verification (RFC 9783 §5): envelope, claim-based key lookup by Instance
- * ID, signature or MAC, then the profile's claim rules, then (if asked) the nonce.
+ * ID, signature or MAC, then the profile's claim rules, the CWT time claims (exp, nbf, a future iat;
+ * RFC 8392 §3.1, as for every format), then (if asked) the nonce.
  *
  * Order matters: the Instance ID is read from the payload before the signature is checked, but
  * only as a key-lookup hint; no claim is trusted, and no profile rule runs, until the signature
@@ -15,6 +16,8 @@ import type { CoseAlgorithm } from '../../cose/algorithms.js'
 import { constantTimeEqual } from '../../crypto/compare.js'
 import type { PublicKey, SecretKey } from '../../crypto/keys.js'
 import { VerifierError } from '../../errors/errors.js'
+import { systemClock, type Clock } from '../../util/clock.js'
+import { checkTimeClaims, readCwtTimeClaims } from '../time-claims.js'
 import { decodePsaClaims, readInstanceIdHint, type PsaClaims, type PsaProfile } from './claims.js'
 import { PSA_PROFILE_2_0_0, PSA_PROFILE_LEGACY, PSA_PROFILE_LEGACY_URI, PSA_PROFILE_TFM } from './descriptor.js'
 
@@ -55,6 +58,10 @@ export interface PsaVerifyOptions {
   readonly expectedNonce?: Uint8Array | undefined
   /** Narrower allow-list than `PSA_ALGORITHMS`, e.g. per tenant. */
   readonly algorithms?: ReadonlySet<number>
+  /** Clock for exp, nbf and iat. @defaultValue systemClock */
+  readonly clock?: Clock
+  /** Tolerated clock difference, in seconds. @defaultValue 0 */
+  readonly skewSeconds?: number
 }
 
 export interface VerifiedPsaToken {
@@ -102,6 +109,7 @@ export function verifyPsaToken(token: Uint8Array, options: PsaVerifyOptions): Ve
 
   // The payload map was decoded from the bytes the signature or MAC just covered.
   const claims = decodePsaClaims(payload, expectedProfileOf(options.expectedProfile))
+  checkTimeClaims(readCwtTimeClaims(payload), options.clock ?? systemClock, { skewSeconds: options.skewSeconds ?? 0 })
   if (options.expectedNonce !== undefined && !constantTimeEqual(claims.nonce, options.expectedNonce)) {
     throw new VerifierError('ERR_CLAIMS_NONCE_MISMATCH', 'eat_nonce does not match the challenge')
   }

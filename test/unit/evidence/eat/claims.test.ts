@@ -370,6 +370,14 @@ describe('checkTimeClaims', () => {
   it('ignores absent exp and nbf', () => {
     checkTimeClaims({ extensions: new Map() }, fixedClock(0))
   })
+
+  it('rejects an iat in the future beyond the skew (issue 7, item 3)', () => {
+    const issued = { iat: 1_000, extensions: new Map() }
+    checkTimeClaims(issued, fixedClock(1_000))
+    checkTimeClaims(issued, fixedClock(940), { skewSeconds: 60 })
+    assert.throws(() => checkTimeClaims(issued, fixedClock(999)), { code: 'ERR_CLAIMS_NOT_YET_VALID' })
+    assert.throws(() => checkTimeClaims(issued, fixedClock(939), { skewSeconds: 60 }), { code: 'ERR_CLAIMS_NOT_YET_VALID' })
+  })
 })
 
 describe('checkNonce', () => {

@@ -200,3 +200,40 @@ describe('PSA token: rejections', () => {
     assert.doesNotThrow(() => verifyPsaToken(RFC_TOKEN, { resolveKey: () => key }))
   })
 })
+
+describe('PSA token: CWT time claims (exp, nbf, iat) like every format', () => {
+  const T = 1_800_000_000
+  const clock = { nowSeconds: () => T }
+  const verify = (extra: [number, EncodableValue][], skewSeconds?: number) => {
+    const claims = rfcClaims()
+    for (const [k, v] of extra) claims.set(k, v)
+    return verifyPsaToken(sign(iak, claims), { resolveKey: resolveIak, clock, ...(skewSeconds === undefined ? {} : { skewSeconds }) })
+  }
+
+  it('accepts a token inside its exp/nbf window with an iat in the past', () => {
+    assert.doesNotThrow(() => verify([[4, T + 60], [5, T - 60], [6, T - 10]]))
+  })
+
+  it('refuses an expired token, one not yet valid, and one issued in the future', () => {
+    rejects(() => verify([[4, T]]), 'ERR_CLAIMS_EXPIRED')
+    rejects(() => verify([[4, T - 3600]]), 'ERR_CLAIMS_EXPIRED')
+    rejects(() => verify([[5, T + 1]]), 'ERR_CLAIMS_NOT_YET_VALID')
+    rejects(() => verify([[6, T + 1]]), 'ERR_CLAIMS_NOT_YET_VALID')
+  })
+
+  it('applies the skew', () => {
+    assert.doesNotThrow(() => verify([[4, T - 30], [6, T + 30]], 60))
+    rejects(() => verify([[4, T - 30]], 10), 'ERR_CLAIMS_EXPIRED')
+  })
+
+  it('refuses time claims that are no NumericDate, and a float iat', () => {
+    rejects(() => verify([[4, 'soon']]), 'ERR_CLAIMS_INVALID')
+    rejects(() => verify([[5, new Uint8Array(4)]]), 'ERR_CLAIMS_INVALID')
+    rejects(() => verify([[6, 1.5]]), 'ERR_CLAIMS_FLOAT_TIME')
+  })
+
+  it('accepts a float exp (RFC 8392 NumericDate) and a bigint-range one', () => {
+    assert.doesNotThrow(() => verify([[4, T + 0.5]]))
+    assert.doesNotThrow(() => verify([[4, 2n ** 60n]]))
+  })
+})
