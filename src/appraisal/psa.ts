@@ -5,12 +5,15 @@
  * |---|---|---|
  * | 1 | envelope, key by Instance ID, signature/MAC, profile rules | unknown Instance ID: instance-identity 97; anything else: every claim 99 |
  * | 2 | freshness: session nonce, or a nonce this verifier issued (consumed once) | every claim 99 |
- * | 3 | security lifecycle and the anchor's Implementation ID | instance-identity 96 |
+ * | 3 | security lifecycle | instance-identity 96 |
+ * | 4 | the Implementation ID is one the key may speak for (the anchor's, or `any`) | hardware 96 |
  * | 4 | Implementation ID has reference values | hardware 97 |
  * | 5 | every software component matches a reference component | executables 33 |
  *
  * Configuration, runtime-opaque, storage-opaque, file-system and sourced-data are not asserted: a
  * PSA token carries nothing that proves them, and AR4SI says to leave unproven claims at 0.
+ *
+ * The result names the attester: its Instance ID (a UEID) and the SHA-256 of its key's SPKI.
  */
 import { VerifierError, isVerifierError } from '../errors/errors.js'
 import type { PsaClaims, PsaSoftwareComponent } from '../evidence/psa/claims.js'
@@ -18,6 +21,7 @@ import { verifyPsaToken } from '../evidence/psa/verify.js'
 import type { NonceStore, TenantId } from '../store/types.js'
 import { bytesEqual, toHex } from '../util/bytes.js'
 import type { Endorsements, PsaReferenceComponent, PsaTrustAnchor } from './endorsements.js'
+import type { AttesterName } from '../results/ear.js'
 import { everyClaim, type Reason, type SubmodAppraisal, type TrustClaim } from './types.js'
 
 export const PSA_SUBMOD = 'PSA'
@@ -78,16 +82,19 @@ export async function appraisePsa(input: PsaAppraisalInput, deps: PsaAppraisalDe
     reasons.push({ claim, value, code, detail })
   }
 
-  if (anchor?.implementationId !== undefined && !bytesEqual(anchor.implementationId, claims.implementationId)) {
-    set('instance-identity', 96, 'PSA_IMPLEMENTATION_ID_MISMATCH', 'the token reports another Implementation ID than the one provisioned for this Instance ID')
-  } else if (claims.lifecycleState === 'secured' || claims.lifecycleState === 'non-psa-rot-debug') {
+  if (claims.lifecycleState === 'secured' || claims.lifecycleState === 'non-psa-rot-debug') {
     set('instance-identity', 2, 'PSA_KEY_VERIFIED', `signed by the provisioned key; lifecycle ${claims.lifecycleState}`)
   } else {
     set('instance-identity', 96, 'PSA_LIFECYCLE_UNTRUSTED', `security lifecycle ${claims.lifecycleState} cannot be trusted`)
   }
 
+  // The key resolved from this Instance ID, so `anchor` is set; it speaks for one Implementation ID or, explicitly, any.
+  const bound = anchor!.implementationId
   const reference = deps.endorsements.psaReferenceValues(input.tenant, toHex(claims.implementationId))
-  if (reference === undefined) {
+  if (bound !== 'any' && !bytesEqual(bound, claims.implementationId)) {
+    set('hardware', 96, 'PSA_IMPLEMENTATION_ID_MISMATCH', 'the token reports another Implementation ID than the one provisioned for this Instance ID')
+    set('executables', 33, 'PSA_IMPLEMENTATION_ID_MISMATCH', 'software not compared: the key may not speak for this Implementation ID')
+  } else if (reference === undefined) {
     set('hardware', 97, 'PSA_IMPLEMENTATION_UNKNOWN', 'no reference values for this Implementation ID')
     set('executables', 33, 'PSA_NO_REFERENCE_VALUES', 'software cannot be recognized without reference values')
   } else {
@@ -100,7 +107,13 @@ export async function appraisePsa(input: PsaAppraisalInput, deps: PsaAppraisalDe
       set('executables', 33, 'PSA_SOFTWARE_UNRECOGNIZED', `software components without a matching reference value: ${names}`)
     }
   }
-  return { vector, reasons, required: REQUIRED, nonce: claims.nonce, profile: claims.profileUri }
+  return { vector, reasons, required: REQUIRED, nonce: claims.nonce, profile: claims.profileUri, attester: attesterOf(claims, anchor!) }
+}
+
+/** The attester as the result names it: the Instance ID the key is provisioned under, and that key. */
+function attesterOf(claims: PsaClaims, anchor: PsaTrustAnchor): AttesterName {
+  const spkiS256 = anchor.key.kind === 'public' ? { spkiS256: new Uint8Array(Buffer.from(anchor.key.spkiSha256, 'hex')) } : {}
+  return { ueid: claims.instanceId, keySource: 'psa-instance-id', ...spkiS256 }
 }
 
 /** Measurement and signer must be equal; type and version only where the reference states them. */
