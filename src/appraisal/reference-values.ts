@@ -1,11 +1,12 @@
 /**
- * The JSON form of trust anchors and reference values (`reference-values/*.json`), validated with
- * zod at start. A document may hold either or both sections:
+ * The JSON form of trust anchors and reference values (the `*.json` files of the folder
+ * `ASSAY_REFERENCE_VALUES_DIR` names; none when it is unset), validated with zod at start. A
+ * document may hold either or both sections:
  *
  * ```json
  * { "tenant": "default",
  *   "psa": {
- *     "trustAnchors": [{ "instanceId": "<hex>", "key": { "kty": "EC", ... } }],
+ *     "trustAnchors": [{ "instanceId": "<hex>", "key": { "kty": "EC", ... }, "implementationId": "<hex>" }],
  *     "referenceValues": [{ "implementationId": "<hex>",
  *       "softwareComponents": [{ "measurementType": "PRoT", "measurementValue": "<hex>", "signerId": "<hex>" }] }] } }
  * ```
