@@ -7,6 +7,7 @@
 import { createPublicKey } from 'node:crypto'
 import { appraiseEat, type EatAppraisalDeps } from '../src/appraisal/eat.js'
 import { MemoryEndorsements, oemidKey } from '../src/appraisal/endorsements.js'
+import { classKey } from '../src/evidence/speaks-for.js'
 import { encodeCbor, type EncodableValue } from '../src/cose/cbor.js'
 import { importSpki } from '../src/crypto/keys.js'
 import { createDefaultProfiles } from '../src/evidence/eat/profiles.js'
@@ -21,7 +22,7 @@ const ROUND_MS = Number(process.env['BENCH_ROUND_MS'] ?? 1000)
 
 const pki = await buildPki()
 const endorsements = new MemoryEndorsements()
-for (const anchor of pki.anchors) endorsements.addEatAnchor('default', anchor)
+for (const anchor of pki.anchors) endorsements.addEatAnchor('default', anchor, { ueids: 'any', classes: new Set([classKey(oemidKey(64242), 'abcd')]) })
 const hwmodel = Uint8Array.of(0xab, 0xcd)
 endorsements.addEatReferenceValues('default', oemidKey(64242), toHex(hwmodel), {
   software: new Map([['fw', new Set(['1.2'])]]),

@@ -120,7 +120,8 @@ async function startService(mode: string, port: number): Promise<Service> {
   const env: Record<string, string> = {
     PORT: String(port),
     ASSAY_DATA_DIR: dataDir,
-    ASSAY_REFERENCE_VALUES_DIR: join(ROOT, 'reference-values'),
+    ASSAY_REFERENCE_VALUES_DIR: join(ROOT, 'examples/reference-values'),
+    ASSAY_ALLOW_PUBLISHED_KEYS: 'true',
     ASSAY_MAX_QUEUE_DEPTH: '1000000',
   }
   const children: ChildProcess[] = []

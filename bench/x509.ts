@@ -36,6 +36,7 @@ import { encodeCbor, type EncodableValue } from '../src/cose/cbor.js'
 import { importSpki } from '../src/crypto/keys.js'
 import { MAX_CHAIN_LENGTH, validateChain, type X509TrustStore } from '../src/crypto/x509.js'
 import { createDefaultProfiles } from '../src/evidence/eat/profiles.js'
+import type { SpeaksFor } from '../src/evidence/speaks-for.js'
 import { createMemoryStore } from '../src/store/memory/create-memory-store.js'
 import { toHex } from '../src/util/bytes.js'
 import { fixedClock } from '../src/util/clock.js'
@@ -65,10 +66,12 @@ const rsa4096 = async (): Promise<CryptoKeyPair> =>
     ['sign', 'verify'],
   ) as Promise<CryptoKeyPair>
 
+const ANY: SpeaksFor = { ueids: 'any', classes: 'any' }
+
 // ── the normal PKI and token, as bench/eat.ts builds them ─────────────────────────────────────
 const pki = await buildPki()
 const endorsements = new MemoryEndorsements()
-for (const anchor of pki.anchors) endorsements.addEatAnchor('default', anchor)
+for (const anchor of pki.anchors) endorsements.addEatAnchor('default', anchor, ANY)
 const hwmodel = Uint8Array.of(0xab, 0xcd)
 endorsements.addEatReferenceValues('default', oemidKey(64242), toHex(hwmodel), {
   software: new Map([['fw', new Set(['1.2'])]]),
@@ -109,7 +112,7 @@ const rsaRoot = await issue({
   signingAlgorithm: RSA_SHA256,
   extensions: [subjectKeyId(ROOT_KEY_ID)],
 })
-endorsements.addEatAnchor('default', { der: rsaRoot.der })
+endorsements.addEatAnchor('default', { der: rsaRoot.der }, ANY)
 
 /** 11 small extensions and one that pads the certificate to about CERT_BYTES: with basicConstraints,
  * keyUsage and the two key identifiers, 16 in all (the bound). */

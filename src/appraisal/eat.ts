@@ -4,8 +4,8 @@
  *
  * | claim | from | values |
  * |---|---|---|
- * | instance-identity | key verified (kid, UEID, or x5chain to an anchor) and identity bound | 2; unknown attester 97; revoked certificate 96; anything else 99 |
- * | hardware | (oemid, hwmodel) has reference values | 2; unknown or absent 97 |
+ * | instance-identity | key verified (kid, UEID, or x5chain to an anchor) and identity bound | 2; unknown attester 97; revoked certificate 96; a UEID the key may not speak for 96; anything else 99 |
+ * | hardware | (oemid, hwmodel) has reference values and the key may speak for it | 2; unknown or absent 97; a class the key may not speak for 96 |
  * | executables | swname/swversion approved, measurements digests approved, measres all success, oemboot | 2; unrecognized 33; oemboot false 32; a failed measurement 96 |
  * | configuration | dbgstat | enabled: 32 or 96 per profile; otherwise not asserted |
  *
@@ -24,6 +24,12 @@
  * signature but appraised on its own claims; a nested token is verified with its own key path, and
  * its failure makes only its own submodule contraindicated. A parent that fails takes its
  * submodules down with it (nothing it carries can be trusted).
+ *
+ * Identity is bound to the key (`SpeaksFor`): the UEID a claims-set claims (or its certificate names)
+ * and its (oemid, hwmodel) must be ones the verifying key, pinned certificate or anchor was
+ * provisioned to speak for. That holds for the claims-sets nested in a token too, since the same key
+ * signed them; a nested token is bound by its own key. The result names the attester: its UEID and
+ * the key that verified it.
  */
 import { createHash } from 'node:crypto'
 import type { CborMap } from '../cose/cbor.js'
@@ -40,13 +46,15 @@ import {
 } from '../evidence/eat/bundle.js'
 import { decodeEatJsonClaims } from '../evidence/eat/json-claims.js'
 import { parseStrictJsonUtf8 } from '../jose/json.js'
-import { verifyEatCwt, verifyEatJws, isUnknownAttester } from '../evidence/eat/verify-eat.js'
+import { verifyEatCwt, verifyEatJws, isUnknownAttester, type VerifiedEat } from '../evidence/eat/verify-eat.js'
 import { DEFAULT_SKEW_SECONDS } from '../evidence/time-claims.js'
 import { isNonceSize } from '../evidence/eat/nonce.js'
+import { mayClaimClass, mayClaimUeid, onlyUeid, SPEAKS_FOR_NOTHING, type SpeaksFor } from '../evidence/speaks-for.js'
+import type { AttesterName } from '../results/ear.js'
 import type { NonceStore, TenantId } from '../store/types.js'
 import type { Clock } from '../util/clock.js'
 import { base64urlDecode } from '../util/base64url.js'
-import { toHex, utf8 } from '../util/bytes.js'
+import { fromHex, toHex, utf8 } from '../util/bytes.js'
 import { oemidKey, type Endorsements } from './endorsements.js'
 import { everyClaim as everyOne, type Reason, type SubmodAppraisal, type TrustClaim } from './types.js'
 
@@ -124,6 +132,29 @@ const MAX_NONCES = 8
 
 const everyClaim = (value: number, code: string, detail: string) => everyOne(value, code, detail, REQUIRED)
 
+/**
+ * The deps of one verified token and the claims-sets it carries: what its key may speak for. Passed
+ * down through the submodule walk so nested claims-sets are held to the same binding; a nested token
+ * replaces it with its own key's.
+ */
+interface BoundDeps extends EatAppraisalDeps {
+  readonly speaksFor?: SpeaksFor
+}
+
+/** The attester as the result names it: its UEID (claimed, certified, or the one its key is bound to) and its key. */
+function attesterName(verified: VerifiedEat): AttesterName {
+  const key = verified.attester
+  const bound = key.speaksFor === undefined ? undefined : onlyUeid(key.speaksFor)
+  const ueid = verified.claims.ueid ?? verified.chain?.leaf.ueid ?? (bound === undefined ? undefined : fromHex(bound))
+  return {
+    keySource: key.source,
+    ...(ueid !== undefined && ueid.length >= 7 && ueid.length <= 33 ? { ueid } : {}),
+    ...(key.kid === undefined ? {} : { kid: key.kid }),
+    ...(key.x5tS256 === undefined ? {} : { x5tS256: key.x5tS256 }),
+    spkiS256: fromHex(key.spkiSha256),
+  }
+}
+
 /** The result of a verification failure, by what it says about the attester. */
 function failed(err: VerifierError): SubmodAppraisal {
   if (isUnknownAttester(err)) {
@@ -137,8 +168,7 @@ function failed(err: VerifierError): SubmodAppraisal {
 
 /** Appraises a CWT EAT; returns its submodule and those of the submodules it carries, by label. */
 export async function appraiseEat(input: EatAppraisalInput, deps: EatAppraisalDeps): Promise<Record<string, SubmodAppraisal>> {
-  let claims: EatClaims
-  let profile: EatProfile
+  let verified: VerifiedEat
   try {
     const options = {
       profiles: deps.profiles,
@@ -148,13 +178,13 @@ export async function appraiseEat(input: EatAppraisalInput, deps: EatAppraisalDe
       expectedProfile: input.expectedProfile,
       expectedNonce: input.sessionNonce,
     }
-    ;({ claims, profile } =
-      input.envelope === 'jwt' ? verifyEatJws(jwsText(input.token), options) : verifyEatCwt(input.token, options))
+    verified = input.envelope === 'jwt' ? verifyEatJws(jwsText(input.token), options) : verifyEatCwt(input.token, options)
   } catch (err) {
     if (!isVerifierError(err) || err.family !== 'evidence') throw err
     return { [EAT_SUBMOD]: failed(err) }
   }
 
+  const { claims, profile } = verified
   const fresh = await freshness(claims, profile, input, deps)
   if (fresh instanceof VerifierError) return { [EAT_SUBMOD]: everyClaim(99, fresh.code, fresh.message) }
   if (input.bundle !== undefined && !profile.envelopes.has(input.bundle.kind === 'cbor' ? 'cbor-bundle' : 'json-bundle')) {
@@ -162,15 +192,22 @@ export async function appraiseEat(input: EatAppraisalInput, deps: EatAppraisalDe
   }
   const detached = input.bundle === undefined ? undefined : bindBundle(claims, input.bundle)
 
+  const bound: BoundDeps = { ...deps, speaksFor: verified.attester.speaksFor ?? SPEAKS_FOR_NOTHING }
   const out: Record<string, SubmodAppraisal> = {}
   out[EAT_SUBMOD] = {
-    ...appraiseClaims(claims, profile, input.tenant, deps, [
-      { claim: 'instance-identity', value: 2, code: 'EAT_KEY_VERIFIED', detail: 'signed by a provisioned key' },
-    ]),
+    ...appraiseClaims(
+      claims,
+      profile,
+      input.tenant,
+      bound,
+      [{ claim: 'instance-identity', value: 2, code: 'EAT_KEY_VERIFIED', detail: `signed by a provisioned key (${verified.attester.source})` }],
+      verified.chain?.leaf.ueid,
+    ),
     ...(fresh.nonce === undefined ? {} : { nonce: fresh.nonce }),
     ...(typeof claims.eatProfile === 'string' ? { profile: claims.eatProfile } : {}),
+    attester: attesterName(verified),
   }
-  await appraiseSubmods(claims, profile, input, deps, EAT_SUBMOD, 1, out, detached)
+  await appraiseSubmods(claims, profile, input, bound, EAT_SUBMOD, 1, out, detached)
   for (const [label, bound] of detached ?? []) {
     if (claims.submods?.get(label)?.kind === 'digest') continue
     const detail = bound instanceof VerifierError ? bound.message : `no digest in the main token for ${label}`
@@ -226,13 +263,18 @@ async function freshness(
   return {}
 }
 
-/** Hardware, executables and configuration from one claims-set; `identity` says how it was authenticated. */
+/**
+ * Hardware, executables and configuration from one claims-set; `identity` says how it was
+ * authenticated, `deps.speaksFor` what its key may claim (nothing, when unknown), and
+ * `certifiedUeid` the device the key's certificate names, if any.
+ */
 function appraiseClaims(
   claims: EatClaims,
   profile: EatProfile,
   tenant: TenantId,
-  deps: EatAppraisalDeps,
+  deps: BoundDeps,
   identity: readonly Reason[],
+  certifiedUeid?: Uint8Array,
 ): SubmodAppraisal {
   const vector: Partial<Record<TrustClaim, number>> = {}
   const reasons: Reason[] = []
@@ -240,18 +282,28 @@ function appraiseClaims(
     vector[claim] = value
     reasons.push({ claim, value, code, detail })
   }
-  for (const r of identity) if (r.claim !== 'status') set(r.claim, r.value, r.code, r.detail)
+  const binding = deps.speaksFor ?? SPEAKS_FOR_NOTHING
+  const ueid = claims.ueid ?? certifiedUeid
+  if (!mayClaimUeid(binding, ueid)) {
+    set('instance-identity', 96, 'EAT_UEID_NOT_BOUND', `the verifying key may not speak for UEID ${toHex(ueid!)}`)
+  } else {
+    for (const r of identity) if (r.claim !== 'status') set(r.claim, r.value, r.code, r.detail)
+  }
 
+  const classBound = mayClaimClass(binding, claims.oemid, claims.hwmodel)
   const reference =
-    claims.oemid !== undefined && claims.hwmodel !== undefined
+    classBound && claims.oemid !== undefined && claims.hwmodel !== undefined
       ? deps.endorsements.eatReferenceValues(tenant, oemidKey(claims.oemid), toHex(claims.hwmodel))
       : undefined
-  if (reference === undefined) set('hardware', 97, 'EAT_HARDWARE_UNKNOWN', 'no reference values for this (oemid, hwmodel)')
+  if (!classBound) set('hardware', 96, 'EAT_CLASS_NOT_BOUND', 'the verifying key may not speak for this (oemid, hwmodel)')
+  else if (reference === undefined) set('hardware', 97, 'EAT_HARDWARE_UNKNOWN', 'no reference values for this (oemid, hwmodel)')
   else set('hardware', 2, 'EAT_HARDWARE_KNOWN', `(oemid, hwmodel) has reference values (${reference.source})`)
 
   const failedResult = claims.measres?.some((m) => m.results.some((r) => r.result === 'fail'))
   if (failedResult === true) {
     set('executables', 96, 'EAT_MEASUREMENT_FAILED', 'a measurement result reports fail')
+  } else if (!classBound) {
+    set('executables', 33, 'EAT_CLASS_NOT_BOUND', 'software not compared: the verifying key may not speak for this (oemid, hwmodel)')
   } else if (reference !== undefined) {
     const problems: string[] = []
     if (reference.software.size > 0) {

@@ -1,14 +1,18 @@
 /**
- * Endorsements the appraisal reads: trust anchors (which key an attester signs with) and reference
- * values (what its software should measure), scoped by tenant. Lookups are O(1) map reads keyed by
- * hex identifiers, so the cost does not grow with the number of provisioned devices.
+ * Endorsements the appraisal reads: trust anchors (which key an attester signs with, and what that
+ * key may speak for) and reference values (what its software should measure), scoped by tenant.
+ * Lookups are O(1) map reads keyed by hex identifiers, so the cost does not grow with the number of
+ * provisioned devices.
  */
 import { createHash } from 'node:crypto'
 import type { PinnedCertificate, PublicKey, SecretKey } from '../crypto/keys.js'
 import { X509TrustStore, type X509Anchor } from '../crypto/x509.js'
-import type { EatKeyStore } from '../evidence/eat/verify-eat.js'
+import type { EatKeyStore, ProvisionedCertificate, ProvisionedKey } from '../evidence/eat/verify-eat.js'
+import type { SpeaksFor } from '../evidence/speaks-for.js'
 import type { TenantId } from '../store/types.js'
 import { toHex } from '../util/bytes.js'
+
+export { oemidKey } from '../evidence/speaks-for.js'
 
 /** One expected software component of a PSA implementation. */
 export interface PsaReferenceComponent {
@@ -29,8 +33,11 @@ export interface PsaReferenceValues {
 export interface PsaTrustAnchor {
   readonly instanceId: Uint8Array
   readonly key: PublicKey | SecretKey
-  /** When set, the attester must report this Implementation ID. */
-  readonly implementationId?: Uint8Array
+  /**
+   * The Implementation ID (the PSA attester class) this key may speak for; `'any'` when the operator
+   * provisioned it without one. Evidence reporting another is contraindicated on hardware.
+   */
+  readonly implementationId: Uint8Array | 'any'
   readonly source: string
 }
 
@@ -53,11 +60,6 @@ export interface Endorsements {
   eatReferenceValues(tenant: TenantId, oemid: string, hwmodelHex: string): EatReferenceValues | undefined
 }
 
-/** `oemid` as a lookup string: the PEN in decimal, or the bytes in hex. */
-export function oemidKey(oemid: number | Uint8Array): string {
-  return typeof oemid === 'number' ? `pen:${oemid}` : `hex:${toHex(oemid)}`
-}
-
 /** COSE hash ids an x5t may use, and node's names for them. */
 const X5T_HASHES: ReadonlyMap<number, string> = new Map([
   [-16, 'sha256'],
@@ -66,16 +68,18 @@ const X5T_HASHES: ReadonlyMap<number, string> = new Map([
 ])
 
 class TenantEatKeys implements EatKeyStore {
-  readonly kids = new Map<string, PublicKey>()
-  readonly ueids = new Map<string, PublicKey>()
+  readonly kids = new Map<string, ProvisionedKey>()
+  readonly ueids = new Map<string, ProvisionedKey>()
   /** Pinned certificates by `${hashAlg}:${hex digest}`, for every hash an x5t may use. */
-  readonly pinned = new Map<string, PinnedCertificate>()
+  readonly pinned = new Map<string, ProvisionedCertificate>()
+  /** What each anchor may speak for, by the SHA-256 (hex) of its DER. */
+  readonly anchorBindings = new Map<string, SpeaksFor>()
 
-  byX5t(hashAlg: number, hash: Uint8Array): PinnedCertificate | undefined {
+  byX5t(hashAlg: number, hash: Uint8Array): ProvisionedCertificate | undefined {
     return this.pinned.get(`${hashAlg}:${toHex(hash)}`)
   }
 
-  pin(cert: PinnedCertificate): boolean {
+  pin(cert: ProvisionedCertificate): boolean {
     const keys = [...X5T_HASHES].map(([alg, name]) => `${alg}:${createHash(name).update(cert.der).digest('hex')}`)
     if (keys.some((k) => this.pinned.has(k))) return false
     for (const k of keys) this.pinned.set(k, cert)
@@ -84,12 +88,16 @@ class TenantEatKeys implements EatKeyStore {
   anchors: X509Anchor[] = []
   private store: X509TrustStore | undefined
 
-  byKid(kid: Uint8Array): PublicKey | undefined {
+  byKid(kid: Uint8Array): ProvisionedKey | undefined {
     return this.kids.get(toHex(kid))
   }
 
-  byUeid(ueid: Uint8Array): PublicKey | undefined {
+  byUeid(ueid: Uint8Array): ProvisionedKey | undefined {
     return this.ueids.get(toHex(ueid))
+  }
+
+  anchorSpeaksFor(anchorSha256: string): SpeaksFor | undefined {
+    return this.anchorBindings.get(anchorSha256)
   }
 
   get x509(): X509TrustStore | undefined {
@@ -139,31 +147,43 @@ export class MemoryEndorsements implements Endorsements {
     return keys
   }
 
-  /** Registers a key under a kid (the header bytes, as hex). Returns false when the kid is taken. */
-  addEatKid(tenant: TenantId, kidHex: string, key: PublicKey): boolean {
+  /**
+   * Registers a key under a kid (the header bytes, as hex) with what it may speak for. Returns
+   * false when the kid is taken.
+   */
+  addEatKid(tenant: TenantId, kidHex: string, key: PublicKey, speaksFor: SpeaksFor): boolean {
     const keys = this.eatKeysOf(tenant)
     if (keys.kids.has(kidHex)) return false
-    keys.kids.set(kidHex, key)
+    keys.kids.set(kidHex, { key, speaksFor })
     return true
   }
 
-  addEatUeid(tenant: TenantId, ueidHex: string, key: PublicKey): boolean {
+  /** Registers a device key under its UEID; it speaks for that UEID and for `classes`. */
+  addEatUeid(tenant: TenantId, ueidHex: string, key: PublicKey, classes: SpeaksFor['classes']): boolean {
     const keys = this.eatKeysOf(tenant)
     if (keys.ueids.has(ueidHex)) return false
-    keys.ueids.set(ueidHex, key)
+    keys.ueids.set(ueidHex, { key, speaksFor: { ueids: new Set([ueidHex.toLowerCase()]), classes } })
     return true
   }
 
   /** Pins a device certificate, to be found by x5t. Returns false when it is pinned already. */
-  addEatPinnedCertificate(tenant: TenantId, cert: PinnedCertificate): boolean {
-    return this.eatKeysOf(tenant).pin(cert)
+  addEatPinnedCertificate(tenant: TenantId, cert: PinnedCertificate, speaksFor: SpeaksFor): boolean {
+    return this.eatKeysOf(tenant).pin({ ...cert, speaksFor })
   }
 
-  addEatAnchor(tenant: TenantId, anchor: X509Anchor): void {
+  /**
+   * Adds a certificate anchor; chains under it may claim what `speaksFor` allows. Returns false when
+   * the tenant has it already.
+   */
+  addEatAnchor(tenant: TenantId, anchor: X509Anchor, speaksFor: SpeaksFor): boolean {
     const keys = this.eatKeysOf(tenant)
-    keys.anchors.push(anchor)
     // Validate the anchor now, so a bad certificate stops the start rather than the first appraisal.
     void new X509TrustStore([anchor])
+    const digest = createHash('sha256').update(anchor.der).digest('hex')
+    if (keys.anchorBindings.has(digest)) return false
+    keys.anchors.push(anchor)
+    keys.anchorBindings.set(digest, speaksFor)
+    return true
   }
 
   addEatReferenceValues(tenant: TenantId, oemid: string, hwmodelHex: string, values: EatReferenceValues): boolean {

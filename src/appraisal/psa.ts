@@ -6,12 +6,15 @@
  * | 1 | envelope, key by Instance ID, signature/MAC, profile rules | unknown Instance ID: instance-identity 97; anything else: every claim 99 |
  * | 2 | exp, nbf and a future iat against the clock and the one skew setting (as for every format) | every claim 99 |
  * | 3 | freshness: session nonce, or a nonce this verifier issued to this tenant (consumed once) | every claim 99 |
- * | 4 | security lifecycle and the anchor's Implementation ID | instance-identity 96 |
- * | 5 | Implementation ID has reference values | hardware 97 |
- * | 6 | every software component matches a reference component | executables 33 |
+ * | 4 | security lifecycle | instance-identity 96 |
+ * | 5 | the Implementation ID is one the key may speak for (the anchor's, or `any`) | hardware 96 |
+ * | 6 | Implementation ID has reference values | hardware 97 |
+ * | 7 | every software component matches a reference component | executables 33 |
  *
  * Configuration, runtime-opaque, storage-opaque, file-system and sourced-data are not asserted: a
  * PSA token carries nothing that proves them, and AR4SI says to leave unproven claims at 0.
+ *
+ * The result names the attester: its Instance ID (a UEID) and the SHA-256 of its key's SPKI.
  */
 import { VerifierError, isVerifierError } from '../errors/errors.js'
 import type { PsaClaims, PsaSoftwareComponent } from '../evidence/psa/claims.js'
@@ -21,6 +24,7 @@ import type { NonceStore, TenantId } from '../store/types.js'
 import type { Clock } from '../util/clock.js'
 import { bytesEqual, toHex } from '../util/bytes.js'
 import type { Endorsements, PsaReferenceComponent, PsaTrustAnchor } from './endorsements.js'
+import type { AttesterName } from '../results/ear.js'
 import { everyClaim, type Reason, type SubmodAppraisal, type TrustClaim } from './types.js'
 
 export const PSA_SUBMOD = 'PSA'
@@ -89,16 +93,19 @@ export async function appraisePsa(input: PsaAppraisalInput, deps: PsaAppraisalDe
     reasons.push({ claim, value, code, detail })
   }
 
-  if (anchor?.implementationId !== undefined && !bytesEqual(anchor.implementationId, claims.implementationId)) {
-    set('instance-identity', 96, 'PSA_IMPLEMENTATION_ID_MISMATCH', 'the token reports another Implementation ID than the one provisioned for this Instance ID')
-  } else if (claims.lifecycleState === 'secured' || claims.lifecycleState === 'non-psa-rot-debug') {
+  if (claims.lifecycleState === 'secured' || claims.lifecycleState === 'non-psa-rot-debug') {
     set('instance-identity', 2, 'PSA_KEY_VERIFIED', `signed by the provisioned key; lifecycle ${claims.lifecycleState}`)
   } else {
     set('instance-identity', 96, 'PSA_LIFECYCLE_UNTRUSTED', `security lifecycle ${claims.lifecycleState} cannot be trusted`)
   }
 
+  // The key resolved from this Instance ID, so `anchor` is set; it speaks for one Implementation ID or, explicitly, any.
+  const bound = anchor!.implementationId
   const reference = deps.endorsements.psaReferenceValues(input.tenant, toHex(claims.implementationId))
-  if (reference === undefined) {
+  if (bound !== 'any' && !bytesEqual(bound, claims.implementationId)) {
+    set('hardware', 96, 'PSA_IMPLEMENTATION_ID_MISMATCH', 'the token reports another Implementation ID than the one provisioned for this Instance ID')
+    set('executables', 33, 'PSA_IMPLEMENTATION_ID_MISMATCH', 'software not compared: the key may not speak for this Implementation ID')
+  } else if (reference === undefined) {
     set('hardware', 97, 'PSA_IMPLEMENTATION_UNKNOWN', 'no reference values for this Implementation ID')
     set('executables', 33, 'PSA_NO_REFERENCE_VALUES', 'software cannot be recognized without reference values')
   } else {
@@ -111,7 +118,13 @@ export async function appraisePsa(input: PsaAppraisalInput, deps: PsaAppraisalDe
       set('executables', 33, 'PSA_SOFTWARE_UNRECOGNIZED', `software components without a matching reference value: ${names}`)
     }
   }
-  return { vector, reasons, required: REQUIRED, nonce: verifiedNonce, profile: claims.profileUri }
+  return { vector, reasons, required: REQUIRED, nonce: verifiedNonce, profile: claims.profileUri, attester: attesterOf(claims, anchor!) }
+}
+
+/** The attester as the result names it: the Instance ID the key is provisioned under, and that key. */
+function attesterOf(claims: PsaClaims, anchor: PsaTrustAnchor): AttesterName {
+  const spkiS256 = anchor.key.kind === 'public' ? { spkiS256: new Uint8Array(Buffer.from(anchor.key.spkiSha256, 'hex')) } : {}
+  return { ueid: claims.instanceId, keySource: 'psa-instance-id', ...spkiS256 }
 }
 
 /** Measurement and signer must be equal; type and version only where the reference states them. */

@@ -1,6 +1,7 @@
 /** What one appraisal step produces for one attester (one EAR submodule). */
 
 import { TRUST_CLAIMS as CLAIMS, type TrustClaim } from '../results/trust-vector.js'
+import type { AttesterName } from '../results/ear.js'
 
 export { TRUST_CLAIMS, type TrustClaim } from '../results/trust-vector.js'
 
@@ -21,6 +22,8 @@ export interface SubmodAppraisal {
   readonly nonce?: Uint8Array
   /** Profile of the appraised Evidence. */
   readonly profile?: string
+  /** The attester appraised (its UEID and the key that verified it), when its key was found. */
+  readonly attester?: AttesterName
 }
 
 /**

@@ -18,8 +18,21 @@ export const configSchema = z
     redisPrefix: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/).default('assay'),
     /** Where embedded mode and generated EAR keys persist. @defaultValue .data */
     dataDir: z.string().min(1).default('.data'),
-    /** Folder of trust anchors and reference values in the JSON form. @defaultValue reference-values */
-    referenceValuesDir: z.string().min(1).default('reference-values'),
+    /**
+     * Folder of trust anchors and reference values in the JSON form. Unset: nothing is provisioned,
+     * every attester is unknown (the start log says so). @defaultValue unset
+     */
+    referenceValuesDir: z.string().min(1).optional(),
+    /**
+     * Test mode: accept provisioned keys whose private halves are published (RFC 9783's example IAK,
+     * the COSE WG and Veraison test keys, …; `src/appraisal/published-keys.ts`). Anyone can forge
+     * Evidence those keys verify, so each is a warning at load and every EAR's verifier build says
+     * `(test mode: published keys accepted)`. Never in production. @defaultValue false
+     */
+    allowPublishedKeys: z
+      .union([z.boolean(), z.enum(['true', 'false', '1', '0'])])
+      .transform((v) => v === true || v === 'true' || v === '1')
+      .default(false),
     /** PEM or JWK file with the EAR signing key (P-256); generated and persisted when absent. */
     earKeyFile: z.string().min(1).optional(),
     /** EAR `exp` − `iat`; also how long a retired key stays in the JWKS. @defaultValue 3600 */

@@ -138,6 +138,8 @@ export interface ValidatedChain {
   }
   /** The subject DN of the anchor the path ends at. */
   readonly anchorSubject: string
+  /** SHA-256 (hex) of the anchor certificate's DER: which provisioned anchor the path ends at. */
+  readonly anchorSha256: string
   /** The supplied certificates without the anchor: leaf first, then each issuer. */
   readonly path: readonly Uint8Array[]
 }
@@ -820,6 +822,7 @@ function buildPath(
       ...ueid,
     }),
     anchorSubject: anchor.subject,
+    anchorSha256: sha256(anchor.certificate.fields.der),
     path: Object.freeze([...supplied]),
   })
   return Object.freeze({ ...window, result })

@@ -7,6 +7,7 @@ import { hostname } from 'node:os'
 import { randomUUID } from 'node:crypto'
 import { join } from 'node:path'
 import type { AppraisalDeps } from '../appraisal/pipeline.js'
+import type { MemoryEndorsements } from '../appraisal/endorsements.js'
 import { loadReferenceValueDir } from '../appraisal/reference-values.js'
 import type { Config } from '../config/schema.js'
 import { createDefaultProfiles } from '../evidence/eat/profiles.js'
@@ -15,6 +16,7 @@ import { createBullmqConsumer, createBullmqProducer } from '../queue/bullmq.js'
 import { createMemoryQueue } from '../queue/memory.js'
 import { createProcessor } from '../queue/processor.js'
 import type { QueueConsumer, QueueProducer } from '../queue/types.js'
+import { TEST_MODE_BUILD_SUFFIX } from '../results/ear.js'
 import { loadSigningKeys, type EarKeyManager } from '../results/keys.js'
 import { createRenderer, type ResultRenderer } from '../results/renderer.js'
 import { signEarJwt } from '../results/sign.js'
@@ -54,6 +56,23 @@ async function drain(producer: QueueProducer, timeoutMs: number): Promise<void> 
   while ((await producer.depth()) > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20))
 }
 
+/** The reference values a worker appraises with; says at start what is (not) provisioned. */
+function loadEndorsements(config: Config, log: (message: string) => void): MemoryEndorsements {
+  if (config.referenceValuesDir === undefined) {
+    log('no reference values provisioned (ASSAY_REFERENCE_VALUES_DIR is unset): every attester is unknown, no Evidence can be affirming')
+  }
+  if (config.allowPublishedKeys) {
+    log(
+      'WARNING: TEST MODE (ASSAY_ALLOW_PUBLISHED_KEYS): keys whose private halves are published are accepted, so anyone ' +
+        `can forge Evidence they verify; every EAR's verifier build says "${TEST_MODE_BUILD_SUFFIX.trim()}". Never use this in production.`,
+    )
+  }
+  return loadReferenceValueDir(config.referenceValuesDir, {
+    allowPublishedKeys: config.allowPublishedKeys,
+    warn: (message) => log(`WARNING: ${message}`),
+  })
+}
+
 export async function buildServices(config: Config, options: BuildOptions): Promise<Services> {
   const clock = options.clock ?? systemClock
   const log = options.log ?? (() => {})
@@ -61,6 +80,8 @@ export async function buildServices(config: Config, options: BuildOptions): Prom
   if (embedded && options.role !== 'all') {
     throw new TypeError('embedded mode (no REDIS_URL) runs API and worker in one process: use the "start" role')
   }
+  // Endorsements first: a bad or refused reference value stops the start before anything listens.
+  const endorsements = options.role === 'api' ? undefined : loadEndorsements(config, log)
   const keys = await loadSigningKeys({
     ...(config.earKeyFile === undefined ? {} : { keyFile: config.earKeyFile }),
     dataDir: config.dataDir,
@@ -107,10 +128,10 @@ export async function buildServices(config: Config, options: BuildOptions): Prom
     renderer: createRenderer(keys),
     clock,
     async startWorker() {
-      if (consumer === undefined) return
+      if (consumer === undefined || endorsements === undefined) return
       const appraisal: AppraisalDeps = {
         registry: createDefaultRegistry(),
-        endorsements: loadReferenceValueDir(config.referenceValuesDir),
+        endorsements,
         nonces: store.nonces,
         profiles: createDefaultProfiles(),
         clock,
@@ -121,7 +142,8 @@ export async function buildServices(config: Config, options: BuildOptions): Prom
         store,
         appraisal,
         signEar: (outcome, naming) => signEarJwt(outcome, keys.current, naming).token,
-        config,
+        // In test mode every EAR says so, in its verifier id, whatever it appraised.
+        config: config.allowPublishedKeys ? { ...config, verifierBuild: `${config.verifierBuild}${TEST_MODE_BUILD_SUFFIX}` } : config,
         clock,
       })
       await consumer.start(processor, { concurrency: config.workerConcurrency })

@@ -61,6 +61,7 @@ export function createProcessor(deps: ProcessorDeps): JobProcessor {
         reasons,
         ...(s.profile === undefined ? {} : { profile: s.profile }),
         ...(s.nonce === undefined ? {} : { nonce: s.nonce }),
+        ...(s.attester === undefined ? {} : { attester: s.attester }),
       }
     }
     const outcome: AppraisalOutcome = {

@@ -16,7 +16,17 @@
 import { decodeCbor, CborFloat, type CborKey, type CborMap, type CborValue } from '../cose/cbor.js'
 import { VerifierError, isVerifierError } from '../errors/errors.js'
 import { base64urlDecode } from '../util/base64url.js'
-import { EAR_CBOR_KEY, EAR_JSON_NAMES, PROFILE_NAMING, type EarNaming, type EarReason } from './ear.js'
+import {
+  ATTESTER_KEY,
+  EAR_CBOR_KEY,
+  EAR_JSON_NAMES,
+  KEY_SOURCES,
+  PROFILE_NAMING,
+  type AttesterName,
+  type EarNaming,
+  type EarReason,
+  type KeySourceName,
+} from './ear.js'
 import { JsonFloat, isJsonObject, parseStrictJson, type JsonObject, type JsonValue } from './json.js'
 import {
   TRUST_CLAIMS,
@@ -43,6 +53,8 @@ export interface EarAppraisal {
   readonly nonce?: string | Uint8Array
   /** Assay's reasons extension, when present. */
   readonly reasons?: readonly EarReason[]
+  /** Assay's attester extension, when present: the attester appraised and the key that verified it. */
+  readonly attester?: AttesterName
   /** Claims this validator does not interpret, by name (JSON) or key (CBOR). */
   readonly extensions: ReadonlyMap<CborKey, unknown>
 }
@@ -143,6 +155,52 @@ function reasonsOf(value: unknown, path: string, read: (r: unknown, key: string)
     }
     return { claim, value: v, code, detail }
   })
+}
+
+/**
+ * Assay's attester map, from either encoding: `read` gets a member by its text key, `bytes` turns a
+ * member into bytes (base64url text in JSON, bstr in CBOR) or undefined when it is neither.
+ */
+function attesterOf(
+  value: unknown,
+  path: string,
+  isMap: (v: unknown) => boolean,
+  read: (key: string) => unknown,
+  bytes: (v: unknown) => Uint8Array | undefined,
+): AttesterName {
+  if (!isMap(value)) invalid('attester is not a map', path)
+  const source = read(ATTESTER_KEY.keySource)
+  if (typeof source !== 'string' || !(KEY_SOURCES as readonly string[]).includes(source)) {
+    invalid(`attester ${ATTESTER_KEY.keySource} is not one of ${KEY_SOURCES.join(', ')}`, path)
+  }
+  const take = (key: string, min: number, max: number): Uint8Array | undefined => {
+    const raw = read(key)
+    if (raw === undefined) return undefined
+    const b = bytes(raw)
+    if (b === undefined || b.length < min || b.length > max) invalid(`attester ${key} must be ${min === max ? min : `${min}..${max}`} bytes`, path)
+    return b
+  }
+  const ueid = take(ATTESTER_KEY.ueid, 7, 33)
+  const x5tS256 = take(ATTESTER_KEY.x5tS256, 32, 32)
+  const spkiS256 = take(ATTESTER_KEY.spkiS256, 32, 32)
+  const kid = read(ATTESTER_KEY.kid)
+  if (kid !== undefined && (!isText(kid) || kid.length === 0)) invalid(`attester ${ATTESTER_KEY.kid} is not text`, path)
+  return {
+    keySource: source as KeySourceName,
+    ...(ueid === undefined ? {} : { ueid }),
+    ...(kid === undefined ? {} : { kid }),
+    ...(x5tS256 === undefined ? {} : { x5tS256 }),
+    ...(spkiS256 === undefined ? {} : { spkiS256 }),
+  }
+}
+
+function base64urlBytes(v: unknown): Uint8Array | undefined {
+  if (!isText(v)) return undefined
+  try {
+    return base64urlDecode(v)
+  } catch {
+    return undefined
+  }
 }
 
 /** The status of a submodule must be no better than what its own vector allows. */
@@ -252,7 +310,7 @@ function appraisalFromJson(value: JsonValue, naming: EarNaming, path: string): E
   if (!isJsonObject(value)) invalid('appraisal is not an object', path)
   const names = EAR_JSON_NAMES[naming]
   const ear03 = naming === 'ear-03'
-  const known = new Set<string>([names.status, names.vector, names.policyIds, names.reasons])
+  const known = new Set<string>([names.status, names.vector, names.policyIds, names.reasons, names.attester])
   if (ear03) {
     known.add('eat_profile')
     known.add('eat_nonce')
@@ -284,6 +342,11 @@ function appraisalFromJson(value: JsonValue, naming: EarNaming, path: string): E
   const reasonsValue = value[names.reasons]
   const member = (r: unknown, k: string) => (isJsonObject(r as JsonValue) ? (r as JsonObject)[k] : undefined)
   const reasons = reasonsValue === undefined ? undefined : reasonsOf(reasonsValue, path, member)
+  const attesterValue = value[names.attester]
+  const attester =
+    attesterValue === undefined
+      ? undefined
+      : attesterOf(attesterValue, path, (v) => isJsonObject(v as JsonValue), (k) => member(attesterValue, k), base64urlBytes)
 
   const extensions = new Map<CborKey, unknown>()
   for (const [name, v] of Object.entries(value)) if (!known.has(name)) extensions.set(name, plainJson(v))
@@ -294,6 +357,7 @@ function appraisalFromJson(value: JsonValue, naming: EarNaming, path: string): E
     ...(profile === undefined ? {} : { profile }),
     ...(nonce === undefined ? {} : { nonce }),
     ...(reasons === undefined ? {} : { reasons }),
+    ...(attester === undefined ? {} : { attester }),
     extensions,
   }
 }
@@ -434,8 +498,19 @@ function appraisalFromCbor(value: CborValue, naming: EarNaming, path: string): E
     reasonsValue === undefined
       ? undefined
       : reasonsOf(reasonsValue, path, (r, k) => (r instanceof Map ? (r as CborMap).get(k) : undefined))
+  const attesterValue = value.get(K.attester)
+  const attester =
+    attesterValue === undefined
+      ? undefined
+      : attesterOf(
+          attesterValue,
+          path,
+          (v) => v instanceof Map,
+          (k) => (attesterValue as CborMap).get(k),
+          (v) => (v instanceof Uint8Array ? v : undefined),
+        )
 
-  const known = new Set<CborKey>([K.status, K.vector, K.policyIds, K.profile, K.nonce, K.reasons])
+  const known = new Set<CborKey>([K.status, K.vector, K.policyIds, K.profile, K.nonce, K.reasons, K.attester])
   const extensions = new Map<CborKey, unknown>()
   for (const [key, v] of value) if (!known.has(key)) extensions.set(key, v)
   return {
@@ -445,6 +520,7 @@ function appraisalFromCbor(value: CborValue, naming: EarNaming, path: string): E
     ...(profile === undefined ? {} : { profile }),
     ...(nonce === undefined ? {} : { nonce }),
     ...(reasons === undefined ? {} : { reasons }),
+    ...(attester === undefined ? {} : { attester }),
     extensions,
   }
 }

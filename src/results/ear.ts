@@ -7,6 +7,14 @@
  * per-submodule claim, `ear_assay_reasons` (-03 naming), `ear.assay.reasons` (Veraison naming) or
  * CBOR key −70100 (private use: below −65536, next to Veraison's −70000..−70002; specs.md §2.1). Its
  * value is an array of `{ claim, value, code, detail }` maps with those text keys in both encodings.
+ *
+ * A second extension names the attester each submodule appraised, `ear_assay_attester` (-03),
+ * `ear.assay.attester` (Veraison) or CBOR key −70101: a map with the text keys `ueid` (the UEID it
+ * claimed, its certificate named or its key is bound to; for PSA the Instance ID), `key-source`
+ * (`kid`, `ueid`, `x5chain`, `x5t` or `psa-instance-id`), `kid`, `x5t#S256` (SHA-256 of the
+ * certificate that carried the key) and `spki#S256` (SHA-256 of the key's SubjectPublicKeyInfo).
+ * Byte strings are unpadded base64url in JSON and bstr in CBOR. Relying parties that do not know
+ * these claims ignore them (RFC 9711 §4).
  */
 import type { CborKey, CborMap, CborValue } from '../cose/cbor.js'
 import { base64urlEncode } from '../util/base64url.js'
@@ -37,6 +45,12 @@ export const EAR_PROFILE = Object.freeze({
   trustee: 'tag:github.com,2024:confidential-containers/Trustee',
 })
 
+/**
+ * Appended to the verifier build (`ear_verifier_id.build`) of every EAR a verifier signs in test mode
+ * (`allowPublishedKeys`): its endorsements may hold keys anyone can sign with.
+ */
+export const TEST_MODE_BUILD_SUFFIX = ' (test mode: published keys accepted)'
+
 /** Claim spelling: -03 (`ear_status`, policy ids as an array) or Veraison's (`ear.status`, one id). */
 export type EarNaming = 'ear-03' | 'veraison'
 
@@ -63,6 +77,7 @@ export const EAR_JSON_NAMES = Object.freeze({
     policyIds: 'ear_appraisal_policy_ids',
     rawEvidence: 'ear_raw_evidence',
     reasons: 'ear_assay_reasons',
+    attester: 'ear_assay_attester',
   }),
   'veraison': Object.freeze({
     verifierId: 'ear.verifier-id',
@@ -71,6 +86,7 @@ export const EAR_JSON_NAMES = Object.freeze({
     policyIds: 'ear.appraisal-policy-id',
     rawEvidence: 'ear.raw-evidence',
     reasons: 'ear.assay.reasons',
+    attester: 'ear.assay.attester',
   }),
 })
 
@@ -89,6 +105,34 @@ export const EAR_CBOR_KEY = Object.freeze({
   submods: 266,
   /** Assay's reasons extension (private use, see the module comment). */
   reasons: -70100,
+  /** Assay's attester extension (private use, see the module comment). */
+  attester: -70101,
+})
+
+/** Where the key that verified the Evidence came from. */
+export const KEY_SOURCES = Object.freeze(['kid', 'ueid', 'x5chain', 'x5t', 'psa-instance-id'] as const)
+export type KeySourceName = (typeof KEY_SOURCES)[number]
+
+/** The attester a submodule appraised: its device identity and the key that verified it. */
+export interface AttesterName {
+  /** UEID (RFC 9711 §4.2.1), 7..33 bytes; for PSA the Instance ID. */
+  readonly ueid?: Uint8Array
+  readonly keySource: KeySourceName
+  /** The provisioned `kid` that found the key. */
+  readonly kid?: string
+  /** SHA-256 of the DER certificate that carried the key. */
+  readonly x5tS256?: Uint8Array
+  /** SHA-256 of the key's SubjectPublicKeyInfo DER. */
+  readonly spkiS256?: Uint8Array
+}
+
+/** Text keys of the attester map, the same in both encodings. */
+export const ATTESTER_KEY = Object.freeze({
+  ueid: 'ueid',
+  keySource: 'key-source',
+  kid: 'kid',
+  x5tS256: 'x5t#S256',
+  spkiS256: 'spki#S256',
 })
 
 /** Why a claim has its value: `code` is an Assay error code or a reason code, `detail` is for people. */
@@ -109,6 +153,8 @@ export interface SubmodOutcome {
   /** Nonce found in the appraised Evidence. */
   readonly nonce?: Uint8Array
   readonly reasons: readonly EarReason[]
+  /** The attester appraised, when its key was found. */
+  readonly attester?: AttesterName
 }
 
 /** What an appraisal produced, independent of how the result is serialized and signed. */
@@ -145,6 +191,42 @@ function checkNonce(nonce: unknown, where: string): void {
   }
 }
 
+const isDigest = (v: unknown): boolean => v instanceof Uint8Array && v.length === 32
+
+function checkAttester(a: AttesterName, where: string): void {
+  const ok =
+    typeof a === 'object' &&
+    a !== null &&
+    (KEY_SOURCES as readonly string[]).includes(a.keySource) &&
+    (a.ueid === undefined || (a.ueid instanceof Uint8Array && a.ueid.length >= 7 && a.ueid.length <= 33)) &&
+    (a.kid === undefined || isText(a.kid)) &&
+    (a.x5tS256 === undefined || isDigest(a.x5tS256)) &&
+    (a.spkiS256 === undefined || isDigest(a.spkiS256))
+  if (!ok) fail(`${where} has a malformed attester`)
+}
+
+/** The attester as a JSON object (byte strings as base64url). */
+function jsonAttester(a: AttesterName): Record<string, string> {
+  const out: Record<string, string> = {}
+  if (a.ueid !== undefined) out[ATTESTER_KEY.ueid] = base64urlEncode(a.ueid)
+  out[ATTESTER_KEY.keySource] = a.keySource
+  if (a.kid !== undefined) out[ATTESTER_KEY.kid] = a.kid
+  if (a.x5tS256 !== undefined) out[ATTESTER_KEY.x5tS256] = base64urlEncode(a.x5tS256)
+  if (a.spkiS256 !== undefined) out[ATTESTER_KEY.spkiS256] = base64urlEncode(a.spkiS256)
+  return out
+}
+
+/** The attester as a text-keyed CBOR map, as `decodeCbor` returns it. */
+function cborAttester(a: AttesterName): CborMap {
+  const out: CborMap = new Map()
+  if (a.ueid !== undefined) out.set(ATTESTER_KEY.ueid, a.ueid)
+  out.set(ATTESTER_KEY.keySource, a.keySource)
+  if (a.kid !== undefined) out.set(ATTESTER_KEY.kid, a.kid)
+  if (a.x5tS256 !== undefined) out.set(ATTESTER_KEY.x5tS256, a.x5tS256)
+  if (a.spkiS256 !== undefined) out.set(ATTESTER_KEY.spkiS256, a.spkiS256)
+  return out
+}
+
 /** Checks one submodule and returns its status: the given one, or the derived one. */
 function submodStatus(label: string, submod: SubmodOutcome): Tier {
   if (typeof submod !== 'object' || submod === null) fail(`submod ${JSON.stringify(label)} is not an object`)
@@ -156,6 +238,7 @@ function submodStatus(label: string, submod: SubmodOutcome): Tier {
   }
   if (submod.profile !== undefined && !isText(submod.profile)) fail(`${where} profile is not text`)
   checkNonce(submod.nonce, where)
+  if (submod.attester !== undefined) checkAttester(submod.attester, where)
   if (!Array.isArray(submod.reasons)) fail(`${where} reasons is not an array`)
   for (const r of submod.reasons) {
     const ok =
@@ -272,6 +355,7 @@ export function earClaimsJson(outcome: AppraisalOutcome, naming: EarNaming = 'ea
     if (ear03 && s.profile !== undefined) appraisal['eat_profile'] = s.profile
     if (ear03 && s.nonce !== undefined) appraisal['eat_nonce'] = base64urlEncode(s.nonce)
     if (s.reasons.length > 0) appraisal[names.reasons] = jsonReasons(s.reasons)
+    if (s.attester !== undefined) appraisal[names.attester] = jsonAttester(s.attester)
     setMember(submods, label, appraisal)
   })
 
@@ -311,6 +395,7 @@ export function earClaimsCbor(outcome: AppraisalOutcome): EarCborClaims {
     if (s.profile !== undefined) appraisal.set(K.profile, s.profile)
     if (s.nonce !== undefined) appraisal.set(K.nonce, s.nonce)
     if (s.reasons.length > 0) appraisal.set(K.reasons, s.reasons.map(cborReason))
+    if (s.attester !== undefined) appraisal.set(K.attester, cborAttester(s.attester))
     submods.set(label, appraisal)
   })
 

@@ -4,7 +4,7 @@
  * everything the EAR needs and nothing else.
  */
 import { base64urlDecode, base64urlEncode } from '../util/base64url.js'
-import type { AppraisalOutcome, EarReason, SubmodOutcome } from './ear.js'
+import type { AppraisalOutcome, AttesterName, EarReason, KeySourceName, SubmodOutcome } from './ear.js'
 import type { Tier, TrustVector } from './trust-vector.js'
 
 export interface StoredSubmod {
@@ -13,6 +13,16 @@ export interface StoredSubmod {
   readonly profile?: string
   readonly nonce?: string
   readonly reasons: readonly EarReason[]
+  readonly attester?: StoredAttester
+}
+
+/** `AttesterName` with byte strings as base64url. */
+export interface StoredAttester {
+  readonly ueid?: string
+  readonly keySource: KeySourceName
+  readonly kid?: string
+  readonly x5tS256?: string
+  readonly spkiS256?: string
 }
 
 export interface StoredOutcome {
@@ -33,10 +43,27 @@ function defined<T extends object>(o: T): T {
   return o
 }
 
+function storeAttester(a: AttesterName | undefined): StoredAttester | undefined {
+  if (a === undefined) return undefined
+  return defined({ ueid: b64(a.ueid), keySource: a.keySource, kid: a.kid, x5tS256: b64(a.x5tS256), spkiS256: b64(a.spkiS256) })
+}
+
+function loadAttester(a: StoredAttester | undefined): AttesterName | undefined {
+  if (a === undefined) return undefined
+  return defined({ ueid: bytes(a.ueid), keySource: a.keySource, kid: a.kid, x5tS256: bytes(a.x5tS256), spkiS256: bytes(a.spkiS256) })
+}
+
 export function storeOutcome(outcome: AppraisalOutcome): StoredOutcome {
   const submods: Record<string, StoredSubmod> = {}
   for (const [name, s] of Object.entries(outcome.submods)) {
-    submods[name] = defined({ vector: s.vector, status: s.status, profile: s.profile, nonce: b64(s.nonce), reasons: s.reasons })
+    submods[name] = defined({
+      vector: s.vector,
+      status: s.status,
+      profile: s.profile,
+      nonce: b64(s.nonce),
+      reasons: s.reasons,
+      attester: storeAttester(s.attester),
+    })
   }
   return defined({
     iat: outcome.iat,
@@ -52,7 +79,14 @@ export function storeOutcome(outcome: AppraisalOutcome): StoredOutcome {
 export function loadOutcome(stored: StoredOutcome): AppraisalOutcome {
   const submods: Record<string, SubmodOutcome> = {}
   for (const [name, s] of Object.entries(stored.submods)) {
-    submods[name] = defined({ vector: s.vector, status: s.status, profile: s.profile, nonce: bytes(s.nonce), reasons: s.reasons })
+    submods[name] = defined({
+      vector: s.vector,
+      status: s.status,
+      profile: s.profile,
+      nonce: bytes(s.nonce),
+      reasons: s.reasons,
+      attester: loadAttester(s.attester),
+    })
   }
   return defined({
     iat: stored.iat,

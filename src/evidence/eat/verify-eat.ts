@@ -12,8 +12,11 @@
  * | 7 | the certificate's device identity equals the `ueid` claim | ERR_KEY_IDENTITY_MISMATCH |
  * | 8 | exp/nbf, and the session nonce when there is one | ERR_CLAIMS_EXPIRED, ERR_CLAIMS_NOT_YET_VALID, ERR_CLAIMS_NONCE_MISMATCH |
  *
- * Claims read before step 5 (profile, UEID) are lookup hints only.
+ * Claims read before step 5 (profile, UEID) are lookup hints only. What the key may speak for (the
+ * UEIDs and classes provisioned with it, `SpeaksFor`) is returned with the verified claims, for the
+ * appraisal to compare with what they claim.
  */
+import { createHash } from 'node:crypto'
 import { ALGORITHMS } from '../../cose/algorithms.js'
 import { decodeCbor, peekTag, type CborMap } from '../../cose/cbor.js'
 import { HEADER } from '../../cose/headers.js'
@@ -30,17 +33,44 @@ import { nonceFromJson } from './nonce.js'
 import { bytesEqual, toHex, utf8 } from '../../util/bytes.js'
 import { checkClaimDependencies, checkNonce, checkTimeClaims, decodeEatClaims, type EatClaims } from './claims.js'
 import { CLAIM_KEY } from './descriptor.js'
+import type { SpeaksFor } from '../speaks-for.js'
 import type { EatProfile, KeySource, ProfileRegistry } from './profiles.js'
+
+/** A provisioned key and what Evidence it verifies may claim. */
+export interface ProvisionedKey {
+  readonly key: PublicKey
+  readonly speaksFor: SpeaksFor
+}
+
+/** A pinned certificate and what Evidence its key verifies may claim. */
+export interface ProvisionedCertificate extends PinnedCertificate {
+  readonly speaksFor: SpeaksFor
+}
 
 /** Keys an operator provisioned for generic EAT attesters. */
 export interface EatKeyStore {
   /** Key registered under this `kid` (bytes as in the COSE header, read as UTF-8 or hex). */
-  byKid(kid: Uint8Array): PublicKey | undefined
-  byUeid(ueid: Uint8Array): PublicKey | undefined
+  byKid(kid: Uint8Array): ProvisionedKey | undefined
+  byUeid(ueid: Uint8Array): ProvisionedKey | undefined
   /** A certificate the operator pinned, found by its COSE x5t hash (RFC 9360 §2), if any. */
-  byX5t?(hashAlg: number, hash: Uint8Array): PinnedCertificate | undefined
+  byX5t?(hashAlg: number, hash: Uint8Array): ProvisionedCertificate | undefined
   /** Certificate anchors for keys that arrive as an x5chain; undefined when none are provisioned. */
   readonly x509: X509TrustStore | undefined
+  /** What chains under the anchor whose certificate has this SHA-256 (hex) may claim. */
+  anchorSpeaksFor?(anchorSha256: string): SpeaksFor | undefined
+}
+
+/**
+ * The key that verified the Evidence, as the result names it: where it came from, its kid or the
+ * certificate's SHA-256 thumbprint (`x5t#S256`), the SHA-256 of its SubjectPublicKeyInfo, and what it
+ * may speak for (undefined: nothing is known, so nothing may be claimed).
+ */
+export interface AttesterKey {
+  readonly source: KeySource
+  readonly kid?: string
+  readonly x5tS256?: Uint8Array
+  readonly spkiSha256: string
+  readonly speaksFor: SpeaksFor | undefined
 }
 
 export interface EatVerifyOptions {
@@ -61,6 +91,7 @@ export interface VerifiedEat {
   /** The certificate path, when the key came from an x5chain. */
   readonly chain?: ValidatedChain
   readonly algorithm: string
+  readonly attester: AttesterKey
 }
 
 const ALL_SIGNATURES: ReadonlySet<number> = new Set(
@@ -85,12 +116,42 @@ export function verifyEatCwt(token: Uint8Array, options: EatVerifyOptions): Veri
 
   const payload = decodeCbor(message.payload, { maxBytes: EAT_MAX_BYTES, allowIndefinite: profile.allowIndefinite, maxDepth: 16 })
   if (!(payload instanceof Map)) throw new VerifierError('ERR_COSE_PAYLOAD_NOT_CLAIMS', 'CWT payload is not a claims-set map')
-  const { key, source, chain } = resolveKey(message, payload, profile, options)
+  const { key, source, chain, attester } = resolveKey(message, payload, profile, options)
   verifySign1(message, key, { strictCurvePairing: true })
 
   const claims = decodeEatClaims(payload)
   applyProfileRules(claims, profile, chain, options)
-  return { claims, profile, keySource: source, ...(chain === undefined ? {} : { chain }), algorithm: message.algorithm.name }
+  return { claims, profile, keySource: source, ...(chain === undefined ? {} : { chain }), algorithm: message.algorithm.name, attester }
+}
+
+interface ResolvedKey {
+  readonly key: PublicKey
+  readonly source: KeySource
+  readonly chain?: ValidatedChain
+  readonly attester: AttesterKey
+}
+
+const sha256 = (bytes: Uint8Array): Uint8Array => new Uint8Array(createHash('sha256').update(bytes).digest())
+
+/** A key from a validated chain: named by the leaf's thumbprint, bound by its anchor's provisioning. */
+function fromChain(chain: ValidatedChain, leafDer: Uint8Array, options: EatVerifyOptions): ResolvedKey {
+  const speaksFor = options.keys.anchorSpeaksFor?.(chain.anchorSha256)
+  return {
+    key: chain.leafKey,
+    source: 'x5chain',
+    chain,
+    attester: { source: 'x5chain', x5tS256: sha256(leafDer), spkiSha256: chain.leafKey.spkiSha256, speaksFor },
+  }
+}
+
+function fromKid(found: ProvisionedKey, kid: Uint8Array): ResolvedKey {
+  // The kid matched a provisioned one, which is text: these bytes are its UTF-8.
+  const text = Buffer.from(kid).toString('utf8')
+  return { key: found.key, source: 'kid', attester: { source: 'kid', kid: text, spkiSha256: found.key.spkiSha256, speaksFor: found.speaksFor } }
+}
+
+function fromUeid(found: ProvisionedKey): ResolvedKey {
+  return { key: found.key, source: 'ueid', attester: { source: 'ueid', spkiSha256: found.key.spkiSha256, speaksFor: found.speaksFor } }
 }
 
 /** Steps 6–8, shared by the CBOR and JSON forms. */
@@ -131,15 +192,15 @@ export function verifyEatJws(token: string, options: EatVerifyOptions): Verified
   if (typeof alg !== 'string' || !profile.joseAlgorithms.has(alg)) {
     throw new VerifierError('ERR_JOSE_ALG_NOT_ALLOWED', `${String(alg)} is not allowed by profile ${profile.id || '(default)'}`)
   }
-  let found: { key: PublicKey; source: KeySource; chain?: ValidatedChain } | undefined
+  let found: ResolvedKey | undefined
   for (const source of profile.keySources) {
     if (source === 'x5chain' && jws.x5c !== undefined) {
       if (options.keys.x509 === undefined) throw new VerifierError('ERR_X509_NO_ANCHOR', 'no certificate anchors are provisioned')
       const chain = validateChain(jws.x5c, options.keys.x509, options.clock.nowSeconds())
-      found = { key: chain.leafKey, source, chain }
+      found = fromChain(chain, jws.x5c[0]!, options)
     } else if (source === 'kid' && jws.kid !== undefined) {
       const key = options.keys.byKid(utf8(jws.kid))
-      if (key !== undefined) found = { key, source }
+      if (key !== undefined) found = fromKid(key, utf8(jws.kid))
     } else if (source === 'ueid' && typeof hint?.['ueid'] === 'string') {
       let ueid: Uint8Array | undefined
       try {
@@ -148,7 +209,7 @@ export function verifyEatJws(token: string, options: EatVerifyOptions): Verified
         ueid = undefined
       }
       const key = ueid === undefined ? undefined : options.keys.byUeid(ueid)
-      if (key !== undefined) found = { key, source }
+      if (key !== undefined) found = fromUeid(key)
     }
     if (found !== undefined) break
   }
@@ -169,6 +230,7 @@ export function verifyEatJws(token: string, options: EatVerifyOptions): Verified
     keySource: found.source,
     ...(found.chain === undefined ? {} : { chain: found.chain }),
     algorithm: alg,
+    attester: found.attester,
   }
 }
 
@@ -187,7 +249,7 @@ function resolveKey(
   payload: CborMap,
   profile: EatProfile,
   options: EatVerifyOptions,
-): { key: PublicKey; source: KeySource; chain?: ValidatedChain } {
+): ResolvedKey {
   for (const source of profile.keySources) {
     if (source === 'x5chain') {
       // RFC 9360 §2: only an integrity-protected chain identifies the key (specs.md Corrections 1).
@@ -196,7 +258,7 @@ function resolveKey(
       if (options.keys.x509 === undefined) throw new VerifierError('ERR_X509_NO_ANCHOR', 'no certificate anchors are provisioned')
       const certs = x5chain instanceof Uint8Array ? [x5chain] : (x5chain as Uint8Array[])
       const chain = validateChain(certs, options.keys.x509, options.clock.nowSeconds())
-      return { key: chain.leafKey, source, chain }
+      return fromChain(chain, certs[0]!, options)
     }
     if (source === 'x5t') {
       // Only a protected x5t identifies the key (RFC 9360 §2).
@@ -208,16 +270,17 @@ function resolveKey(
       const now = options.clock.nowSeconds()
       if (now < pinned.notBefore) throw new VerifierError('ERR_X509_NOT_YET_VALID', 'the pinned certificate is not yet valid')
       if (now >= pinned.notAfter) throw new VerifierError('ERR_X509_EXPIRED', 'the pinned certificate has expired')
-      return { key: pinned.key, source }
+      const attester: AttesterKey = { source, x5tS256: sha256(pinned.der), spkiSha256: pinned.key.spkiSha256, speaksFor: pinned.speaksFor }
+      return { key: pinned.key, source, attester }
     }
     if (source === 'kid' && message.kid !== undefined) {
       const key = options.keys.byKid(message.kid)
-      if (key !== undefined) return { key, source }
+      if (key !== undefined) return fromKid(key, message.kid)
     }
     if (source === 'ueid') {
       const ueid = payload.get(CLAIM_KEY.ueid)
       const key = ueid instanceof Uint8Array ? options.keys.byUeid(ueid) : undefined
-      if (key !== undefined) return { key, source }
+      if (key !== undefined) return fromUeid(key)
     }
   }
   const hint = message.kid === undefined ? '' : ` (kid ${toHex(message.kid).slice(0, 32)})`

@@ -13,7 +13,7 @@ import { loadConfig } from '../../../src/config/load.js'
 import { importSpki } from '../../../src/crypto/keys.js'
 import { startAssay, type RunningAssay } from '../../../src/main/server.js'
 import type { EarClaims } from '../../../src/results/claims.js'
-import { verifyEarJwt, type EarJwks } from '../../../src/results/verify.js'
+import { verifyEarCwt, verifyEarJwt, type EarJwks } from '../../../src/results/verify.js'
 import { base64urlDecode } from '../../../src/util/base64url.js'
 import { systemClock } from '../../../src/util/clock.js'
 import { generateTestKey, signSign1, type TestKeyPair } from '../../helpers/cose.js'
@@ -22,6 +22,8 @@ import { buildPki, type TestPki } from '../../helpers/pki.js'
 const now = Math.floor(Date.now() / 1000)
 const YEAR = 365 * 86_400
 const HWMODEL = 'abcd'
+const DEVICE_UEID = Uint8Array.of(1, ...new Uint8Array(16).fill(8))
+const CLASS = { oemid: 64242, hwmodel: HWMODEL }
 const pem = (label: string, der: Uint8Array) =>
   `-----BEGIN ${label}-----\n${Buffer.from(der).toString('base64').replace(/.{64}/g, '$&\n')}\n-----END ${label}-----\n`
 
@@ -45,8 +47,14 @@ describe('generic EAT through the service', { timeout: 60_000 }, () => {
       join(rv, 'eat.json'),
       JSON.stringify({
         eat: {
-          x509Anchors: [{ certificate: pem('CERTIFICATE', pki.root.der) }],
-          keys: [{ kid: 'sensor-7', key: kidKey.publicKey.keyObject.export({ format: 'jwk' }) }],
+          x509Anchors: [{ certificate: pem('CERTIFICATE', pki.root.der), speaksFor: { ueids: 'any', classes: [CLASS] } }],
+          keys: [
+            {
+              kid: 'sensor-7',
+              key: kidKey.publicKey.keyObject.export({ format: 'jwk' }),
+              speaksFor: { ueids: [Buffer.from(DEVICE_UEID).toString('hex')], classes: [CLASS] },
+            },
+          ],
           referenceValues: [{ oemid: 64242, hwmodel: HWMODEL, software: [{ swname: 'fw', swversions: ['1.2'] }] }],
         },
       }),
@@ -65,10 +73,10 @@ describe('generic EAT through the service', { timeout: 60_000 }, () => {
     return base64urlDecode(((await res.json()) as { nonce: string }).nonce)
   }
 
-  function claims(n: Uint8Array, profile?: string): Uint8Array {
+  function claims(n: Uint8Array, profile?: string, ueid = DEVICE_UEID): Uint8Array {
     const m = new Map<number, EncodableValue>([
       [10, n],
-      [256, Uint8Array.of(1, ...new Uint8Array(16).fill(8))],
+      [256, ueid],
       [258, 64242],
       [259, Buffer.from(HWMODEL, 'hex')],
       [270, 'fw'],
@@ -79,15 +87,19 @@ describe('generic EAT through the service', { timeout: 60_000 }, () => {
     return encodeCbor(m)
   }
 
-  async function appraise(token: Uint8Array, contentType: string): Promise<EarClaims> {
+  async function appraiseWithId(token: Uint8Array, contentType: string): Promise<{ id: string; claims: EarClaims }> {
     const res = await fetch(`${running.url}/v1/appraisals`, {
       method: 'POST',
       body: token,
       headers: { 'content-type': contentType, prefer: 'wait=10' },
     })
     assert.equal(res.status, 200)
-    const body = (await res.json()) as { result: { ear: string } }
-    return verifyEarJwt(body.result.ear, jwks, { clock: systemClock }).claims
+    const body = (await res.json()) as { id: string; result: { ear: string } }
+    return { id: body.id, claims: verifyEarJwt(body.result.ear, jwks, { clock: systemClock }).claims }
+  }
+
+  async function appraise(token: Uint8Array, contentType: string): Promise<EarClaims> {
+    return (await appraiseWithId(token, contentType)).claims
   }
 
   it('affirms Evidence signed by a device key certified under the provisioned root', async () => {
@@ -124,6 +136,45 @@ describe('generic EAT through the service', { timeout: 60_000 }, () => {
     const replay = (await appraise(token, ct)).submods.get('EAT')!
     assert.equal(replay.status, 'contraindicated')
     assert.equal(replay.reasons?.[0]?.code, 'ERR_CLAIMS_NONCE_REPLAYED')
+  })
+
+  it('a kid key claiming a UEID it was not provisioned for is contraindicated; the EAR names the attester', async () => {
+    const profile = 'urn:ietf:rfc:rfc9711'
+    const ct = `application/eat+cwt; eat_profile="${profile}"`
+    const sign = (payload: Uint8Array) =>
+      signSign1(kidKey, {
+        protectedHeader: new Map<number, EncodableValue>([[1, -7], [4, new TextEncoder().encode('sensor-7')]]),
+        payload,
+        tag: 'cwt',
+      })
+    const other = Uint8Array.of(1, ...new Uint8Array(16).fill(9))
+    const forged = (await appraise(sign(claims(await nonce(), profile, other)), ct)).submods.get('EAT')!
+    assert.equal(forged.status, 'contraindicated')
+    assert.equal(forged.vector?.['instance-identity'], 96)
+    assert.ok(forged.reasons?.some((r) => r.code === 'EAT_UEID_NOT_BOUND'))
+
+    const { id, claims: ear } = await appraiseWithId(sign(claims(await nonce(), profile)), ct)
+    const eat = ear.submods.get('EAT')!
+    assert.equal(eat.status, 'affirming')
+    const expected = {
+      keySource: 'kid',
+      ueid: DEVICE_UEID,
+      kid: 'sensor-7',
+      spkiS256: new Uint8Array(Buffer.from(kidKey.publicKey.spkiSha256, 'hex')),
+    }
+    assert.deepEqual(eat.attester, expected)
+    // The same attester in the CWT rendering, and in Veraison's naming.
+    const cwt = await fetch(`${running.url}/v1/appraisals/${id}`, { headers: { accept: 'application/eat+cwt' } })
+    assert.equal(cwt.status, 200)
+    const cwtEar = verifyEarCwt(new Uint8Array(await cwt.arrayBuffer()), jwks, { clock: systemClock }).claims
+    assert.deepEqual(cwtEar.submods.get('EAT')!.attester, expected)
+    const veraison = await fetch(`${running.url}/v1/appraisals/${id}`, {
+      headers: { accept: 'application/eat+jwt; eat_profile="tag:github.com,2023:veraison/ear"' },
+    })
+    assert.equal(veraison.status, 200)
+    const vEar = verifyEarJwt(await veraison.text(), jwks, { clock: systemClock }).claims
+    assert.equal(vEar.naming, 'veraison')
+    assert.deepEqual(vEar.submods.get('EAT')!.attester, expected)
   })
 
   it('gives a chain to an unknown root a contraindicated result', async () => {

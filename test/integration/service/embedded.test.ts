@@ -6,11 +6,12 @@ import { loadConfig } from '../../../src/config/load.js'
 import { startAssay } from '../../../src/main/server.js'
 import { serviceSuite } from './suite.js'
 
-const REFERENCE_VALUES = fileURLToPath(new URL('../../../reference-values/', import.meta.url))
+// The RFC 9783 sample provisions a published key: test mode (every EAR says so).
+const REFERENCE_VALUES = fileURLToPath(new URL('../../../examples/reference-values/', import.meta.url))
 
 serviceSuite('embedded mode (in-process queue, file-backed store)', async (sessionTtlSeconds) => {
   const dataDir = mkdtempSync(join(tmpdir(), 'assay-embedded-'))
-  const config = loadConfig({ port: 0, dataDir, referenceValuesDir: REFERENCE_VALUES, sessionTtlSeconds })
+  const config = loadConfig({ port: 0, dataDir, referenceValuesDir: REFERENCE_VALUES, allowPublishedKeys: true, sessionTtlSeconds })
   const running = await startAssay(config, { role: 'all' })
   return {
     url: running.url!,

@@ -23,7 +23,9 @@ serviceSuite('Redis, worker in a separate process', async (sessionTtlSeconds) =>
     redisUrl: REDIS_URL,
     redisPrefix: prefix,
     dataDir,
-    referenceValuesDir: join(ROOT, 'reference-values'),
+    // The RFC 9783 sample provisions a published key: test mode (every EAR says so).
+    referenceValuesDir: join(ROOT, 'examples/reference-values'),
+    allowPublishedKeys: true,
     sessionTtlSeconds,
   })
   // The API starts first and so creates the EAR key the worker then loads from the same dataDir.
@@ -36,6 +38,8 @@ serviceSuite('Redis, worker in a separate process', async (sessionTtlSeconds) =>
       ASSAY_REDIS_PREFIX: prefix,
       ASSAY_DATA_DIR: dataDir,
       ASSAY_SESSION_TTL_SECONDS: String(sessionTtlSeconds),
+      ASSAY_REFERENCE_VALUES_DIR: join(ROOT, 'examples/reference-values'),
+      ASSAY_ALLOW_PUBLISHED_KEYS: 'true',
     },
     stdio: ['ignore', 'ignore', 'inherit'],
   })

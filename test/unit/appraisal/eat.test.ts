@@ -3,12 +3,17 @@ import { createHash, sign } from 'node:crypto'
 import { describe, it } from 'node:test'
 import { appraiseEat, appraiseEatBundle, EAT_SUBMOD, type EatAppraisalDeps } from '../../../src/appraisal/eat.js'
 import { MemoryEndorsements, oemidKey } from '../../../src/appraisal/endorsements.js'
+import { classKey, type SpeaksFor } from '../../../src/evidence/speaks-for.js'
 import { CborTag, encodeCbor, type EncodableValue } from '../../../src/cose/cbor.js'
 import { createDefaultProfiles } from '../../../src/evidence/eat/profiles.js'
 import { createMemoryStore } from '../../../src/store/memory/create-memory-store.js'
 import { toHex, utf8 } from '../../../src/util/bytes.js'
 import { fixedClock } from '../../../src/util/clock.js'
+import { importSpki } from '../../../src/crypto/keys.js'
+import { importPinnedCertificate } from '../../../src/crypto/keys.js'
 import { generateTestKey, signSign1, type TestKeyPair } from '../../helpers/cose.js'
+import { buildPki, hardwareModuleNameSan, NOW as PKI_NOW } from '../../helpers/pki.js'
+import { createPublicKey } from 'node:crypto'
 
 const NOW = 1_800_000_000
 const TENANT = 'default'
@@ -16,11 +21,18 @@ const RFC9711 = 'urn:ietf:rfc:rfc9711'
 const HWMODEL = Uint8Array.of(0xab, 0xcd)
 const device = generateTestKey('ES256')
 const board = generateTestKey('ES256')
+const DEVICE_UEID = Uint8Array.of(1, ...new Uint8Array(16).fill(3))
+const ANY: SpeaksFor = { ueids: 'any', classes: 'any' }
+/** device-1 speaks for its own UEID and for the classes the tests below claim. */
+const DEVICE_BINDING: SpeaksFor = {
+  ueids: new Set([toHex(DEVICE_UEID)]),
+  classes: new Set(['abcd', 'ef', 'ee', '09'].map((hw) => classKey(oemidKey(64242), hw))),
+}
 
 function endorsements(): MemoryEndorsements {
   const e = new MemoryEndorsements()
-  e.addEatKid(TENANT, toHex(utf8('device-1')), device.publicKey)
-  e.addEatKid(TENANT, toHex(utf8('board-1')), board.publicKey)
+  e.addEatKid(TENANT, toHex(utf8('device-1')), device.publicKey, DEVICE_BINDING)
+  e.addEatKid(TENANT, toHex(utf8('board-1')), board.publicKey, DEVICE_BINDING)
   e.addEatReferenceValues(TENANT, oemidKey(64242), toHex(HWMODEL), {
     software: new Map([['fw', new Set(['1.2'])]]),
     measurementDigests: new Set(),
@@ -38,7 +50,7 @@ function claims(extra: [number, EncodableValue][] = [], drop: number[] = []): Ma
   const m = new Map<number, EncodableValue>([
     [265, RFC9711],
     [10, new Uint8Array(16).fill(7)],
-    [256, Uint8Array.of(1, ...new Uint8Array(16).fill(3))],
+    [256, DEVICE_UEID],
     [258, 64242],
     [259, HWMODEL],
     [262, true],
@@ -127,7 +139,7 @@ describe('generic EAT appraisal', () => {
   it('an algorithm the profile does not accept', async () => {
     const ed = generateTestKey('EdDSA-Ed25519')
     const d = deps()
-    d.endorsements.addEatKid(TENANT, toHex(utf8('ed-1')), ed.publicKey)
+    d.endorsements.addEatKid(TENANT, toHex(utf8('ed-1')), ed.publicKey, ANY)
     const out = (await appraise(token(claims(), ed, 'ed-1'), d))[EAT_SUBMOD]!
     assert.equal(out.reasons[0]!.code, 'ERR_COSE_ALG_NOT_ALLOWED')
   })
@@ -169,7 +181,7 @@ describe('generic EAT appraisal', () => {
     const d = deps()
     const ueid = Uint8Array.of(1, ...new Uint8Array(16).fill(5))
     const other = generateTestKey('ES256')
-    d.endorsements.addEatUeid(TENANT, toHex(ueid), other.publicKey)
+    d.endorsements.addEatUeid(TENANT, toHex(ueid), other.publicKey, new Set([classKey(oemidKey(64242), 'abcd')]))
     await d.nonces.issue(TENANT, new Uint8Array(16).fill(7), 60)
     const t = signSign1(other, { payload: encodeCbor(claims([[256, ueid]])), tag: 'cwt' })
     const out = await appraiseEat({ tenant: TENANT, token: t }, d)
@@ -264,5 +276,162 @@ describe('generic EAT appraisal', () => {
     const bad = (await appraise(token(claims([[259, Uint8Array.of(0xee)], [272, [[258, coswid]]]])), d2))[EAT_SUBMOD]!
     assert.equal(bad.vector.executables, 33)
     assert.match(bad.reasons.find((r) => r.claim === 'executables')!.detail, /1 manifests match no reference digest/)
+  })
+
+  describe('identity bound to the key (speaksFor)', () => {
+    const OTHER_UEID = Uint8Array.of(1, ...new Uint8Array(16).fill(9))
+
+    it('a kid key claiming a UEID it may not speak for: instance-identity 96, contraindicated', async () => {
+      const out = (await appraise(token(claims([[256, OTHER_UEID]]))))[EAT_SUBMOD]!
+      assert.equal(out.vector['instance-identity'], 96)
+      const reason = out.reasons.find((r) => r.claim === 'instance-identity')!
+      assert.equal(reason.code, 'EAT_UEID_NOT_BOUND')
+      assert.equal(out.reasons.filter((r) => r.claim === 'instance-identity').length, 1, 'no contradicting "verified" reason')
+    })
+
+    it('a kid key claiming a class it may not speak for, even one with reference values: hardware 96', async () => {
+      const d = deps()
+      d.endorsements.addEatReferenceValues(TENANT, oemidKey(64242), '77', { software: new Map([['fw', 'any']]), measurementDigests: new Set(), source: 'test' })
+      const out = (await appraise(token(claims([[259, Uint8Array.of(0x77)]])), d))[EAT_SUBMOD]!
+      assert.equal(out.vector.hardware, 96)
+      assert.equal(out.vector.executables, 33)
+      assert.equal(out.reasons.find((r) => r.claim === 'hardware')!.code, 'EAT_CLASS_NOT_BOUND')
+      // An oemid it may not speak for is a class it may not speak for.
+      const pen = (await appraise(token(claims([[258, 1234]]))))[EAT_SUBMOD]!
+      assert.equal(pen.vector.hardware, 96)
+    })
+
+    it('a key provisioned with speaksFor "any" may claim any UEID and class', async () => {
+      const d = deps()
+      const free = generateTestKey('ES256')
+      d.endorsements.addEatKid(TENANT, toHex(utf8('free-1')), free.publicKey, ANY)
+      const out = (await appraise(token(claims([[256, OTHER_UEID]]), free, 'free-1'), d))[EAT_SUBMOD]!
+      assert.deepEqual(out.vector, { 'instance-identity': 2, hardware: 2, executables: 2 })
+    })
+
+    it('a UEID key is bound to its UEID and to its classes', async () => {
+      const d = deps()
+      const ueid = Uint8Array.of(1, ...new Uint8Array(16).fill(5))
+      const own = generateTestKey('ES256')
+      d.endorsements.addEatUeid(TENANT, toHex(ueid), own.publicKey, new Set([classKey(oemidKey(64242), 'ef')]))
+      await d.nonces.issue(TENANT, new Uint8Array(16).fill(7), 60)
+      const t = signSign1(own, { payload: encodeCbor(claims([[256, ueid]])), tag: 'cwt' })
+      const out = (await appraiseEat({ tenant: TENANT, token: t }, d))[EAT_SUBMOD]!
+      assert.equal(out.vector.hardware, 96, 'class abcd is not one it may claim')
+      assert.equal(out.vector['instance-identity'], 2)
+      assert.deepEqual(out.attester, { keySource: 'ueid', ueid, spkiS256: new Uint8Array(Buffer.from(own.publicKey.spkiSha256, 'hex')) })
+    })
+
+    it('a claims-set nested in a token is held to the same binding', async () => {
+      const out = await appraise(
+        token(
+          claims([
+            [266, new Map<string, EncodableValue>([
+              ['tee', new Map<number, EncodableValue>([[258, 64242], [259, Uint8Array.of(0x55)], [270, 'fw']])],
+              ['radio', new Map<number, EncodableValue>([[256, OTHER_UEID], [270, 'fw']])],
+            ])],
+          ]),
+        ),
+      )
+      assert.equal(out['EAT']!.vector.hardware, 2)
+      assert.equal(out['EAT/tee']!.vector.hardware, 96)
+      assert.equal(out['EAT/radio']!.vector['instance-identity'], 96)
+    })
+
+    it('names the attester: its UEID and the kid that verified it', async () => {
+      const out = (await appraise(token(claims())))[EAT_SUBMOD]!
+      assert.deepEqual(out.attester, {
+        keySource: 'kid',
+        kid: 'device-1',
+        ueid: DEVICE_UEID,
+        spkiS256: new Uint8Array(Buffer.from(device.publicKey.spkiSha256, 'hex')),
+      })
+    })
+
+    it('x5chain: an anchor bound to UEIDs refuses others when the certificate names no device', async () => {
+      const pki = await buildPki()
+      const leafKey: TestKeyPair = {
+        privateKey: pki.leaf.privateKey,
+        publicKey: importSpki(createPublicKey(pki.leaf.privateKey).export({ type: 'spki', format: 'der' })),
+        coseAlg: -7,
+        hash: 'sha256',
+      }
+      const chainToken = (ueid: Uint8Array) =>
+        signSign1(leafKey, {
+          protectedHeader: new Map<number, EncodableValue>([[1, -7], [33, pki.chain]]),
+          payload: encodeCbor(claims([[256, ueid], [6, PKI_NOW]], [265])),
+          tag: 'cwt',
+        })
+      const run = async (binding: SpeaksFor, ueid: Uint8Array) => {
+        const store = createMemoryStore({ nowMs: () => PKI_NOW * 1000 })
+        const e = endorsements()
+        e.addEatAnchor(TENANT, pki.anchors[0]!, binding)
+        await store.nonces.issue(TENANT, new Uint8Array(16).fill(7), 60)
+        const d = { endorsements: e, nonces: store.nonces, profiles: createDefaultProfiles(), clock: fixedClock(PKI_NOW) }
+        return (await appraiseEat({ tenant: TENANT, token: chainToken(ueid) }, d))[EAT_SUBMOD]!
+      }
+      const bound: SpeaksFor = { ueids: new Set([toHex(DEVICE_UEID)]), classes: DEVICE_BINDING.classes }
+      const good = await run(bound, DEVICE_UEID)
+      assert.deepEqual(good.vector, { 'instance-identity': 2, hardware: 2, executables: 2 })
+      assert.equal(good.attester?.keySource, 'x5chain')
+      assert.deepEqual(good.attester?.x5tS256, new Uint8Array(createHash('sha256').update(pki.leaf.der).digest()))
+      const other = await run(bound, OTHER_UEID)
+      assert.equal(other.vector['instance-identity'], 96)
+      assert.equal(other.reasons.find((r) => r.claim === 'instance-identity')!.code, 'EAT_UEID_NOT_BOUND')
+      const open = await run({ ueids: 'any', classes: 'any' }, OTHER_UEID)
+      assert.equal(open.vector['instance-identity'], 2)
+    })
+
+    it('x5chain: a certificate naming a device outside its anchor binding is refused even without a ueid claim', async () => {
+      const named = Uint8Array.of(1, ...new Uint8Array(16).fill(0x42))
+      const pki = await buildPki({ leaf: { extensions: [hardwareModuleNameSan([named])] } })
+      const leafKey: TestKeyPair = {
+        privateKey: pki.leaf.privateKey,
+        publicKey: importSpki(createPublicKey(pki.leaf.privateKey).export({ type: 'spki', format: 'der' })),
+        coseAlg: -7,
+        hash: 'sha256',
+      }
+      const t = signSign1(leafKey, {
+        protectedHeader: new Map<number, EncodableValue>([[1, -7], [33, pki.chain]]),
+        payload: encodeCbor(claims([[6, PKI_NOW]], [256, 265])),
+        tag: 'cwt',
+      })
+      const store = createMemoryStore({ nowMs: () => PKI_NOW * 1000 })
+      const e = endorsements()
+      e.addEatAnchor(TENANT, pki.anchors[0]!, { ueids: new Set([toHex(DEVICE_UEID)]), classes: 'any' })
+      await store.nonces.issue(TENANT, new Uint8Array(16).fill(7), 60)
+      const d = { endorsements: e, nonces: store.nonces, profiles: createDefaultProfiles(), clock: fixedClock(PKI_NOW) }
+      const out = (await appraiseEat({ tenant: TENANT, token: t }, d))[EAT_SUBMOD]!
+      assert.equal(out.vector['instance-identity'], 96)
+      assert.deepEqual(out.attester?.ueid, named, 'the result names the device the certificate names')
+    })
+
+    it('a pinned certificate speaks only for its binding, and is named by its thumbprint', async () => {
+      const pki = await buildPki()
+      const leafKey: TestKeyPair = {
+        privateKey: pki.leaf.privateKey,
+        publicKey: importSpki(createPublicKey(pki.leaf.privateKey).export({ type: 'spki', format: 'der' })),
+        coseAlg: -7,
+        hash: 'sha256',
+      }
+      const thumb = new Uint8Array(createHash('sha256').update(pki.leaf.der).digest())
+      const t = (ueid: Uint8Array) =>
+        signSign1(leafKey, {
+          protectedHeader: new Map<number, EncodableValue>([[1, -7], [34, [-16, thumb]]]),
+          payload: encodeCbor(claims([[256, ueid], [6, PKI_NOW]], [265])),
+          tag: 'cwt',
+        })
+      const store = createMemoryStore({ nowMs: () => PKI_NOW * 1000 })
+      const e = endorsements()
+      e.addEatPinnedCertificate(TENANT, importPinnedCertificate(pki.leaf.der), { ueids: new Set([toHex(DEVICE_UEID)]), classes: DEVICE_BINDING.classes })
+      const d = { endorsements: e, nonces: store.nonces, profiles: createDefaultProfiles(), clock: fixedClock(PKI_NOW) }
+      await store.nonces.issue(TENANT, new Uint8Array(16).fill(7), 60)
+      const good = (await appraiseEat({ tenant: TENANT, token: t(DEVICE_UEID) }, d))[EAT_SUBMOD]!
+      assert.equal(good.vector['instance-identity'], 2)
+      assert.deepEqual(good.attester, { keySource: 'x5t', ueid: DEVICE_UEID, x5tS256: thumb, spkiS256: new Uint8Array(Buffer.from(leafKey.publicKey.spkiSha256, 'hex')) })
+      await store.nonces.issue(TENANT, new Uint8Array(16).fill(7), 60)
+      const bad = (await appraiseEat({ tenant: TENANT, token: t(OTHER_UEID) }, d))[EAT_SUBMOD]!
+      assert.equal(bad.vector['instance-identity'], 96)
+    })
   })
 })

@@ -34,7 +34,7 @@ const SIGNER = new Uint8Array(32).fill(0x24)
 
 function endorsements(): MemoryEndorsements {
   const e = new MemoryEndorsements()
-  e.addEatKid(TENANT, toHex(utf8('device-1')), device.publicKey)
+  e.addEatKid(TENANT, toHex(utf8('device-1')), device.publicKey, { ueids: 'any', classes: 'any' })
   e.addEatReferenceValues(TENANT, oemidKey(64242), toHex(HWMODEL), {
     software: new Map([['fw', new Set(['1.2'])]]),
     measurementDigests: new Set(),

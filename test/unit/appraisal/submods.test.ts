@@ -26,8 +26,8 @@ const board = generateTestKey('ES256')
 
 function deps(): EatAppraisalDeps {
   const e = new MemoryEndorsements()
-  e.addEatKid(TENANT, toHex(utf8('device-1')), device.publicKey)
-  e.addEatKid(TENANT, toHex(utf8('board-1')), board.publicKey)
+  e.addEatKid(TENANT, toHex(utf8('device-1')), device.publicKey, { ueids: 'any', classes: 'any' })
+  e.addEatKid(TENANT, toHex(utf8('board-1')), board.publicKey, { ueids: 'any', classes: 'any' })
   e.addEatReferenceValues(TENANT, oemidKey(64242), toHex(HWMODEL), {
     software: new Map([['fw', new Set(['1.2'])]]),
     measurementDigests: new Set(),

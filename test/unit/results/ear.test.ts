@@ -377,3 +377,65 @@ describe('parseEarClaimsCbor rejections', () => {
     assert.equal(parseEarClaimsCbor(earClaimsCbor(outcome)).status, 'contraindicated')
   })
 })
+
+describe('the attester extension (ear_assay_attester, -70101)', () => {
+  const attester = {
+    ueid: Uint8Array.of(1, ...new Uint8Array(16).fill(7)),
+    keySource: 'x5chain',
+    x5tS256: new Uint8Array(32).fill(0x11),
+    spkiS256: new Uint8Array(32).fill(0x22),
+  } as const
+  const withAttester: AppraisalOutcome = { ...OUTCOME, submods: { ...OUTCOME.submods, EAT: { vector: { 'instance-identity': 2 }, reasons: [], attester } } }
+
+  it('is written per submodule in both namings and in CBOR, and read back the same', () => {
+    for (const naming of ['ear-03', 'veraison'] as const) {
+      const json = earClaimsJson(withAttester, naming)
+      const name = naming === 'ear-03' ? 'ear_assay_attester' : 'ear.assay.attester'
+      assert.deepEqual(psaOf(json, 'EAT')[name], {
+        'ueid': base64urlEncode(attester.ueid),
+        'key-source': 'x5chain',
+        'x5t#S256': base64urlEncode(attester.x5tS256),
+        'spki#S256': base64urlEncode(attester.spkiS256),
+      })
+      const parsed = parseEarClaimsJson(JSON.stringify(json))
+      assert.deepEqual(parsed.submods.get('EAT')!.attester, attester)
+      assert.equal(parsed.submods.get('EAT')!.extensions.size, 0, 'not left as an unknown extension')
+      assert.equal(parsed.submods.get('PSA')!.attester, undefined)
+    }
+    const cbor = earClaimsCbor(withAttester)
+    const eat = (cbor.get(EAR_CBOR_KEY.submods) as CborMap).get('EAT') as CborMap
+    assert.ok((eat.get(-70101) as CborMap).get('ueid') instanceof Uint8Array)
+    const decoded = parseEarClaimsCbor(encodeCbor(cbor))
+    assert.deepEqual(decoded.submods.get('EAT')!.attester, attester)
+  })
+
+  it('names a kid as text', () => {
+    const kid: AppraisalOutcome = { ...OUTCOME, submods: { K: { vector: {}, reasons: [], attester: { keySource: 'kid', kid: 'sensor-7' } } } }
+    assert.deepEqual(parseEarClaimsJson(JSON.stringify(earClaimsJson(kid))).submods.get('K')!.attester, { keySource: 'kid', kid: 'sensor-7' })
+  })
+
+  it('refuses a malformed attester, when writing (TypeError) and when reading (ERR_EAR_CLAIMS_INVALID)', () => {
+    const bad = (a: unknown): AppraisalOutcome => ({ ...OUTCOME, submods: { X: { vector: {}, reasons: [], attester: a as never } } })
+    assert.throws(() => earClaimsJson(bad({ keySource: 'guess' })), TypeError)
+    assert.throws(() => earClaimsJson(bad({ keySource: 'kid', ueid: new Uint8Array(3) })), TypeError)
+    assert.throws(() => earClaimsCbor(bad({ keySource: 'x5t', x5tS256: new Uint8Array(20) })), TypeError)
+
+    const json = earClaimsJson(withAttester)
+    const edit = (change: (a: Record<string, unknown>) => void) => {
+      const copy = JSON.parse(JSON.stringify(json)) as Claims
+      change(psaOf(copy, 'EAT')['ear_assay_attester'] as Record<string, unknown>)
+      return JSON.stringify(copy)
+    }
+    rejects(() => parseEarClaimsJson(edit((a) => (a['key-source'] = 'guess'))), 'ERR_EAR_CLAIMS_INVALID', /key-source/)
+    rejects(() => parseEarClaimsJson(edit((a) => (a['x5t#S256'] = 'AAAA'))), 'ERR_EAR_CLAIMS_INVALID', /x5t#S256 must be 32 bytes/)
+    rejects(() => parseEarClaimsJson(edit((a) => (a['ueid'] = '!!'))), 'ERR_EAR_CLAIMS_INVALID', /ueid/)
+    rejects(() => parseEarClaimsJson(edit((a) => (a['kid'] = 7))), 'ERR_EAR_CLAIMS_INVALID', /kid/)
+    const notMap = JSON.parse(JSON.stringify(json)) as Claims
+    psaOf(notMap, 'EAT')['ear_assay_attester'] = 'x'
+    rejects(() => parseEarClaimsJson(JSON.stringify(notMap)), 'ERR_EAR_CLAIMS_INVALID', /attester is not a map/)
+
+    const cbor = earClaimsCbor(withAttester)
+    ;(((cbor.get(EAR_CBOR_KEY.submods) as CborMap).get('EAT') as CborMap).get(-70101) as CborMap).set('ueid', 'text')
+    rejects(() => parseEarClaimsCbor(encodeCbor(cbor)), 'ERR_EAR_CLAIMS_INVALID', /ueid/)
+  })
+})

@@ -113,7 +113,7 @@ describe('generic EAT with an x5chain', () => {
   it('finds a pinned device certificate by a protected x5t, and checks its validity', async () => {
     const pinned = (p: TestPki) => importPinnedCertificate(p.leaf.der)
     const keys = (p: TestPki): EatKeyStore => {
-      const cert = pinned(p)
+      const cert = { ...pinned(p), speaksFor: { ueids: 'any', classes: 'any' } as const }
       const digest = createHash('sha256').update(cert.der).digest('hex')
       return {
         byKid: () => undefined,
