@@ -2,8 +2,8 @@
  * Starting and stopping Assay processes. `startAssay(config, role)` builds the services for a role,
  * listens (API roles), starts the worker (worker roles) and returns a `stop()` that drains.
  */
+import { createServer, type RequestListener, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
-import type { Server } from 'node:http'
 import { createApp } from '../api/app.js'
 import { createMetrics } from '../api/metrics.js'
 import type { Config } from '../config/schema.js'
@@ -37,13 +37,20 @@ export async function startAssay(config: Config, options: StartOptions): Promise
       clock: services.clock,
       ...(options.log === undefined ? {} : { log: options.log }),
     })
-    server = await new Promise<Server>((resolve, reject) => {
-      const s = app.listen(config.port, config.host, () => resolve(s))
-      s.once('error', reject)
-    })
-    server.keepAliveTimeout = 65_000
+    try {
+      server = await listen(createHttpServer(config, app), config.port, config.host)
+    } catch (err) {
+      await services.close().catch(() => {})
+      throw err
+    }
   }
-  await services.startWorker()
+  try {
+    await services.startWorker()
+  } catch (err) {
+    await closeServer(server)
+    await services.close().catch(() => {})
+    throw err
+  }
   const address = server?.address() as AddressInfo | null | undefined
   const url = address ? `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}` : undefined
 
@@ -53,14 +60,57 @@ export async function startAssay(config: Config, options: StartOptions): Promise
     url,
     stop() {
       stopping ??= (async () => {
-        if (server !== undefined) {
-          const closed = new Promise<void>((resolve) => server!.close(() => resolve()))
-          server.closeIdleConnections()
-          await closed
-        }
+        await closeServer(server)
         await services.close()
       })()
       return stopping
     },
   }
+}
+
+/**
+ * The HTTP server with Assay's connection bounds: at most `maxConnections` sockets (more are
+ * closed on arrival), the request head within `headersTimeout`, the whole request within
+ * `requestTimeout` (checked every second, not Node's default 30 s), and a head of at most 16 KiB.
+ */
+function createHttpServer(config: Config, app: RequestListener): Server {
+  const requestTimeout = config.requestTimeoutSeconds * 1000
+  const server = createServer(
+    {
+      requestTimeout,
+      // Node refuses a head timeout longer than the request timeout.
+      headersTimeout: Math.min(config.headersTimeoutSeconds * 1000, requestTimeout),
+      connectionsCheckingInterval: 1000,
+      maxHeaderSize: 16 * 1024,
+    },
+    app,
+  )
+  server.maxConnections = config.maxConnections
+  server.keepAliveTimeout = 65_000
+  return server
+}
+
+/** Listens, or rejects with the listen error (EADDRINUSE, EACCES, …) instead of running on nothing. */
+function listen(server: Server, port: number, host: string): Promise<Server> {
+  return new Promise<Server>((resolve, reject) => {
+    const onError = (err: NodeJS.ErrnoException) => {
+      server.off('listening', onListening)
+      const reason = err.code === 'EADDRINUSE' ? 'the address is already in use' : err.message
+      reject(Object.assign(new Error(`cannot listen on ${host}:${port}: ${reason}`, { cause: err }), { code: err.code }))
+    }
+    const onListening = () => {
+      server.off('error', onError)
+      resolve(server)
+    }
+    server.once('error', onError)
+    server.once('listening', onListening)
+    server.listen(port, host)
+  })
+}
+
+async function closeServer(server: Server | undefined): Promise<void> {
+  if (server === undefined || !server.listening) return
+  const closed = new Promise<void>((resolve) => server.close(() => resolve()))
+  server.closeIdleConnections()
+  await closed
 }
