@@ -5,6 +5,7 @@
  */
 import express, { type NextFunction, type Request, type Response } from 'express'
 import { VerifierError } from '../errors/errors.js'
+import { declaredTooLarge } from './http.js'
 import { sendProblem } from './problem.js'
 import type { ApiDeps } from './deps.js'
 export type { ApiDeps } from './deps.js'
@@ -36,6 +37,16 @@ export function createApp(deps: ApiDeps): express.Express {
       deps.metrics.requests.inc({ route: label, method: req.method, status: String(res.statusCode) })
     })
     next()
+  })
+
+  // A declared body over the limit is refused on every route before anything else looks at it.
+  app.use((req: Request, res: Response, next: NextFunction) => {
+    // An answer sent before the request's body has arrived closes the connection instead of
+    // reading the rest of the body to keep it alive (a route that takes no body never reads one).
+    res.on('finish', () => {
+      if (!req.complete) req.socket.destroySoon()
+    })
+    next(declaredTooLarge(req.headers['content-length'], deps.config.bodyLimitBytes) ? new VerifierError('ERR_REQUEST_BODY_TOO_LARGE') : undefined)
   })
 
   app.use(wellKnownRoutes(deps))

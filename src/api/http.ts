@@ -1,6 +1,6 @@
 /** Small HTTP helpers shared by the routes: body reading, negotiation, waiting, admission. */
 import { randomUUID } from 'node:crypto'
-import express, { type RequestHandler } from 'express'
+import type { RequestHandler } from 'express'
 import { VerifierError, isVerifierError } from '../errors/errors.js'
 import { parseMediaType } from '../evidence/media-type.js'
 import type { AppraisalJob, JobOutcome } from '../queue/types.js'
@@ -9,9 +9,56 @@ import type { ApiDeps } from './deps.js'
 import { NAMING_PROFILE, type EarNaming } from '../results/ear.js'
 import type { EarForm } from '../results/renderer.js'
 
-/** Reads any body as raw bytes, refusing more than `limit` bytes (413) before buffering it all. */
+/**
+ * Reads any body as raw bytes into `req.body`, refusing more than `limit` bytes (413): at once when
+ * `Content-Length` says so, else as soon as the bytes read pass the limit. The rest of the body is
+ * never read: the 413 closes the connection (`problem.ts`). (body-parser would read a refused body
+ * to its end before answering, 100 MB for a 100 MB declaration.)
+ */
 export function rawBody(limit: number): RequestHandler {
-  return express.raw({ type: () => true, limit, inflate: false })
+  return (req, _res, next) => {
+    if (declaredTooLarge(req.headers['content-length'], limit)) {
+      next(new VerifierError('ERR_REQUEST_BODY_TOO_LARGE'))
+      return
+    }
+    const encoding = req.headers['content-encoding']
+    if (encoding !== undefined && encoding.trim().toLowerCase() !== 'identity') {
+      next(new VerifierError('ERR_REQUEST_MALFORMED', 'Content-Encoding is not supported: send the Evidence as it is'))
+      return
+    }
+    const chunks: Buffer[] = []
+    let size = 0
+    const done = (err?: unknown) => {
+      req.off('data', onData)
+      req.off('end', onEnd)
+      req.off('error', onError)
+      req.off('aborted', onAborted)
+      if (err !== undefined) {
+        req.pause()
+        next(err)
+        return
+      }
+      req.body = Buffer.concat(chunks, size)
+      next()
+    }
+    const onData = (chunk: Buffer) => {
+      size += chunk.length
+      if (size > limit) done(new VerifierError('ERR_REQUEST_BODY_TOO_LARGE'))
+      else chunks.push(chunk)
+    }
+    const onEnd = () => done()
+    const onError = (err: Error) => done(new VerifierError('ERR_REQUEST_MALFORMED', 'the request body could not be read', { cause: err }))
+    const onAborted = () => onError(new Error('request aborted'))
+    req.on('data', onData)
+    req.on('end', onEnd)
+    req.on('error', onError)
+    req.on('aborted', onAborted)
+  }
+}
+
+/** Whether a `Content-Length` declares more than `limit` bytes (a malformed one is Node's to refuse). */
+export function declaredTooLarge(contentLength: string | undefined, limit: number): boolean {
+  return contentLength !== undefined && /^\d+$/.test(contentLength) && (contentLength.length > 15 || Number(contentLength) > limit)
 }
 
 export function bodyBytes(body: unknown): Uint8Array {

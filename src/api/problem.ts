@@ -52,6 +52,9 @@ export function sendProblem(req: Request, res: Response, err: unknown, options: 
   if (status === 503 && !res.headersSent && !res.hasHeader('Retry-After')) {
     res.setHeader('Retry-After', error.code === 'ERR_SERVICE_OVERLOADED' ? '1' : String(UNAVAILABLE_RETRY_AFTER_SECONDS))
   }
+  // A request whose body was not read to its end (a 413, or an error before the body was needed)
+  // closes the connection: keeping it alive would mean reading and discarding the rest first.
+  if (!req.complete && !res.headersSent) res.setHeader('Connection', 'close')
   if (res.headersSent) {
     res.end()
     return
