@@ -118,6 +118,22 @@ describe('connection bounds', { timeout: 120_000 }, () => {
     assert.ok(sent < HUNDRED_MB / 4, `the client wrote ${sent} bytes before the server closed`)
   })
 
+  it('a 15 KB Accept or Prefer of commas gets a 431 problem (item 8), on GET and on POST', async () => {
+    const commas = ','.repeat(15 * 1024)
+    const id = '00000000-0000-4000-8000-000000000000'
+    const requests: [string, RequestInit][] = [
+      [`/v1/appraisals/${id}`, { headers: { accept: commas } }],
+      ['/v1/appraisals', { method: 'POST', body: 'x', headers: { 'content-type': 'application/psa-attestation-token', accept: commas } }],
+      ['/v1/appraisals', { method: 'POST', body: 'x', headers: { 'content-type': 'application/psa-attestation-token', prefer: commas } }],
+    ]
+    for (const [path, init] of requests) {
+      const res = await fetch(`${assay.url}${path}`, init)
+      assert.equal(res.status, 431)
+      assert.equal(res.headers.get('content-type'), 'application/problem+json; charset=utf-8')
+      assert.equal(((await res.json()) as { code: string }).code, 'ERR_REQUEST_HEADER_TOO_LARGE')
+    }
+  })
+
   it('a body within the limit is still read and appraised', async () => {
     const res = await fetch(`${assay.url}/v1/appraisals`, {
       method: 'POST',
