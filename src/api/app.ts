@@ -7,6 +7,7 @@ import express, { type NextFunction, type Request, type Response } from 'express
 import { VerifierError } from '../errors/errors.js'
 import { declaredTooLarge } from './http.js'
 import { sendProblem } from './problem.js'
+import { rateLimit } from './rate-limit.js'
 import type { ApiDeps } from './deps.js'
 export type { ApiDeps } from './deps.js'
 import { appraisalRoutes } from './routes/appraisals.js'
@@ -49,8 +50,10 @@ export function createApp(deps: ApiDeps): express.Express {
     next(declaredTooLarge(req.headers['content-length'], deps.config.bodyLimitBytes) ? new VerifierError('ERR_REQUEST_BODY_TOO_LARGE') : undefined)
   })
 
-  app.use(wellKnownRoutes(deps))
+  // Health and metrics stay outside the budgets: an orchestrator's probes must never be refused.
   app.use(operationsRoutes(deps))
+  if (deps.limiter !== undefined) app.use(rateLimit(deps.limiter))
+  app.use(wellKnownRoutes(deps))
   app.use('/challenge-response/v1', mount('/challenge-response/v1'), challengeResponseRoutes(deps))
   app.use('/v1', mount('/v1'), appraisalRoutes(deps))
 

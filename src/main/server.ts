@@ -8,6 +8,7 @@ import { createApp } from '../api/app.js'
 import { createMetrics } from '../api/metrics.js'
 import type { Config } from '../config/schema.js'
 import { createDefaultRegistry } from '../evidence/formats.js'
+import { createMemoryRateLimiter, createRedisRateLimiter, type RateLimiter } from '../store/rate-limiter.js'
 import { buildServices, type Role, type Services } from './services.js'
 
 export interface RunningAssay {
@@ -25,7 +26,9 @@ export interface StartOptions {
 export async function startAssay(config: Config, options: StartOptions): Promise<RunningAssay> {
   const services = await buildServices(config, options)
   let server: Server | undefined
+  let limiter: RateLimiter | undefined
   if (options.role !== 'worker') {
+    limiter = createLimiter(config, options.log)
     const producer = services.producer!
     const app = createApp({
       config,
@@ -36,10 +39,12 @@ export async function startAssay(config: Config, options: StartOptions): Promise
       metrics: createMetrics(() => producer.depth()),
       clock: services.clock,
       ...(options.log === undefined ? {} : { log: options.log }),
+      ...(limiter === undefined ? {} : { limiter }),
     })
     try {
       server = await listen(createHttpServer(config, app), config.port, config.host)
     } catch (err) {
+      await limiter?.close()
       await services.close().catch(() => {})
       throw err
     }
@@ -48,6 +53,7 @@ export async function startAssay(config: Config, options: StartOptions): Promise
     await services.startWorker()
   } catch (err) {
     await closeServer(server)
+    await limiter?.close()
     await services.close().catch(() => {})
     throw err
   }
@@ -61,11 +67,25 @@ export async function startAssay(config: Config, options: StartOptions): Promise
     stop() {
       stopping ??= (async () => {
         await closeServer(server)
+        await limiter?.close()
         await services.close()
       })()
       return stopping
     },
   }
+}
+
+/** Per-client budgets (settings `rateLimitPoints`, `rateLimitWindowSeconds`): in Redis when there is one. */
+function createLimiter(config: Config, log: ((message: string, err?: unknown) => void) | undefined): RateLimiter | undefined {
+  if (config.rateLimitPoints === 0) return undefined
+  const budget = { points: config.rateLimitPoints, windowSeconds: config.rateLimitWindowSeconds }
+  if (config.redisUrl === undefined) return createMemoryRateLimiter(budget)
+  return createRedisRateLimiter({
+    ...budget,
+    redis: config.redisUrl,
+    prefix: config.redisPrefix,
+    onClientError: (err: Error) => log?.('rate limiter', err),
+  })
 }
 
 /**

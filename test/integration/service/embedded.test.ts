@@ -10,7 +10,7 @@ const REFERENCE_VALUES = fileURLToPath(new URL('../../../reference-values/', imp
 
 serviceSuite('embedded mode (in-process queue, file-backed store)', async (sessionTtlSeconds) => {
   const dataDir = mkdtempSync(join(tmpdir(), 'assay-embedded-'))
-  const config = loadConfig({ port: 0, dataDir, referenceValuesDir: REFERENCE_VALUES, sessionTtlSeconds })
+  const config = loadConfig({ port: 0, dataDir, referenceValuesDir: REFERENCE_VALUES, sessionTtlSeconds, rateLimitPoints: 0 })
   const running = await startAssay(config, { role: 'all' })
   return {
     url: running.url!,

@@ -25,6 +25,7 @@ serviceSuite('Redis, worker in a separate process', async (sessionTtlSeconds) =>
     dataDir,
     referenceValuesDir: join(ROOT, 'reference-values'),
     sessionTtlSeconds,
+    rateLimitPoints: 0,
   })
   // The API starts first and so creates the EAR key the worker then loads from the same dataDir.
   const api = await startAssay(config, { role: 'api' })
