@@ -345,6 +345,9 @@ export function createBullmqProducer(options: BullmqProducerOptions): BullmqProd
       waiters.clear()
       // A subscription still starting sees `closed` and stops; one already started is closed here.
       await Promise.allSettled([queueEvents?.close(), queue.close()])
+      // Without an offline queue, BullMQ's QUIT fails on a connection that is reconnecting and
+      // leaves it trying forever with no error listener: end it for certain.
+      if (connectedOnce) (await client()).disconnect()
     },
   }
   return producer
