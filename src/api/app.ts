@@ -5,7 +5,9 @@
  */
 import express, { type NextFunction, type Request, type Response } from 'express'
 import { VerifierError } from '../errors/errors.js'
+import { declaredTooLarge } from './http.js'
 import { sendProblem } from './problem.js'
+import { rateLimit } from './rate-limit.js'
 import type { ApiDeps } from './deps.js'
 export type { ApiDeps } from './deps.js'
 import { appraisalRoutes } from './routes/appraisals.js'
@@ -38,8 +40,20 @@ export function createApp(deps: ApiDeps): express.Express {
     next()
   })
 
-  app.use(wellKnownRoutes(deps))
+  // A declared body over the limit is refused on every route before anything else looks at it.
+  app.use((req: Request, res: Response, next: NextFunction) => {
+    // An answer sent before the request's body has arrived closes the connection instead of
+    // reading the rest of the body to keep it alive (a route that takes no body never reads one).
+    res.on('finish', () => {
+      if (!req.complete) req.socket.destroySoon()
+    })
+    next(declaredTooLarge(req.headers['content-length'], deps.config.bodyLimitBytes) ? new VerifierError('ERR_REQUEST_BODY_TOO_LARGE') : undefined)
+  })
+
+  // Health and metrics stay outside the budgets: an orchestrator's probes must never be refused.
   app.use(operationsRoutes(deps))
+  if (deps.limiter !== undefined) app.use(rateLimit(deps.limiter))
+  app.use(wellKnownRoutes(deps))
   app.use('/challenge-response/v1', mount('/challenge-response/v1'), challengeResponseRoutes(deps))
   app.use('/v1', mount('/v1'), appraisalRoutes(deps))
 

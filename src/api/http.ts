@@ -1,17 +1,64 @@
 /** Small HTTP helpers shared by the routes: body reading, negotiation, waiting, admission. */
 import { randomUUID } from 'node:crypto'
-import express, { type RequestHandler } from 'express'
+import type { RequestHandler } from 'express'
 import { VerifierError, isVerifierError } from '../errors/errors.js'
-import { parseMediaType } from '../evidence/media-type.js'
+import { tryParseMediaType } from '../evidence/media-type.js'
 import type { AppraisalJob, JobOutcome } from '../queue/types.js'
 import type { TenantId } from '../store/types.js'
 import type { ApiDeps } from './deps.js'
 import { NAMING_PROFILE, type EarNaming } from '../results/ear.js'
 import type { EarForm } from '../results/renderer.js'
 
-/** Reads any body as raw bytes, refusing more than `limit` bytes (413) before buffering it all. */
+/**
+ * Reads any body as raw bytes into `req.body`, refusing more than `limit` bytes (413): at once when
+ * `Content-Length` says so, else as soon as the bytes read pass the limit. The rest of the body is
+ * never read: the 413 closes the connection (`problem.ts`). (body-parser would read a refused body
+ * to its end before answering, 100 MB for a 100 MB declaration.)
+ */
 export function rawBody(limit: number): RequestHandler {
-  return express.raw({ type: () => true, limit, inflate: false })
+  return (req, _res, next) => {
+    if (declaredTooLarge(req.headers['content-length'], limit)) {
+      next(new VerifierError('ERR_REQUEST_BODY_TOO_LARGE'))
+      return
+    }
+    const encoding = req.headers['content-encoding']
+    if (encoding !== undefined && encoding.trim().toLowerCase() !== 'identity') {
+      next(new VerifierError('ERR_REQUEST_MALFORMED', 'Content-Encoding is not supported: send the Evidence as it is'))
+      return
+    }
+    const chunks: Buffer[] = []
+    let size = 0
+    const done = (err?: unknown) => {
+      req.off('data', onData)
+      req.off('end', onEnd)
+      req.off('error', onError)
+      req.off('aborted', onAborted)
+      if (err !== undefined) {
+        req.pause()
+        next(err)
+        return
+      }
+      req.body = Buffer.concat(chunks, size)
+      next()
+    }
+    const onData = (chunk: Buffer) => {
+      size += chunk.length
+      if (size > limit) done(new VerifierError('ERR_REQUEST_BODY_TOO_LARGE'))
+      else chunks.push(chunk)
+    }
+    const onEnd = () => done()
+    const onError = (err: Error) => done(new VerifierError('ERR_REQUEST_MALFORMED', 'the request body could not be read', { cause: err }))
+    const onAborted = () => onError(new Error('request aborted'))
+    req.on('data', onData)
+    req.on('end', onEnd)
+    req.on('error', onError)
+    req.on('aborted', onAborted)
+  }
+}
+
+/** Whether a `Content-Length` declares more than `limit` bytes (a malformed one is Node's to refuse). */
+export function declaredTooLarge(contentLength: string | undefined, limit: number): boolean {
+  return contentLength !== undefined && /^\d+$/.test(contentLength) && (contentLength.length > 15 || Number(contentLength) > limit)
 }
 
 export function bodyBytes(body: unknown): Uint8Array {
@@ -85,10 +132,30 @@ export async function submit(
   return outcome === undefined ? submitted : { ...submitted, outcome }
 }
 
+/** Longest value of a header Assay parses (`Accept`, `Prefer`; `Content-Type` is bounded by its parser). */
+export const HEADER_MAX_LENGTH = 1024
+/** Most comma-separated elements of a list header Assay parses. */
+export const HEADER_MAX_PARTS = 16
+
+/**
+ * Refuses (431) a header longer than HEADER_MAX_LENGTH or with more than HEADER_MAX_PARTS
+ * elements, before it is parsed: one check, linear in the header, no matter what it holds.
+ */
+export function boundedList(name: string, header: string): string[] {
+  if (header.length > HEADER_MAX_LENGTH) {
+    throw new VerifierError('ERR_REQUEST_HEADER_TOO_LARGE', `${name} is longer than ${HEADER_MAX_LENGTH} characters`)
+  }
+  const parts = splitOutsideQuotes(header)
+  if (parts.length > HEADER_MAX_PARTS) {
+    throw new VerifierError('ERR_REQUEST_HEADER_TOO_LARGE', `${name} has more than ${HEADER_MAX_PARTS} elements`)
+  }
+  return parts
+}
+
 /** `Prefer: wait=N` (RFC 7240 §4.3), capped; 0 when absent or malformed. */
 export function preferWaitSeconds(header: string | undefined, max: number): number {
   if (header === undefined) return 0
-  for (const part of header.split(',')) {
+  for (const part of boundedList('Prefer', header)) {
     const m = /^\s*wait\s*=\s*"?(\d{1,6})"?\s*$/i.exec(part.split(';')[0] ?? '')
     if (m) return Math.min(Number(m[1]), max)
   }
@@ -103,15 +170,13 @@ export type Representation = { readonly kind: 'json' } | { readonly kind: 'ear';
  */
 export function negotiate(accept: string | undefined): Representation {
   if (accept === undefined || accept.trim() === '') return { kind: 'json' }
-  const offers = splitOutsideQuotes(accept)
+  // Bounded before parsing; a malformed element is skipped without an exception.
+  const offers = boundedList('Accept', accept)
     .map((part, index) => {
-      try {
-        const m = parseMediaType(part)
-        const q = Number(m.parameters.get('q') ?? '1')
-        return { m, q: Number.isFinite(q) ? q : 0, index }
-      } catch {
-        return undefined
-      }
+      const m = tryParseMediaType(part)
+      if (m === undefined) return undefined
+      const q = Number(m.parameters.get('q') ?? '1')
+      return { m, q: Number.isFinite(q) ? q : 0, index }
     })
     .filter((o): o is NonNullable<typeof o> => o !== undefined && o.q > 0)
     .sort((a, b) => b.q - a.q || a.index - b.index)
@@ -131,22 +196,17 @@ export function negotiate(accept: string | undefined): Representation {
 /** Splits a header list on commas that are not inside a quoted string (profile URIs hold commas). */
 function splitOutsideQuotes(header: string): string[] {
   const parts: string[] = []
-  let current = ''
+  let start = 0
   let quoted = false
   for (let i = 0; i < header.length; i++) {
-    const c = header[i]!
-    if (c === '\\' && quoted) {
-      current += c + (header[++i] ?? '')
-      continue
-    }
-    if (c === '"') quoted = !quoted
-    if (c === ',' && !quoted) {
-      parts.push(current)
-      current = ''
-    } else {
-      current += c
+    const c = header.charCodeAt(i)
+    if (quoted && c === 0x5c) i++
+    else if (c === 0x22) quoted = !quoted
+    else if (c === 0x2c && !quoted) {
+      parts.push(header.slice(start, i))
+      start = i + 1
     }
   }
-  parts.push(current)
+  parts.push(header.slice(start))
   return parts
 }

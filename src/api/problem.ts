@@ -9,6 +9,9 @@ import { VerifierError } from '../errors/errors.js'
 
 export const PROBLEM_MEDIA_TYPE = 'application/problem+json'
 
+/** `Retry-After` of a 503 for a backing service that is down (Redis reconnects within about 2 s). */
+const UNAVAILABLE_RETRY_AFTER_SECONDS = 2
+
 export interface ProblemOptions {
   readonly typeBase: string
   /** Media types to list in `Accept` on a 415. */
@@ -44,7 +47,14 @@ export function sendProblem(req: Request, res: Response, err: unknown, options: 
   if (error.code === 'ERR_MEDIA_TYPE_UNSUPPORTED' && options.accepted !== undefined) {
     res.setHeader('Accept', options.accepted().join(', '))
   }
-  if (error.code === 'ERR_SERVICE_OVERLOADED') res.setHeader('Retry-After', '1')
+  // Every 503 says when to come back: soon when the queue is full, a little later when a backing
+  // service (Redis) is down, unless the thrower already knows better.
+  if (status === 503 && !res.headersSent && !res.hasHeader('Retry-After')) {
+    res.setHeader('Retry-After', error.code === 'ERR_SERVICE_OVERLOADED' ? '1' : String(UNAVAILABLE_RETRY_AFTER_SECONDS))
+  }
+  // A request whose body was not read to its end (a 413, or an error before the body was needed)
+  // closes the connection: keeping it alive would mean reading and discarding the rest first.
+  if (!req.complete && !res.headersSent) res.setHeader('Connection', 'close')
   if (res.headersSent) {
     res.end()
     return

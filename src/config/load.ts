@@ -46,6 +46,11 @@ export const ENV_NAMES: Readonly<Record<keyof Config, string>> = {
   shutdownGraceSeconds: 'ASSAY_SHUTDOWN_GRACE_SECONDS',
   problemTypeBase: 'ASSAY_PROBLEM_TYPE_BASE',
   includeRawEvidence: 'ASSAY_INCLUDE_RAW_EVIDENCE',
+  maxConnections: 'ASSAY_MAX_CONNECTIONS',
+  headersTimeoutSeconds: 'ASSAY_HEADERS_TIMEOUT_SECONDS',
+  requestTimeoutSeconds: 'ASSAY_REQUEST_TIMEOUT_SECONDS',
+  rateLimitPoints: 'ASSAY_RATE_LIMIT_POINTS',
+  rateLimitWindowSeconds: 'ASSAY_RATE_LIMIT_WINDOW_SECONDS',
 }
 
 /** Picks the variables named in ENV_NAMES out of `env` (empty strings count as unset). */

@@ -75,6 +75,23 @@ export const configSchema = z
     workerConcurrency: z.coerce.number().int().min(1).max(1024).default(32),
     /** Base URI of RFC 9457 problem `type`s; the code's slug is appended. */
     problemTypeBase: z.string().min(1).default('tag:assay-verifier.dev,2026:problem:'),
+    /** Most simultaneous HTTP connections; further ones are closed on arrival. @defaultValue 1000 */
+    maxConnections: z.coerce.number().int().min(1).max(1_000_000).default(1000),
+    /** Time a client has to send a request's head (line and headers). @defaultValue 10 */
+    headersTimeoutSeconds: seconds(10, 600),
+    /**
+     * Time a client has to send a whole request, head and body (not the time to answer it, so
+     * `Prefer: wait` is not cut short); at least the head timeout. @defaultValue 30
+     */
+    requestTimeoutSeconds: seconds(30, 3600),
+    /**
+     * Points each client address may spend per window; 0 turns rate limiting off. Evidence costs 10
+     * points, a new nonce or session 2, anything else 1; `/healthz`, `/readyz` and `/metrics` are free.
+     * IPv6 clients are counted per /64. @defaultValue 3000
+     */
+    rateLimitPoints: z.coerce.number().int().min(0).max(100_000_000).default(3000),
+    /** Length of the rate limit window. @defaultValue 10 */
+    rateLimitWindowSeconds: seconds(10, 86400),
     /** Include the Evidence in EARs (`ear_raw_evidence`). Off by default: it may be personal data. */
     includeRawEvidence: z
       .union([z.boolean(), z.enum(['true', 'false', '1', '0'])])

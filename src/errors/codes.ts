@@ -127,6 +127,8 @@ export const ERROR_CATALOGUE = {
   ERR_REQUEST_MALFORMED: request(400, 'Request is malformed'),
   ERR_REQUEST_BODY_TOO_LARGE: request(413, 'Request body exceeds the size limit'),
   ERR_REQUEST_NOT_ACCEPTABLE: request(406, 'No acceptable representation'),
+  ERR_REQUEST_HEADER_TOO_LARGE: request(431, 'A request header is longer or has more parts than accepted'),
+  ERR_RATE_LIMITED: request(429, 'Too many requests from this client; retry later'),
   ERR_ROUTE_NOT_FOUND: request(404, 'No such resource'),
   ERR_METHOD_NOT_ALLOWED: request(405, 'Method not allowed on this resource'),
   ERR_SESSION_NOT_FOUND: request(404, 'Session does not exist or has expired'),

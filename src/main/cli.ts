@@ -4,20 +4,20 @@
  * `assay serve` (API only), `assay worker` (worker only) and `assay rotate-key` (new EAR signing
  * key in the data directory, published before it signs), configured from the environment
  * (`src/config/load.ts` lists the variables). SIGTERM and SIGINT stop intake, let in-flight
- * appraisals finish, and close connections.
+ * appraisals finish, and close connections. Output is JSON lines (`logger.ts`), credentials
+ * redacted; a start that fails (a taken port, bad settings, Redis refusing) exits 1.
  */
 import { configFromEnv } from '../config/load.js'
 import { loadSigningKeys } from '../results/keys.js'
 import { systemClock } from '../util/clock.js'
+import { createProcessLogger } from './logger.js'
 import { startAssay } from './server.js'
 import type { Role } from './services.js'
 
 const ROLES: Readonly<Record<string, Role>> = { start: 'all', serve: 'api', worker: 'worker' }
 
-function log(message: string, err?: unknown): void {
-  const detail = err instanceof Error ? `: ${err.message}` : ''
-  console.error(`[assay] ${message}${detail}`)
-}
+const logger = createProcessLogger()
+const log = logger.log
 
 /** Rotates the EAR signing key kept in the data directory; running processes pick it up. */
 async function rotateKey(): Promise<void> {
@@ -29,7 +29,7 @@ async function rotateKey(): Promise<void> {
     clock: systemClock,
   })
   const next = await keys.rotate()
-  console.log(`[assay] new EAR key ${next.kid} is published now and signs from ${config.earKeyPublishAheadSeconds} s on`)
+  logger.info(`new EAR key ${next.kid} is published now and signs from ${config.earKeyPublishAheadSeconds} s on`)
 }
 
 async function main(): Promise<void> {
@@ -37,7 +37,7 @@ async function main(): Promise<void> {
   if (command === 'rotate-key') return rotateKey()
   const role = ROLES[command]
   if (role === undefined) {
-    console.error('usage: assay start | serve | worker | rotate-key')
+    logger.warn('usage: assay start | serve | worker | rotate-key')
     process.exit(2)
   }
   const config = configFromEnv(process.env)
@@ -46,7 +46,7 @@ async function main(): Promise<void> {
   let signals = 0
   const shutdown = (signal: string) => {
     if (++signals > 1) process.exit(1)
-    console.log(`[assay] ${signal}: finishing in-flight work`)
+    logger.info(`${signal}: finishing in-flight work`)
     starting.then((running) => running.stop()).then(
       () => process.exit(0),
       (err: unknown) => {
@@ -59,10 +59,10 @@ async function main(): Promise<void> {
   process.on('SIGINT', () => shutdown('SIGINT'))
   const running = await starting
   const mode = running.services.mode === 'embedded' ? `embedded mode, data in ${config.dataDir}` : `Redis at ${config.redisUrl}`
-  console.log(`[assay] ${command}: ${running.url === undefined ? 'worker running' : `listening on ${running.url}`} (${mode})`)
+  logger.info(`${command}: ${running.url === undefined ? 'worker running' : `listening on ${running.url}`} (${mode})`)
 }
 
 main().catch((err: unknown) => {
-  log('failed to start', err)
+  log(`failed to start: ${err instanceof Error ? err.message : String(err)}`, err)
   process.exit(1)
 })

@@ -71,7 +71,9 @@ export interface BullmqProducerOptions extends CommonOptions {
   readonly eventsMaxLen?: number
   /**
    * Longest `enqueue` or `depth` waits for Redis before failing with `ERR_QUEUE_UNAVAILABLE`, so a
-   * request is answered 503 instead of hanging while Redis is unreachable. A timed-out `enqueue`
+   * request is answered 503 instead of hanging while Redis is unreachable. While the connection is
+   * known to be down a command fails at once (no offline queue), and before the first connection
+   * it waits at most 1 s; this bound is for a Redis that is connected but slow. A timed-out `enqueue`
    * may still reach Redis once the connection is back; the job then runs under its id as usual.
    * @defaultValue 5000
    */
@@ -118,9 +120,24 @@ return '0-0'
 `
 const EVENTS_TIP_COMMAND = 'assayEventsTip'
 
-function connectionOptions(connection: BullmqConnection): Record<string, unknown> {
-  return typeof connection === 'string' ? { url: connection } : { ...connection }
+function connectionOptions(connection: BullmqConnection, extra: Record<string, unknown> = {}): Record<string, unknown> {
+  return { ...(typeof connection === 'string' ? { url: connection } : connection), ...extra }
 }
+
+/**
+ * Reconnection every 0.1 s, 0.2 s, … up to 2 s, so a restarted Redis is back in use within about
+ * 2 s (BullMQ's own default backs off to 20 s between tries).
+ */
+const reconnectDelay = (times: number): number => Math.min(times * 100, 2000)
+
+/**
+ * The producer's connection fails a command at once while it is disconnected (no offline queue):
+ * an HTTP request then gets its 503 now, not after `operationTimeoutMs`.
+ */
+const FAIL_FAST = { enableOfflineQueue: false, retryStrategy: reconnectDelay }
+
+/** How long a command waits for the producer's first connection before failing. */
+const FIRST_CONNECT_WAIT_MS = 1000
 
 function asError(err: unknown): Error {
   return err instanceof Error ? err : new Error(String(err))
@@ -161,7 +178,7 @@ export function createBullmqProducer(options: BullmqProducerOptions): BullmqProd
   const keepFailed = options.keepFailed ?? { ageSeconds: 86_400, count: 10_000 }
   const operationTimeoutMs = options.operationTimeoutMs ?? 5_000
   const queue = new Queue<AppraisalJob, JobOutcome>(QUEUE_NAME, {
-    connection: connectionOptions(options.connection),
+    connection: connectionOptions(options.connection, FAIL_FAST),
     prefix,
     defaultJobOptions: {
       attempts: options.attempts ?? DEFAULT_ATTEMPTS,
@@ -179,6 +196,21 @@ export function createBullmqProducer(options: BullmqProducerOptions): BullmqProd
   let closed = false
 
   const client = () => queue.getBackend().client
+  let connectedOnce = false
+  client().then(
+    () => {
+      connectedOnce = true
+    },
+    ignore,
+  )
+
+  /**
+   * Before the first connection, a command would wait for it (the offline queue is off only once
+   * connected): wait at most FIRST_CONNECT_WAIT_MS, so Redis down at start is a 503 within a second.
+   */
+  async function connected(): Promise<void> {
+    if (!connectedOnce) await withinTimeout(client(), Math.min(FIRST_CONNECT_WAIT_MS, operationTimeoutMs))
+  }
 
   async function settleFailed(id: string): Promise<void> {
     try {
@@ -212,7 +244,7 @@ export function createBullmqProducer(options: BullmqProducerOptions): BullmqProd
       const tip = String(await redis.runCommand(EVENTS_TIP_COMMAND, [queue.keys.events]))
       if (closed) return
       const events = new QueueEvents(QUEUE_NAME, {
-        connection: connectionOptions(options.connection),
+        connection: connectionOptions(options.connection, { retryStrategy: reconnectDelay }),
         prefix,
         lastEventId: tip,
       })
@@ -256,23 +288,27 @@ export function createBullmqProducer(options: BullmqProducerOptions): BullmqProd
       if (!isRecordId(id)) {
         throw new VerifierError('ERR_QUEUE_JOB_INVALID', 'queue job id is not a valid record id')
       }
+      await connected()
       // A job id that is already queued, running or kept after finishing is not added again.
       await withinTimeout(queue.add(JOB_NAME, job, { jobId: id }), operationTimeoutMs)
     },
 
     async depth(): Promise<number> {
+      await connected()
       const counts = await withinTimeout(queue.getJobCounts(...UNFINISHED), operationTimeoutMs)
       return UNFINISHED.reduce((sum, type) => sum + (counts[type] ?? 0), 0)
     },
 
     async enqueueAndWait(job: AppraisalJob, timeoutMs: number): Promise<JobOutcome | undefined> {
       if (closed) throw new VerifierError('ERR_QUEUE_UNAVAILABLE', 'queue producer is closed')
+      await connected()
       // The subscription is live before the job exists, so its finish cannot be missed: no state check.
       await withinTimeout(subscribe(), operationTimeoutMs)
       return waiters.enqueueAndWait(job.id, timeoutMs, () => producer.enqueue(job))
     },
 
     async state(id: string): Promise<QueueJobState | undefined> {
+      await connected()
       const state = await withinTimeout(queue.getJobState(id), operationTimeoutMs)
       switch (state) {
         case 'completed':
@@ -309,6 +345,9 @@ export function createBullmqProducer(options: BullmqProducerOptions): BullmqProd
       waiters.clear()
       // A subscription still starting sees `closed` and stops; one already started is closed here.
       await Promise.allSettled([queueEvents?.close(), queue.close()])
+      // Without an offline queue, BullMQ's QUIT fails on a connection that is reconnecting and
+      // leaves it trying forever with no error listener: end it for certain.
+      if (connectedOnce) (await client()).disconnect()
     },
   }
   return producer

@@ -85,6 +85,23 @@ export function createRedisStore(options: RedisStoreOptions): Store {
   redis.defineCommand(SCRIPT_NAMES.countHeartbeats, { numberOfKeys: 1, lua: COUNT_HEARTBEATS })
   const scripts = redis as unknown as ScriptCommands
 
+  // Once connected, a client that loses Redis would hold commands until it reconnects (one retry
+  // each); while it is known to be down they fail at once instead, so a request gets its 503 now.
+  let connectedOnce = redis.status === 'ready'
+  redis.on('ready', () => {
+    connectedOnce = true
+  })
+  const down = () => connectedOnce && redis.status !== 'ready'
+
+  async function command<T>(op: () => Promise<T>): Promise<T> {
+    if (down()) throw unavailable(`Redis connection is ${redis.status}`)
+    try {
+      return await op()
+    } catch (err) {
+      throw unavailable(err)
+    }
+  }
+
   const nonces: NonceStore = {
     async issue(tenant, nonce, ttlSeconds) {
       const key = nonceKey(prefix, tenant, nonce)
@@ -169,6 +186,7 @@ export function createRedisStore(options: RedisStoreOptions): Store {
     results,
     heartbeats,
     async ping() {
+      if (down()) return false
       let timer: NodeJS.Timeout | undefined
       const timeout = new Promise<boolean>((resolve) => {
         timer = setTimeout(() => resolve(false), pingTimeoutMs)
@@ -208,13 +226,6 @@ function clientFromUrl(url: string, onClientError: ((err: Error) => void) | unde
   return client
 }
 
-async function command<T>(op: () => Promise<T>): Promise<T> {
-  try {
-    return await op()
-  } catch (err) {
-    throw unavailable(err)
-  }
-}
 
 function unavailable(cause: unknown): VerifierError {
   const reason = cause instanceof Error ? cause.message : String(cause)

@@ -11,7 +11,14 @@ const REFERENCE_VALUES = fileURLToPath(new URL('../../../examples/reference-valu
 
 serviceSuite('embedded mode (in-process queue, file-backed store)', async (sessionTtlSeconds) => {
   const dataDir = mkdtempSync(join(tmpdir(), 'assay-embedded-'))
-  const config = loadConfig({ port: 0, dataDir, referenceValuesDir: REFERENCE_VALUES, allowPublishedKeys: true, sessionTtlSeconds })
+  const config = loadConfig({
+    port: 0,
+    dataDir,
+    referenceValuesDir: REFERENCE_VALUES,
+    allowPublishedKeys: true,
+    sessionTtlSeconds,
+    rateLimitPoints: 0,
+  })
   const running = await startAssay(config, { role: 'all' })
   return {
     url: running.url!,

@@ -27,6 +27,7 @@ serviceSuite('Redis, worker in a separate process', async (sessionTtlSeconds) =>
     referenceValuesDir: join(ROOT, 'examples/reference-values'),
     allowPublishedKeys: true,
     sessionTtlSeconds,
+    rateLimitPoints: 0,
   })
   // The API starts first and so creates the EAR key the worker then loads from the same dataDir.
   const api = await startAssay(config, { role: 'api' })

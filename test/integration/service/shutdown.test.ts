@@ -34,6 +34,7 @@ function assay(role: string, env: Record<string, string>): AssayProcess {
       ...process.env,
       ASSAY_REFERENCE_VALUES_DIR: join(ROOT, 'examples/reference-values'),
       ASSAY_ALLOW_PUBLISHED_KEYS: 'true',
+      ASSAY_RATE_LIMIT_POINTS: '0',
       ...env,
     },
     stdio: ['ignore', 'pipe', 'inherit'],
