@@ -29,19 +29,7 @@ import { fileURLToPath } from 'node:url'
 import fc from 'fast-check'
 import { encodeCbor } from '../src/cose/cbor.js'
 import { eatClaimsMapArb, eatJsonClaimsArb, hostileBytesArb, mutatedArb, psaClaimsMapArb } from '../test/fuzz/arbitraries.js'
-import {
-  HWMODEL,
-  KID,
-  keys,
-  macBytes,
-  MEDIA,
-  PSA_IMPLEMENTATION_ID,
-  PSA_INSTANCE_ID,
-  PSA_MAC_INSTANCE_ID,
-  pipelineSeeds,
-  signJwt,
-  vectorTokens,
-} from '../test/fuzz/corpus.js'
+import { KID, keys, MEDIA, pipelineSeeds, referenceValueDocument, signJwt, vectorTokens } from '../test/fuzz/corpus.js'
 import { TARGETS } from '../test/fuzz/properties.js'
 import { signSign1 } from '../test/helpers/cose.js'
 import { utf8 } from '../src/util/bytes.js'
@@ -333,32 +321,6 @@ function freePort(): Promise<number> {
   })
 }
 
-/** Reference values that make the fuzz seeds verify: the kid key, the PSA IAK and MAC key, reference values. */
-function writeReferenceValues(dir: string): void {
-  const jwk = keys.es256.publicKey.keyObject.export({ format: 'jwk' })
-  const doc = {
-    comment: 'Written by scripts/fuzz.ts for one run: keys generated in that run.',
-    tenant: 'default',
-    eat: {
-      keys: [{ kid: KID, key: jwk }],
-      referenceValues: [{ oemid: 64242, hwmodel: Buffer.from(HWMODEL).toString('hex'), software: [{ swname: 'fw', swversions: ['1.2'] }] }],
-    },
-    psa: {
-      trustAnchors: [
-        { instanceId: Buffer.from(PSA_INSTANCE_ID).toString('hex'), key: jwk, implementationId: Buffer.from(PSA_IMPLEMENTATION_ID).toString('hex') },
-        { instanceId: Buffer.from(PSA_MAC_INSTANCE_ID).toString('hex'), key: { kty: 'oct', k: Buffer.from(macBytes).toString('base64url') } },
-      ],
-      referenceValues: [
-        {
-          implementationId: Buffer.from(PSA_IMPLEMENTATION_ID).toString('hex'),
-          softwareComponents: [{ measurementType: 'BL', measurementValue: '03'.repeat(32), signerId: '04'.repeat(32) }],
-        },
-      ],
-    },
-  }
-  writeFileSync(join(dir, 'fuzz.json'), JSON.stringify(doc, null, 2))
-}
-
 function rssOf(pid: number | undefined): number | undefined {
   if (pid === undefined) return undefined
   try {
@@ -387,7 +349,7 @@ async function startService(opts: Map<string, string>): Promise<Service> {
   const work = mkdtempSync(join(tmpdir(), 'assay-fuzz-'))
   const refDir = join(work, 'reference-values')
   mkdirSync(refDir)
-  writeReferenceValues(refDir)
+  writeFileSync(join(refDir, 'fuzz.json'), JSON.stringify(referenceValueDocument(), null, 2))
   const dist = opts.get('dist') === 'true'
   if (dist && !existsSync(join(ROOT, 'dist/main/cli.js'))) throw new Error('--dist: run `npm run build` first')
   const args = dist ? [join(ROOT, 'dist/main/cli.js'), 'start'] : ['--import', 'tsx', join(ROOT, 'src/main/cli.ts'), 'start']

@@ -261,3 +261,31 @@ export function pipelineDeps(): AppraisalDeps & { readonly endorsements: MemoryE
     clock: fixedClock(NOW),
   }
 }
+
+/**
+ * The reference-value document (the operator's file format, `ASSAY_REFERENCE_VALUES_DIR`) that
+ * provisions what `fuzzEndorsements` holds, for a service started in another process.
+ */
+export function referenceValueDocument(): Record<string, unknown> {
+  const jwk = keys.es256.publicKey.keyObject.export({ format: 'jwk' })
+  return {
+    comment: 'Written by a test or scripts/fuzz.ts for one run: keys generated in that run.',
+    tenant: TENANT,
+    eat: {
+      keys: [{ kid: KID, key: jwk }],
+      referenceValues: [{ oemid: 64242, hwmodel: toHex(HWMODEL), software: [{ swname: 'fw', swversions: ['1.2'] }] }],
+    },
+    psa: {
+      trustAnchors: [
+        { instanceId: toHex(PSA_INSTANCE_ID), key: jwk, implementationId: toHex(PSA_IMPLEMENTATION_ID) },
+        { instanceId: toHex(PSA_MAC_INSTANCE_ID), key: { kty: 'oct', k: Buffer.from(macBytes).toString('base64url') } },
+      ],
+      referenceValues: [
+        {
+          implementationId: toHex(PSA_IMPLEMENTATION_ID),
+          softwareComponents: [{ measurementType: 'BL', measurementValue: '03'.repeat(32), signerId: '04'.repeat(32) }],
+        },
+      ],
+    },
+  }
+}
