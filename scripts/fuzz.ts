@@ -20,7 +20,7 @@
  * directory named in the summary. Runs are reproducible: `--seed` fixes every generated input.
  */
 import { spawn, type ChildProcess } from 'node:child_process'
-import { createServer } from 'node:net'
+import { connect, createServer } from 'node:net'
 import { Agent, request as httpRequest, type IncomingHttpHeaders } from 'node:http'
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -116,6 +116,8 @@ interface FuzzRequest {
   readonly body?: Uint8Array
   /** Oversized body: the server may answer 413 or close the connection. */
   readonly oversized?: boolean
+  /** Sent as these exact bytes on a new connection, for what Node's client will not write. */
+  readonly raw?: Buffer
 }
 
 interface Outcome {
@@ -154,6 +156,38 @@ const hostileHeaderArb = (name: 'accept' | 'content-type' | 'prefer'): fc.Arbitr
     prefer: fc.constantFrom('wait=0', 'wait=1', 'wait=2', 'wait=99999999999999999999', 'wait=-1', 'wait=1.5', 'respond-async', 'wait=1, wait=2', ''),
   }
   return fc.oneof({ weight: 3, arbitrary: valid[name] }, { weight: 1, arbitrary: fc.oneof(...common) })
+}
+
+/** Requests no HTTP client library writes: each on its own connection, complete (nothing withheld). */
+function rawRequests(): FuzzRequest[] {
+  const body = Buffer.from(pipelineSeeds()[0]!.bytes)
+  const post = (headers: string, payload: Buffer = body) =>
+    Buffer.concat([Buffer.from(`POST /v1/appraisals HTTP/1.1\r\nHost: fuzz\r\nConnection: close\r\n${headers}\r\n`), payload])
+  const ct = `Content-Type: ${MEDIA.cwt}\r\n`
+  const cl = `Content-Length: ${body.length}\r\n`
+  const cases: [string, Buffer][] = [
+    ['accept of 15000 commas', post(`${ct}${cl}Accept: ${','.repeat(15_000)}\r\n`)],
+    ['accept of 1500 media ranges', post(`${ct}${cl}Accept: ${'a/b;q=0.5,'.repeat(1500)}\r\n`)],
+    ['content-type of 1500 parameters', post(`Content-Type: application/eat+cwt${'; a=b'.repeat(1500)}\r\n${cl}`)],
+    ['prefer of 15000 characters', post(`${ct}${cl}Prefer: ${'wait=1, '.repeat(1800)}\r\n`)],
+    ['3000 headers', post(`${ct}${cl}${'X-F: 1\r\n'.repeat(3000)}`)],
+    ['headers over 16 KiB', post(`${ct}${cl}X-Big: ${'a'.repeat(20_000)}\r\n`)],
+    ['two different Content-Length', post(`${ct}${cl}Content-Length: 3\r\n`)],
+    ['Content-Length and chunked', post(`${ct}${cl}Transfer-Encoding: chunked\r\n`, Buffer.from(`${body.length.toString(16)}\r\n${body.toString('latin1')}\r\n0\r\n\r\n`, 'latin1'))],
+    ['bad chunk size', post(`${ct}Transfer-Encoding: chunked\r\n`, Buffer.from('zz\r\nabc\r\n0\r\n\r\n'))],
+    ['chunk size beyond 2^64', post(`${ct}Transfer-Encoding: chunked\r\n`, Buffer.from('fffffffffffffffffff\r\nabc\r\n0\r\n\r\n'))],
+    ['obs-fold header', post(`${ct}${cl}Accept: application/json,\r\n  application/eat+jwt\r\n`)],
+    ['header name with a space', post(`${ct}${cl}Bad Header: x\r\n`)],
+    ['NUL in a header value', post(`${ct}${cl}Accept: a\u0000b\r\n`)],
+    ['duplicate Content-Type', post(`${ct}Content-Type: application/eat+jwt\r\n${cl}`)],
+    ['absurd method', Buffer.from(`FROBNICATE /v1/appraisals HTTP/1.1\r\nHost: fuzz\r\nConnection: close\r\n\r\n`)],
+    ['HTTP/0.9 request line', Buffer.from('GET /healthz\r\n\r\n')],
+    ['HTTP/3.0 version', Buffer.from('GET /healthz HTTP/3.0\r\nHost: fuzz\r\nConnection: close\r\n\r\n')],
+    ['request target of 12000 characters', Buffer.from(`GET /v1/appraisals/${'a'.repeat(12_000)} HTTP/1.1\r\nHost: fuzz\r\nConnection: close\r\n\r\n`)],
+    ['absolute-form target', Buffer.from('GET http://evil.example/healthz HTTP/1.1\r\nHost: fuzz\r\nConnection: close\r\n\r\n')],
+    ['binary garbage', Buffer.concat([Buffer.from([0x16, 0x03, 0x01, 0x02, 0x00]), Buffer.alloc(300, 0xff), Buffer.from('\r\n\r\n')])],
+  ]
+  return cases.map(([name, raw]) => ({ route: `raw: ${name}`, method: 'RAW', path: name, headers: {}, raw }))
 }
 
 function requestArb(ids: { appraisals: string[]; sessions: string[] }): fc.Arbitrary<FuzzRequest> {
@@ -264,6 +298,7 @@ function requestArb(ids: { appraisals: string[]; sessions: string[] }): fc.Arbit
         })
         .map(({ method, path }) => ({ route: 'other', method, path: path.startsWith('/') ? path : `/${path}`, headers: {} })),
     },
+    { weight: 2, arbitrary: fc.constantFrom(...rawRequests()) },
     {
       weight: 1,
       arbitrary: fc.constantFrom(70 * 1024, 1024 * 1024, 8 * 1024 * 1024).map((size) => ({
@@ -278,7 +313,36 @@ function requestArb(ids: { appraisals: string[]; sessions: string[] }): fc.Arbit
   )
 }
 
+/** Writes `r.raw` on a fresh connection and reads until the server closes it; parses the status line. */
+function sendRaw(base: URL, raw: Buffer, timeoutMs: number): Promise<Outcome> {
+  const start = performance.now()
+  return new Promise((resolve) => {
+    const chunks: Buffer[] = []
+    let settled = false
+    const done = (error?: string) => {
+      if (settled) return
+      settled = true
+      socket.destroy()
+      const text = Buffer.concat(chunks)
+      const m = /^HTTP\/1\.[01] (\d{3})/.exec(text.toString('latin1', 0, 32))
+      const head = text.toString('latin1', 0, Math.max(0, text.indexOf('\r\n\r\n')))
+      const type = /\r\ncontent-type: ([^\r]*)/i.exec(head)?.[1]
+      resolve({
+        ...(m === null ? {} : { status: Number(m[1]), headers: type === undefined ? {} : { 'content-type': type } }),
+        ...(error === undefined && m !== null ? {} : { error: error ?? (text.length === 0 ? 'closed without an answer' : 'unparsable answer') }),
+        ms: performance.now() - start,
+      })
+    }
+    const socket = connect({ host: base.hostname, port: Number(base.port) }, () => socket.end(raw))
+    socket.setTimeout(timeoutMs, () => done('timeout'))
+    socket.on('data', (c: Buffer) => chunks.push(c))
+    socket.on('end', () => done())
+    socket.on('error', (err: NodeJS.ErrnoException) => done(chunks.length > 0 ? undefined : (err.code ?? err.message)))
+  })
+}
+
 function send(base: URL, agent: Agent, r: FuzzRequest, timeoutMs: number): Promise<Outcome> {
+  if (r.raw !== undefined) return sendRaw(base, r.raw, timeoutMs)
   const start = performance.now()
   return new Promise((resolve) => {
     let settled = false
@@ -413,9 +477,10 @@ async function http(opts: Map<string, string>): Promise<number> {
   const statuses = new Map<string, number>()
   const routes = new Map<string, number>()
   const failures: string[] = []
-  let notProblem = 0
+  const notProblem = new Map<string, number>()
   let sent = 0
   let slowest = 0
+  const routeMs = new Map<string, number[]>()
   const deadline = Date.now() + seconds * 1000
   let batch: FuzzRequest[] = []
   let batchNo = 0
@@ -439,6 +504,7 @@ async function http(opts: Map<string, string>): Promise<number> {
       routes.set(r.route, (routes.get(r.route) ?? 0) + 1)
       const o = await send(service.url, agent, r, timeoutMs)
       slowest = Math.max(slowest, o.ms)
+      if (o.status !== undefined) routeMs.set(r.route, [...(routeMs.get(r.route) ?? []), o.ms])
       const key = o.status === undefined ? `error ${o.error}` : String(o.status)
       statuses.set(key, (statuses.get(key) ?? 0) + 1)
       if (o.error === 'timeout') fail('hang', r, `no answer within ${timeoutMs} ms`)
@@ -448,7 +514,9 @@ async function http(opts: Map<string, string>): Promise<number> {
       } else if (o.status !== undefined && o.status >= 500) {
         fail(`status ${o.status}`, r, (o.body ?? Buffer.alloc(0)).toString('utf8').slice(0, 300))
       }
-      if (o.status !== undefined && o.status >= 400 && o.status !== 431 && !String(o.headers?.['content-type']).startsWith('application/problem+json')) notProblem++
+      if (o.status !== undefined && o.status >= 400 && !String(o.headers?.['content-type']).startsWith('application/problem+json')) {
+        notProblem.set(`${o.status} ${r.route}`, (notProblem.get(`${o.status} ${r.route}`) ?? 0) + 1)
+      }
       if (o.status === 202 || o.status === 200) {
         const m = /"id":"([0-9a-f-]{36})"/.exec(o.body?.toString('utf8') ?? '')
         if (m !== null && ids.appraisals.length < 1000) ids.appraisals.push(m[1]!)
@@ -470,15 +538,21 @@ async function http(opts: Map<string, string>): Promise<number> {
   await service.stop()
 
   console.log(`\nsent ${sent} requests in ${elapsed.toFixed(1)} s (${Math.round(sent / elapsed)}/s); slowest answer ${Math.round(slowest)} ms`)
-  console.log('by route:')
-  for (const [route, n] of [...routes].sort((a, b) => b[1] - a[1])) console.log(`  ${String(n).padStart(7)}  ${route}`)
+  console.log('by route: requests, median and slowest answer (ms)')
+  for (const [route, n] of [...routes].sort((a, b) => b[1] - a[1])) {
+    const ms = (routeMs.get(route) ?? []).sort((a, b) => a - b)
+    const median = ms.length === 0 ? '-' : ms[Math.floor(ms.length / 2)]!.toFixed(1)
+    const max = ms.length === 0 ? '-' : ms[ms.length - 1]!.toFixed(1)
+    console.log(`  ${String(n).padStart(7)}  ${median.padStart(8)}  ${max.padStart(8)}  ${route}`)
+  }
   console.log('by status:')
   for (const [status, n] of [...statuses].sort()) console.log(`  ${String(n).padStart(7)}  ${status}`)
   const count5xx = [...statuses].filter(([s]) => /^5/.test(s)).reduce((a, [, n]) => a + n, 0)
   const resets = failures.filter((f) => f.startsWith('connection')).length
   const hangs = failures.filter((f) => f.startsWith('hang')).length
   console.log(`5xx: ${count5xx}   connection errors: ${resets}   hangs (> ${timeoutMs} ms): ${hangs}   crash: ${crash ?? 'none'}`)
-  console.log(`4xx answers that are not application/problem+json (431 from the HTTP parser excluded): ${notProblem}`)
+  const plain = [...notProblem].sort((a, b) => b[1] - a[1])
+  console.log(`error answers that are not application/problem+json: ${plain.reduce((a, [, n]) => a + n, 0)}${plain.length === 0 ? '' : ` (${plain.map(([k, n]) => `${n}x ${k}`).join('; ')})`}`)
   if (rssStart !== undefined) {
     console.log(`service RSS: ${mb(rssStart)} at start, ${mb(rssMax)} peak, ${rssEnd === undefined ? '?' : mb(rssEnd)} at end`)
   }
