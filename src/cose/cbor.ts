@@ -409,6 +409,11 @@ function toCodec(value: EncodableValue): unknown {
     if (Number.isInteger(value.value)) throw new TypeError('encodeCbor cannot write an integral CborFloat as a float')
     return value.value
   }
+  // cbor-x writes an integral number outside the 32-bit range as a float64; as a bigint it gets an
+  // integer head (major type 0 or 1, 8-byte argument), which the decoder reads back as that number.
+  if (typeof value === 'number' && Number.isInteger(value) && (value > 0xffffffff || value < -0x100000000)) return BigInt(value)
+  // -2^64 fits a CBOR integer head, but cbor-x writes it as a tag-3 bignum: refuse rather than change its type.
+  if (typeof value === 'bigint' && value === -(2n ** 64n)) throw new TypeError('encodeCbor cannot write -2^64')
   if (value instanceof Uint8Array || value === null || typeof value !== 'object') return value
   if (Array.isArray(value)) return value.map(toCodec)
   if (value instanceof Map) {

@@ -80,13 +80,11 @@ function attempt<T>(fn: () => T): T | undefined {
 }
 
 /**
- * Whether `encodeCbor` writes `v` back as the same item. Not so today for an integral float (refused
- * on purpose), a number at or beyond 2^32 or below -2^32 (cbor-x writes it as a float64; see
- * `encoder-integers` below) and -2^64 (cbor-x writes a tag-3 bignum).
+ * Whether `encodeCbor` writes `v` back as the same item. Not so for an integral float and for -2^64
+ * (both refused on purpose: cbor-x would change their type).
  */
 function encodable(v: CborValue): boolean {
   if (v instanceof CborFloat) return !Number.isInteger(v.value) && !Object.is(v.value, -0)
-  if (typeof v === 'number') return v < 2 ** 32 && v >= -(2 ** 32)
   if (typeof v === 'bigint') return v !== -(2n ** 64n)
   if (v instanceof CborTag) return encodable(v.value)
   if (v instanceof Map) return [...v].every(([k, x]) => encodable(k) && encodable(x))

@@ -18,16 +18,7 @@ const SEED = process.env['FUZZ_SEED'] === undefined ? undefined : Number(process
  * Properties that find a defect today, with what it is; they run as `todo` until the owner fixes
  * it (a todo that fails does not fail the run, and one that passes says so in the report).
  */
-const KNOWN_DEFECTS: Readonly<Record<string, string>> = {
-  'pipeline-jwt-nonce':
-    'defect (issue 7 item 7): a JWT eat_nonce of 65..88 bytes (kept as its text, or 86..88 base64url characters ' +
-    'decoded to 65..66 bytes) passes decodeEatJsonClaims, and nonceId() (src/store/keys.ts) throws TypeError in ' +
-    'NonceStore.consume during appraiseEat freshness, e.g. ["A" x 69, "AAAAAAAA"]',
-  'encoder-integers':
-    'defect: encodeCbor (src/cose/cbor.ts, cbor-x underneath) writes a number >= 2^32 or < -2^32 as a float64 ' +
-    '(e.g. 4294967296 as fb41f0000000000000), which the strict decoder reads as CborFloat: an EAR CWT or test ' +
-    'token with such an integer changes type; -2^64 (bigint) becomes a tag-3 bignum',
-}
+const KNOWN_DEFECTS: Readonly<Record<string, string>> = {}
 
 describe('parser properties', () => {
   for (const target of TARGETS) {
