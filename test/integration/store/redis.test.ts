@@ -90,7 +90,7 @@ describe('redis store', () => {
       expiresAt: Date.now() + 60_000,
       accept: [],
     })
-    const submission = { appraisalId: recordId, evidenceMediaType: 'application/eat+cwt', evidence: '' }
+    const submission = { appraisalId: recordId, evidenceMediaType: 'application/eat+cwt', evidenceDigest: '' }
     await store.sessions.claim('tenant-a', sessionId, submission)
     await store.sessions.finish('tenant-a', sessionId, 'complete')
     await store.sessions.finish('tenant-a', randomUUID(), 'complete')
