@@ -41,10 +41,13 @@ export function sendProblem(req: Request, res: Response, err: unknown, options: 
     instance: req.originalUrl,
   }
   if (error.expose && error.message !== error.title) body['detail'] = error.message
+  if (error.faultId !== undefined) body['faultId'] = error.faultId
   if (error.code === 'ERR_MEDIA_TYPE_UNSUPPORTED' && options.accepted !== undefined) {
     res.setHeader('Accept', options.accepted().join(', '))
   }
   if (error.code === 'ERR_SERVICE_OVERLOADED') res.setHeader('Retry-After', '1')
+  // A full store frees room as entries expire or are used: seconds, not a moment.
+  if (error.code === 'ERR_STORE_FULL') res.setHeader('Retry-After', '5')
   if (res.headersSent) {
     res.end()
     return
