@@ -245,8 +245,9 @@ async function command<T>(op: () => Promise<T>): Promise<T> {
 function unavailable(cause: unknown): VerifierError {
   const reason = cause instanceof Error ? cause.message : String(cause)
   // `maxmemory` reached under `noeviction`: Redis is up and refuses to grow.
-  // (A transaction fails as EXECABORT, its cause's message naming the OOM of the refused command.)
-  const causeReason = cause instanceof Error && cause.cause instanceof Error ? cause.cause.message : ''
-  if (/(^|\s)OOM /.test(reason) || /(^|\s)OOM /.test(causeReason)) return new VerifierError('ERR_STORE_FULL', `Redis is full: ${reason}`, { cause })
+  // A transaction fails as EXECABORT; ioredis lists the errors of its commands in `previousErrors`.
+  const previous = (cause as { previousErrors?: unknown } | null)?.previousErrors
+  const reasons = [reason, ...(Array.isArray(previous) ? previous.map((e) => (e instanceof Error ? e.message : String(e))) : [])]
+  if (reasons.some((text) => text.startsWith('OOM '))) return new VerifierError('ERR_STORE_FULL', `Redis is full: ${reason}`, { cause })
   return new VerifierError('ERR_STORE_UNAVAILABLE', `Redis command failed: ${reason}`, { cause })
 }
