@@ -44,13 +44,16 @@ export function sendProblem(req: Request, res: Response, err: unknown, options: 
     instance: req.originalUrl,
   }
   if (error.expose && error.message !== error.title) body['detail'] = error.message
+  if (error.faultId !== undefined) body['faultId'] = error.faultId
   if (error.code === 'ERR_MEDIA_TYPE_UNSUPPORTED' && options.accepted !== undefined) {
     res.setHeader('Accept', options.accepted().join(', '))
   }
-  // Every 503 says when to come back: soon when the queue is full, a little later when a backing
-  // service (Redis) is down, unless the thrower already knows better.
+  // Every 503 says when to come back: soon when the queue is full, seconds when the store is full
+  // (room frees as entries expire or are used), a little later when a backing service (Redis) is
+  // down, unless the thrower already knows better.
   if (status === 503 && !res.headersSent && !res.hasHeader('Retry-After')) {
-    res.setHeader('Retry-After', error.code === 'ERR_SERVICE_OVERLOADED' ? '1' : String(UNAVAILABLE_RETRY_AFTER_SECONDS))
+    const after = error.code === 'ERR_SERVICE_OVERLOADED' ? 1 : error.code === 'ERR_STORE_FULL' ? 5 : UNAVAILABLE_RETRY_AFTER_SECONDS
+    res.setHeader('Retry-After', String(after))
   }
   // A request whose body was not read to its end (a 413, or an error before the body was needed)
   // closes the connection: keeping it alive would mean reading and discarding the rest first.

@@ -41,6 +41,8 @@ export const ENV_NAMES: Readonly<Record<keyof Config, string>> = {
   maxWaitSeconds: 'ASSAY_MAX_WAIT_SECONDS',
   sessionWaitSeconds: 'ASSAY_SESSION_WAIT_SECONDS',
   maxQueueDepth: 'ASSAY_MAX_QUEUE_DEPTH',
+  storeMaxBytes: 'ASSAY_STORE_MAX_BYTES',
+  queueMaxBytes: 'ASSAY_QUEUE_MAX_BYTES',
   workerConcurrency: 'ASSAY_WORKER_CONCURRENCY',
   jobLockSeconds: 'ASSAY_JOB_LOCK_SECONDS',
   shutdownGraceSeconds: 'ASSAY_SHUTDOWN_GRACE_SECONDS',

@@ -65,6 +65,19 @@ export const configSchema = z
     /** Queue depth past which new Evidence is refused with 503 + Retry-After. @defaultValue 20000 */
     maxQueueDepth: z.coerce.number().int().min(1).default(20_000),
     /**
+     * Embedded mode: most bytes the in-memory store holds (estimated), shared out as one eighth for
+     * nonces, one quarter for sessions and five eighths for appraisal records and the room reserved
+     * for them; at a share's bound new entries are refused (503 + Retry-After), never evicted. Sized
+     * with `queueMaxBytes` so the process fits a 128 MiB heap. Redis mode bounds memory with Redis
+     * `maxmemory` (policy `noeviction`) instead. @defaultValue 33554432 (32 MiB)
+     */
+    storeMaxBytes: z.coerce.number().int().min(64 * 1024).default(32 * 1024 * 1024),
+    /**
+     * Embedded mode: most bytes of queued Evidence (the jobs as JSON) held in memory; past it new
+     * Evidence is refused with 503 + Retry-After. @defaultValue 16777216 (16 MiB)
+     */
+    queueMaxBytes: z.coerce.number().int().min(64 * 1024).default(16 * 1024 * 1024),
+    /**
      * How long a worker holds a job without renewing its lock; a worker killed mid-job has its job
      * picked up by another worker after about this long (all workers should share the value). @defaultValue 30
      */

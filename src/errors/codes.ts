@@ -135,12 +135,15 @@ export const ERROR_CATALOGUE = {
   ERR_SESSION_STATE: request(409, 'Session does not accept Evidence in its current state'),
   ERR_APPRAISAL_NOT_FOUND: request(404, 'Appraisal does not exist or has expired'),
   ERR_APPRAISAL_NOT_READY: request(409, 'Appraisal has no result yet'),
+  ERR_APPRAISAL_FAILED: fault('Appraisal failed because of a verifier fault'),
   ERR_SERVICE_OVERLOADED: { family: 'fault', status: 503, title: 'Too much Evidence is waiting; retry later' },
 
   // Store (src/store): faults of the backing service or of data at rest
   ERR_STORE_UNAVAILABLE: fault('Store is unavailable or did not complete the operation', 503),
   ERR_STORE_CORRUPT: fault('Stored record cannot be decoded'),
   ERR_STORE_PERSIST_FAILED: fault('Store could not write its data file'),
+  ERR_STORE_FULL: fault('Store is full; retry later', 503),
+  ERR_STORE_LOCKED: fault('Data directory is in use by another process'),
 
   // Queue (src/queue)
   ERR_QUEUE_UNAVAILABLE: fault('Queue is unavailable or did not accept the job', 503),

@@ -4,6 +4,8 @@ export interface VerifierErrorOptions {
   readonly cause?: unknown
   /** Where in the input the problem was found, e.g. `$[1]{4}` for a CBOR path. */
   readonly path?: string
+  /** Id of a logged fault, sent in the problem so the client can quote it (`faultId`). */
+  readonly faultId?: string
 }
 
 /**
@@ -15,6 +17,7 @@ export class VerifierError extends Error {
   readonly family: ErrorFamily
   readonly status: number
   readonly path: string | undefined
+  readonly faultId: string | undefined
 
   constructor(code: ErrorCode, message?: string, options: VerifierErrorOptions = {}) {
     const entry = ERROR_CATALOGUE[code]
@@ -24,6 +27,7 @@ export class VerifierError extends Error {
     this.family = entry.family
     this.status = entry.status
     this.path = options.path
+    this.faultId = options.faultId
   }
 
   /** The catalogue title of this error's code. */

@@ -14,7 +14,7 @@ import { createDefaultProfiles } from '../evidence/eat/profiles.js'
 import { createDefaultRegistry } from '../evidence/formats.js'
 import { createBullmqConsumer, createBullmqProducer } from '../queue/bullmq.js'
 import { createMemoryQueue } from '../queue/memory.js'
-import { createProcessor } from '../queue/processor.js'
+import { createFailureRecorder, createProcessor } from '../queue/processor.js'
 import type { QueueConsumer, QueueProducer } from '../queue/types.js'
 import { TEST_MODE_BUILD_SUFFIX } from '../results/ear.js'
 import { loadSigningKeys, type EarKeyManager } from '../results/keys.js'
@@ -93,13 +93,17 @@ export async function buildServices(config: Config, options: BuildOptions): Prom
   const keyReload = setInterval(() => void keys.reload().catch((err: unknown) => log('EAR key reload', err)), KEY_RELOAD_SECONDS * 1000)
   keyReload.unref()
   const store = embedded
-    ? createMemoryStore({ dataDir: join(config.dataDir, 'store') })
+    ? createMemoryStore({ dataDir: join(config.dataDir, 'store'), maxBytes: config.storeMaxBytes })
     : createRedisStore({ redis: config.redisUrl!, prefix: config.redisPrefix, onClientError: (err: Error) => log('redis store', err) })
 
   let producer: QueueProducer | undefined
   let consumer: QueueConsumer | undefined
   if (embedded) {
-    const queue = createMemoryQueue({ maxDepth: config.maxQueueDepth, closeGraceMs: config.shutdownGraceSeconds * 1000 })
+    const queue = createMemoryQueue({
+      maxDepth: config.maxQueueDepth,
+      maxBytes: config.queueMaxBytes,
+      closeGraceMs: config.shutdownGraceSeconds * 1000,
+    })
     producer = queue.producer
     consumer = queue.consumer
   } else {
@@ -146,7 +150,8 @@ export async function buildServices(config: Config, options: BuildOptions): Prom
         config: config.allowPublishedKeys ? { ...config, verifierBuild: `${config.verifierBuild}${TEST_MODE_BUILD_SUFFIX}` } : config,
         clock,
       })
-      await consumer.start(processor, { concurrency: config.workerConcurrency })
+      const onFailed = createFailureRecorder({ store, config, log })
+      await consumer.start(processor, { concurrency: config.workerConcurrency, onFailed })
       const beat = () => store.heartbeats.beat(workerId, HEARTBEAT_SECONDS * 3).catch((err) => log('heartbeat', err))
       await beat()
       heartbeat = setInterval(beat, HEARTBEAT_SECONDS * 1000)

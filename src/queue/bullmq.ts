@@ -14,7 +14,15 @@ import { isRecordId } from '../store/keys.js'
 import { failedOutcome, parseOutcome } from './job-schema.js'
 import { bullmqPrefix, JOB_NAME, QUEUE_NAME } from './names.js'
 import { DEFAULT_ATTEMPTS, DEFAULT_BACKOFF_DELAY_MS, isUnrecoverable, runJob } from './run-job.js'
-import type { AppraisalJob, JobOutcome, JobProcessor, JobState as QueueJobState, QueueConsumer, QueueProducer } from './types.js'
+import type {
+  AppraisalJob,
+  ConsumerStartOptions,
+  JobOutcome,
+  JobProcessor,
+  JobState as QueueJobState,
+  QueueConsumer,
+  QueueProducer,
+} from './types.js'
 import { WaiterRegistry } from './waiters.js'
 
 /** Where Redis is: a `redis://` / `rediss://` URL, or discrete options. */
@@ -361,18 +369,27 @@ export function createBullmqConsumer(options: BullmqConsumerOptions): QueueConsu
   let worker: Worker<unknown, JobOutcome> | undefined
 
   return {
-    async start(processor: JobProcessor, startOptions: { readonly concurrency: number }): Promise<void> {
+    async start(processor: JobProcessor, startOptions: ConsumerStartOptions): Promise<void> {
       if (worker !== undefined) throw new Error('queue consumer is already started')
       if (!Number.isInteger(startOptions.concurrency) || startOptions.concurrency < 1) {
         throw new RangeError(`concurrency must be a positive integer, got ${startOptions.concurrency}`)
       }
       const fallbackSignal = new AbortController().signal
       // Three declared parameters: BullMQ passes the abort signal only to processors that take one.
+      const { onFailed } = startOptions
       const handle = async (job: Job<unknown, JobOutcome>, _token?: string, signal?: AbortSignal) => {
         try {
           return await runJob(processor, job.id ?? '', job.data, signal ?? fallbackSignal)
         } catch (err) {
-          if (isUnrecoverable(err)) throw new UnrecoverableError(asError(err).message)
+          const unrecoverable = isUnrecoverable(err)
+          // `attemptsMade` counts the tries that ended before this one.
+          const attemptsMade = job.attemptsMade + 1
+          if (unrecoverable || attemptsMade >= (job.opts.attempts ?? 1)) {
+            // Before BullMQ marks the job failed and tells the producers: what the handler stores is
+            // there when a waiter looks.
+            await onFailed?.({ jobId: job.id ?? '', data: job.data, error: err, attemptsMade }).catch(() => {})
+          }
+          if (unrecoverable) throw new UnrecoverableError(asError(err).message)
           throw asError(err)
         }
       }

@@ -3,12 +3,26 @@
  * for running API and worker in one process with no Redis. FIFO, a concurrency limit, retries with
  * exponential backoff for thrown faults, invalid payloads failed without retry, one job per id, and
  * jobs handed over as validated JSON copies, as BullMQ's round trip through Redis would.
+ *
+ * Memory is bounded: the payloads of unfinished jobs by count (`maxDepth`) and by bytes (`maxBytes`),
+ * past which `enqueue` refuses with `ERR_SERVICE_OVERLOADED`; a finished job keeps only its small
+ * outcome (the payload, which holds the Evidence, is dropped), and finished jobs are remembered by
+ * count (`keepFinished`) and by bytes (`keepFinishedBytes`).
  */
 import { VerifierError } from '../errors/errors.js'
 import { isRecordId } from '../store/keys.js'
 import { failedOutcome } from './job-schema.js'
 import { backoffDelayMs, DEFAULT_ATTEMPTS, DEFAULT_BACKOFF_DELAY_MS, isUnrecoverable, runJob } from './run-job.js'
-import type { AppraisalJob, JobOutcome, JobProcessor, JobState as QueueJobState, QueueConsumer, QueueProducer } from './types.js'
+import type {
+  AppraisalJob,
+  ConsumerStartOptions,
+  JobFailureHandler,
+  JobOutcome,
+  JobProcessor,
+  JobState as QueueJobState,
+  QueueConsumer,
+  QueueProducer,
+} from './types.js'
 import { WaiterRegistry } from './waiters.js'
 
 /** Options of {@link createMemoryQueue}. */
@@ -18,6 +32,11 @@ export interface MemoryQueueOptions {
    * grow without bound in memory. @defaultValue no limit
    */
   readonly maxDepth?: number
+  /**
+   * Characters of payload (the job as JSON, Evidence in base64) held for unfinished jobs past which
+   * `enqueue` throws `ERR_SERVICE_OVERLOADED`. @defaultValue 16 MiB
+   */
+  readonly maxBytes?: number
   /** Tries per job, the first included. @defaultValue 3 */
   readonly attempts?: number
   /** Base of the exponential backoff between tries. @defaultValue 1000 */
@@ -28,6 +47,8 @@ export interface MemoryQueueOptions {
    * @defaultValue 10000
    */
   readonly keepFinished?: number
+  /** Characters of outcome (mostly the EAR) kept for finished jobs, oldest forgotten first. @defaultValue 4 MiB */
+  readonly keepFinishedBytes?: number
   /** How long `consumer.close()` lets in-flight jobs run before aborting their signals. @defaultValue 10000 */
   readonly closeGraceMs?: number
 }
@@ -49,12 +70,20 @@ type JobState = 'waiting' | 'delayed' | 'active' | 'completed' | 'failed'
 
 interface Entry {
   readonly id: string
-  /** The job as JSON, as BullMQ stores it: the processor gets a fresh, validated copy per try. */
-  readonly payload: string
+  /**
+   * The job as JSON, as BullMQ stores it: the processor gets a fresh, validated copy per try.
+   * Dropped (empty) once the job finishes.
+   */
+  payload: string
   state: JobState
   attemptsMade: number
   outcome?: JobOutcome
+  /** Characters accounted for the kept outcome of a finished job. */
+  outcomeChars?: number
 }
+
+/** What a remembered finished job costs beyond its EAR: the entry, its id, the set slot. */
+const FINISHED_OVERHEAD_CHARS = 300
 
 /** A FIFO with O(1) shift: an array read from a moving head, compacted now and then. */
 class Fifo<T> {
@@ -86,6 +115,8 @@ export function createMemoryQueue(options: MemoryQueueOptions = {}): MemoryQueue
   const attempts = options.attempts ?? DEFAULT_ATTEMPTS
   const backoffBaseMs = options.backoffDelayMs ?? DEFAULT_BACKOFF_DELAY_MS
   const keepFinished = options.keepFinished ?? 10_000
+  const keepFinishedBytes = options.keepFinishedBytes ?? 4 * 1024 * 1024
+  const maxBytes = options.maxBytes ?? 16 * 1024 * 1024
   const closeGraceMs = options.closeGraceMs ?? 10_000
   const maxDepth = options.maxDepth
 
@@ -97,8 +128,13 @@ export function createMemoryQueue(options: MemoryQueueOptions = {}): MemoryQueue
   const active = new Map<Entry, AbortController>()
   const inFlight = new Set<Promise<void>>()
   const waiters = new WaiterRegistry()
+  /** Payload characters of unfinished jobs. */
+  let pendingChars = 0
+  /** Outcome characters of remembered finished jobs. */
+  let finishedChars = 0
 
   let processor: JobProcessor | undefined
+  let onFailed: JobFailureHandler | undefined
   let concurrency = 0
   let pumpScheduled = false
   let producerClosed = false
@@ -133,7 +169,10 @@ export function createMemoryQueue(options: MemoryQueueOptions = {}): MemoryQueue
       } catch (err) {
         entry.attemptsMade++
         if (isUnrecoverable(err) || entry.attemptsMade >= attempts) {
-          finish(entry, 'failed', failedOutcome(entry.id, JSON.parse(entry.payload)))
+          const data: unknown = JSON.parse(entry.payload)
+          // Before the job is marked failed: what the handler stores is there when waiters look.
+          await onFailed?.({ jobId: entry.id, data, error: err, attemptsMade: entry.attemptsMade }).catch(() => {})
+          finish(entry, 'failed', failedOutcome(entry.id, data))
         } else {
           retryLater(entry)
         }
@@ -147,10 +186,15 @@ export function createMemoryQueue(options: MemoryQueueOptions = {}): MemoryQueue
     active.delete(entry)
     entry.state = state
     entry.outcome = outcome
+    pendingChars -= entry.payload.length
+    entry.payload = ''
+    entry.outcomeChars = FINISHED_OVERHEAD_CHARS + entry.id.length + (outcome.ear?.length ?? 0)
+    finishedChars += entry.outcomeChars
     finished.add(entry.id)
-    while (finished.size > keepFinished) {
+    while (finished.size > keepFinished || finishedChars > keepFinishedBytes) {
       const oldest = finished.values().next().value as string
       finished.delete(oldest)
+      finishedChars -= entries.get(oldest)?.outcomeChars ?? 0
       entries.delete(oldest)
     }
     waiters.settle(entry.id, outcome)
@@ -193,7 +237,11 @@ export function createMemoryQueue(options: MemoryQueueOptions = {}): MemoryQueue
       } catch (err) {
         throw new VerifierError('ERR_QUEUE_JOB_INVALID', 'queue job is not serializable as JSON', { cause: err })
       }
+      if (pendingChars + payload.length > maxBytes) {
+        throw new VerifierError('ERR_SERVICE_OVERLOADED', `queue byte limit ${maxBytes} reached`)
+      }
       const entry: Entry = { id, payload, state: 'waiting', attemptsMade: 0 }
+      pendingChars += payload.length
       entries.set(id, entry)
       waiting.push(entry)
       schedulePump()
@@ -231,12 +279,13 @@ export function createMemoryQueue(options: MemoryQueueOptions = {}): MemoryQueue
   }
 
   const consumer: QueueConsumer = {
-    async start(fn: JobProcessor, startOptions: { readonly concurrency: number }): Promise<void> {
+    async start(fn: JobProcessor, startOptions: ConsumerStartOptions): Promise<void> {
       if (processor !== undefined) throw new Error('queue consumer is already started')
       if (!Number.isInteger(startOptions.concurrency) || startOptions.concurrency < 1) {
         throw new RangeError(`concurrency must be a positive integer, got ${startOptions.concurrency}`)
       }
       processor = fn
+      onFailed = startOptions.onFailed
       concurrency = startOptions.concurrency
       schedulePump()
     },

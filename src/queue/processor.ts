@@ -5,6 +5,7 @@
  * Bad Evidence completes the job with a negative result; only verifier faults throw (and are
  * retried by the queue).
  */
+import { randomUUID } from 'node:crypto'
 import { appraise, type AppraisalDeps } from '../appraisal/pipeline.js'
 import type { Config } from '../config/schema.js'
 import type { AppraisalOutcome, SubmodOutcome } from '../results/ear.js'
@@ -12,9 +13,13 @@ import type { EarNaming } from '../results/ear.js'
 import { storeOutcome } from '../results/stored.js'
 import { NO_CLAIM, TRUST_CLAIMS, deriveStatus, type TrustClaim } from '../results/trust-vector.js'
 import type { Reason } from '../appraisal/types.js'
-import type { Store } from '../store/types.js'
+import { ERROR_CATALOGUE } from '../errors/codes.js'
+import { isVerifierError } from '../errors/errors.js'
+import { isRecordId, isTenantId } from '../store/keys.js'
+import type { AppraisalRecord, Store } from '../store/types.js'
 import type { Clock } from '../util/clock.js'
-import type { AppraisalJob, JobOutcome, JobProcessor } from './types.js'
+import { appraisalJobSchema } from './job-schema.js'
+import type { AppraisalJob, JobFailureHandler, JobOutcome, JobProcessor } from './types.js'
 
 export interface ProcessorDeps {
   readonly store: Store
@@ -89,5 +94,50 @@ export function createProcessor(deps: ProcessorDeps): JobProcessor {
     )
     if (job.sessionId !== undefined) await deps.store.sessions.finish(job.tenant, job.sessionId, 'complete')
     return { id: job.id, tenant: job.tenant, status: 'complete', ear, completedAt }
+  }
+}
+
+/** Dependencies of {@link createFailureRecorder}. */
+export interface FailureRecorderDeps {
+  readonly store: Store
+  readonly config: Pick<Config, 'resultTtlSeconds'>
+  /** Where the fault is logged: the message names the appraisal and the fault id, `err` has the stack. */
+  readonly log: (message: string, err?: unknown) => void
+}
+
+/**
+ * What the queue calls for a job that failed for good: logs the fault with its stack, the appraisal
+ * id and a fresh fault id, then stores a `failed` record carrying that fault id (and fails the
+ * session, if any), so `GET /v1/appraisals/{id}` reports `failed` and a waiting request answers a 500
+ * problem naming the fault id instead of "not found". Never throws: a store that cannot take the
+ * record is logged too.
+ */
+export function createFailureRecorder(deps: FailureRecorderDeps): JobFailureHandler {
+  return async ({ jobId, data, error, attemptsMade }) => {
+    const faultId = randomUUID()
+    const code = isVerifierError(error) ? error.code : 'ERR_VERIFIER_INTERNAL'
+    deps.log(`appraisal ${jobId} failed for good after ${attemptsMade} tries: ${code} (fault ${faultId})`, error)
+    // The payload may be why the job failed: use what of it is valid, and store nothing under ids that are not.
+    const parsed = appraisalJobSchema.safeParse(data)
+    const fields = (typeof data === 'object' && data !== null ? data : {}) as Partial<Record<keyof AppraisalJob, unknown>>
+    const tenant = parsed.success ? parsed.data.tenant : fields.tenant
+    if (!isRecordId(jobId) || !isTenantId(tenant)) return
+    const now = Date.now()
+    const receivedAt = parsed.success ? parsed.data.receivedAt : now
+    const record: AppraisalRecord = {
+      id: jobId,
+      tenant,
+      status: 'failed',
+      createdAt: receivedAt,
+      completedAt: now,
+      fault: { code, title: ERROR_CATALOGUE[code].title, id: faultId },
+    }
+    try {
+      await deps.store.results.put(record, deps.config.resultTtlSeconds)
+      const sessionId = parsed.success ? parsed.data.sessionId : undefined
+      if (sessionId !== undefined) await deps.store.sessions.finish(tenant, sessionId, 'failed')
+    } catch (err) {
+      deps.log(`appraisal ${jobId}: cannot store its failed state (fault ${faultId})`, err)
+    }
   }
 }

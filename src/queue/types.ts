@@ -69,9 +69,35 @@ export interface QueueProducer {
   close(): Promise<void>
 }
 
+/** A job that failed for good: its last try threw, or its payload is invalid. */
+export interface JobFailure {
+  readonly jobId: string
+  /** The payload as the queue holds it: not validated (it may be why the job failed). */
+  readonly data: unknown
+  /** What the last try threw. */
+  readonly error: unknown
+  /** Tries made, the last included. */
+  readonly attemptsMade: number
+}
+
+/**
+ * Called once for each job that fails for good, before the queue marks it failed and before any
+ * waiter hears of it, so what it stores (a `failed` record) is there when the waiter looks. What it
+ * throws is ignored: it must log its own errors.
+ */
+export type JobFailureHandler = (failure: JobFailure) => Promise<void>
+
+/** Options of {@link QueueConsumer.start}. */
+export interface ConsumerStartOptions {
+  /** Jobs in flight at once. */
+  readonly concurrency: number
+  /** Hears of every job that fails for good. @defaultValue none */
+  readonly onFailed?: JobFailureHandler
+}
+
 export interface QueueConsumer {
   /** Starts taking jobs with `concurrency` in flight. */
-  start(processor: JobProcessor, options: { readonly concurrency: number }): Promise<void>
+  start(processor: JobProcessor, options: ConsumerStartOptions): Promise<void>
   /** Stops taking jobs and waits for the ones in flight to finish. */
   close(): Promise<void>
 }

@@ -2,6 +2,11 @@
  * The store port: everything Assay keeps between requests. Two adapters implement it, Redis
  * (`store/redis/`) and in-memory with atomic file persistence (`store/memory/`), and both pass one
  * contract suite (`test/unit/store/contract.ts`). Every key is scoped by a tenant.
+ *
+ * Capacity: a store that is full refuses new entries with `VerifierError('ERR_STORE_FULL')` (503 with
+ * `Retry-After` at the API); it never drops a live nonce, session or result to make room. Room for
+ * the result of accepted Evidence is reserved at intake (`ResultStore.reserve`), so a worker's `put`
+ * of that result is never refused.
  */
 
 /** Tenant identifier: `[a-z0-9][a-z0-9-]{0,62}`. One default tenant until multi-tenancy lands. */
@@ -9,7 +14,10 @@ export type TenantId = string
 export const DEFAULT_TENANT: TenantId = 'default'
 
 export interface NonceStore {
-  /** Records `nonce` as issued for `tenant`, usable once within `ttlSeconds`. */
+  /**
+   * Records `nonce` as issued for `tenant`, usable once within `ttlSeconds`.
+   * @throws VerifierError `ERR_STORE_FULL` when the store holds as many nonces as it may
+   */
   issue(tenant: TenantId, nonce: Uint8Array, ttlSeconds: number): Promise<void>
   /**
    * Atomically consumes an issued, unexpired nonce. Of any number of concurrent calls for the same
@@ -34,11 +42,23 @@ export interface Session {
   readonly appraisalId?: string
   /** Media type of the Evidence that was submitted. */
   readonly evidenceMediaType?: string
-  /** Base64 of the submitted Evidence (Veraison echoes it). */
-  readonly evidence?: string
+  /**
+   * Base64 of the SHA-256 digest of the submitted Evidence. The Evidence itself is not kept: it
+   * travels in the queue job only, so a session costs the same whatever the size of its Evidence.
+   */
+  readonly evidenceDigest?: string
+}
+
+/** What a claim records in a session. */
+export interface SessionSubmission {
+  readonly appraisalId: string
+  readonly evidenceMediaType: string
+  /** Base64 of the SHA-256 digest of the Evidence. */
+  readonly evidenceDigest: string
 }
 
 export interface SessionStore {
+  /** @throws VerifierError `ERR_STORE_FULL` when the store holds as many sessions as it may */
   create(session: Session): Promise<void>
   get(tenant: TenantId, id: string): Promise<Session | undefined>
   /**
@@ -46,11 +66,12 @@ export interface SessionStore {
    * the updated session, or undefined when it does not exist, has expired, or is not `waiting`
    * (so of concurrent submissions to one session exactly one wins).
    */
-  claim(
-    tenant: TenantId,
-    id: string,
-    submission: { readonly appraisalId: string; readonly evidenceMediaType: string; readonly evidence: string },
-  ): Promise<Session | undefined>
+  claim(tenant: TenantId, id: string, submission: SessionSubmission): Promise<Session | undefined>
+  /**
+   * Undoes a claim whose Evidence could not be queued: a `processing` session whose submission
+   * names `appraisalId` goes back to `waiting`, without the submission. Returns whether it did.
+   */
+  unclaim(tenant: TenantId, id: string, appraisalId: string): Promise<boolean>
   /** Sets the final status of a claimed session. */
   finish(tenant: TenantId, id: string, status: 'complete' | 'failed'): Promise<void>
   /** Returns true when a session was deleted. */
@@ -71,13 +92,29 @@ export interface AppraisalRecord {
   readonly outcome?: unknown
   /** The signed EAR in the form and naming requested at submission (compact JWS). */
   readonly ear?: string
-  /** Verifier fault, for `failed` appraisals. */
-  readonly fault?: { readonly code: string; readonly title: string }
+  /**
+   * Verifier fault, for `failed` appraisals; `id` is a random fault id that also appears in the log
+   * line with the stack.
+   */
+  readonly fault?: { readonly code: string; readonly title: string; readonly id?: string }
 }
 
 export interface ResultStore {
+  /**
+   * Stores `record`. The put of a record whose room was reserved is never refused.
+   * @throws VerifierError `ERR_STORE_FULL` when the store is full and no room was reserved for it
+   */
   put(record: AppraisalRecord, ttlSeconds: number): Promise<void>
   get(tenant: TenantId, id: string): Promise<AppraisalRecord | undefined>
+  /**
+   * Reserves room for the record of appraisal `id`, about `bytes` long, before its Evidence is
+   * accepted; the reservation is used by `put` or given back by `unreserve`. Adapters whose backing
+   * service enforces its own memory bound (Redis `maxmemory`) may make this a no-op.
+   * @throws VerifierError `ERR_STORE_FULL` when there is no room: refuse the Evidence
+   */
+  reserve(tenant: TenantId, id: string, bytes: number): Promise<void>
+  /** Gives back a reservation whose Evidence was not queued after all. */
+  unreserve(tenant: TenantId, id: string): Promise<void>
 }
 
 /** Liveness of workers, for `/readyz`. */

@@ -2,7 +2,7 @@
  * Native verification API: `POST /v1/nonces`, `POST /v1/appraisals` (`Prefer: wait=N`),
  * `GET /v1/appraisals/{id}` as JSON or as the EAR itself.
  */
-import { randomBytes } from 'node:crypto'
+import { randomBytes, randomUUID } from 'node:crypto'
 import { Router, type Request, type Response } from 'express'
 import { VerifierError } from '../../errors/errors.js'
 import { DEFAULT_TENANT, type AppraisalRecord } from '../../store/types.js'
@@ -17,6 +17,46 @@ export function nonceSize(raw: unknown, fallback = 32): number {
   const n = typeof raw === 'string' && /^\d{1,3}$/.test(raw) ? Number(raw) : NaN
   if (!(n >= 8 && n <= 64)) throw new VerifierError('ERR_REQUEST_MALFORMED', 'nonceSize must be an integer from 8 to 64')
   return n
+}
+
+/**
+ * Room to reserve in the result store for the record of `evidenceBytes` of Evidence: a record (EAR
+ * and stored outcome) is 2 to 4 KiB; with `includeRawEvidence` both carry the Evidence again, in
+ * base64url (and the EAR's payload is base64url once more).
+ */
+export function resultReserveBytes(deps: ApiDeps, evidenceBytes: number): number {
+  return 8 * 1024 + (deps.config.includeRawEvidence ? 4 * evidenceBytes : 0)
+}
+
+/**
+ * Reserves room for appraisal `id`'s result, runs `enqueue`, and gives the room back if the Evidence
+ * was not queued after all (`enqueue` threw): accepted Evidence always has room for its result.
+ */
+export async function withReservedResult<T>(
+  deps: ApiDeps,
+  id: string,
+  evidenceBytes: number,
+  enqueue: () => Promise<T>,
+): Promise<T> {
+  await deps.store.results.reserve(DEFAULT_TENANT, id, resultReserveBytes(deps, evidenceBytes))
+  try {
+    return await enqueue()
+  } catch (err) {
+    await deps.store.results.unreserve(DEFAULT_TENANT, id).catch((unreserveErr: unknown) => {
+      deps.log?.(`appraisal ${id}: cannot give back its reserved room`, unreserveErr)
+    })
+    throw err
+  }
+}
+
+/** The 500 problem of an appraisal that failed because of a fault, naming the logged fault id. */
+export function appraisalFailed(record: AppraisalRecord | undefined): VerifierError {
+  const faultId = record?.fault?.id
+  return new VerifierError(
+    'ERR_APPRAISAL_FAILED',
+    faultId === undefined ? undefined : `appraisal failed (fault ${faultId})`,
+    faultId === undefined ? {} : { faultId },
+  )
 }
 
 export function appraisalRoutes(deps: ApiDeps): Router {
@@ -36,15 +76,19 @@ export function appraisalRoutes(deps: ApiDeps): Router {
     const representation = negotiate(req.get('accept'))
     await admit(deps)
     const waitMs = preferWaitSeconds(req.get('prefer'), deps.config.maxWaitSeconds) * 1000
-    const submitted = await submit(
-      deps,
-      tenant,
-      {
-        mediaType,
-        evidence: Buffer.from(evidence).toString('base64'),
-        earProfile: representation.kind === 'ear' ? representation.naming : 'ear-03',
-      },
-      waitMs,
+    const id = randomUUID()
+    const submitted = await withReservedResult(deps, id, evidence.length, () =>
+      submit(
+        deps,
+        tenant,
+        {
+          mediaType,
+          evidence: Buffer.from(evidence).toString('base64'),
+          earProfile: representation.kind === 'ear' ? representation.naming : 'ear-03',
+        },
+        waitMs,
+        id,
+      ),
     )
     res.setHeader('Location', `${req.baseUrl}/appraisals/${submitted.id}`)
     const outcome = submitted.outcome
@@ -72,6 +116,8 @@ export function appraisalRoutes(deps: ApiDeps): Router {
       return
     }
     const record = await deps.store.results.get(tenant, submitted.id)
+    // A fault (logged by the worker with a fault id) is a 500 naming that id, never "not found".
+    if (outcome.status === 'failed' || record?.status === 'failed') throw appraisalFailed(record)
     if (record === undefined) throw new VerifierError('ERR_APPRAISAL_NOT_FOUND', 'the result expired before it could be read')
     countResult(deps, record)
     sendRecord(deps, res.status(200), record, representation)
@@ -114,6 +160,7 @@ function sendRecord(deps: ApiDeps, res: Response, record: AppraisalRecord, repre
     res.json(view(deps, record))
     return
   }
+  if (record.status === 'failed') throw appraisalFailed(record)
   if (record.status !== 'complete') throw new VerifierError('ERR_APPRAISAL_NOT_READY', `appraisal is ${record.status}`)
   const ear = deps.results.render(record, representation.form, representation.naming)
   res.type(deps.results.mediaType(representation.form, representation.naming))

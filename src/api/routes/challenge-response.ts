@@ -3,13 +3,13 @@
  * `POST newSession?nonceSize=N|nonce=<base64>`, then `POST session/{id}` with the Evidence,
  * `GET` and `DELETE session/{id}`. Results use Veraison's EAR naming.
  */
-import { randomBytes, randomUUID } from 'node:crypto'
+import { createHash, randomBytes, randomUUID } from 'node:crypto'
 import { Router, type Request, type Response } from 'express'
 import { VerifierError } from '../../errors/errors.js'
 import { DEFAULT_TENANT, type Session } from '../../store/types.js'
 import type { ApiDeps } from '../deps.js'
 import { admit, bodyBytes, checkEvidenceMediaType, rawBody, submit } from '../http.js'
-import { nonceSize } from './appraisals.js'
+import { nonceSize, withReservedResult } from './appraisals.js'
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/
 const BASE64 = /^(?:[A-Za-z0-9+/_-]{4})*(?:[A-Za-z0-9+/_-]{2}(?:==)?|[A-Za-z0-9+/_-]{3}=?)?$/
@@ -57,24 +57,32 @@ export function challengeResponseRoutes(deps: ApiDeps): Router {
     const mediaType = checkEvidenceMediaType(deps, req.get('content-type'), evidence)
     if (session.status !== 'waiting') throw new VerifierError('ERR_SESSION_STATE', `session is ${session.status}`)
     await admit(deps)
-    const evidenceB64 = Buffer.from(evidence).toString('base64')
     // The appraisal id is fixed before the claim so the session names it from the start.
     const appraisalId = randomUUID()
-    const claimed = await deps.store.sessions.claim(tenant, session.id, { appraisalId, evidenceMediaType: mediaType, evidence: evidenceB64 })
-    if (claimed === undefined) throw new VerifierError('ERR_SESSION_STATE', 'session already has Evidence or has expired')
-    await submit(
-      deps,
-      tenant,
-      {
+    // The session keeps the digest; the Evidence itself travels in the job only.
+    const evidenceDigest = createHash('sha256').update(evidence).digest('base64')
+    const claimed = await withReservedResult(deps, appraisalId, evidence.length, async () => {
+      const submission = { appraisalId, evidenceMediaType: mediaType, evidenceDigest }
+      const claimed = await deps.store.sessions.claim(tenant, session.id, submission)
+      if (claimed === undefined) throw new VerifierError('ERR_SESSION_STATE', 'session already has Evidence or has expired')
+      const job = {
         mediaType,
-        evidence: evidenceB64,
+        evidence: Buffer.from(evidence).toString('base64'),
         sessionId: session.id,
         expectedNonce: Buffer.from(session.nonce).toString('base64'),
-        earProfile: 'veraison',
-      },
-      deps.config.sessionWaitSeconds * 1000,
-      appraisalId,
-    )
+        earProfile: 'veraison' as const,
+      }
+      try {
+        await submit(deps, tenant, job, deps.config.sessionWaitSeconds * 1000, appraisalId)
+      } catch (err) {
+        // Not queued (queue full or down): the session takes Evidence again rather than stay processing.
+        await deps.store.sessions.unclaim(tenant, session.id, appraisalId).catch((unclaimErr: unknown) => {
+          deps.log?.(`session ${session.id}: cannot undo the claim of appraisal ${appraisalId}`, unclaimErr)
+        })
+        throw err
+      }
+      return claimed
+    })
     const current = (await deps.store.sessions.get(tenant, session.id)) ?? claimed
     res.status(200).json(await sessionView(deps, current))
   })
@@ -92,7 +100,13 @@ export function challengeResponseRoutes(deps: ApiDeps): Router {
   return router
 }
 
-/** Veraison's session document: status, nonce, expiry, accept, evidence and result when present. */
+/**
+ * Veraison's session document: status, nonce, expiry, accept, and the result when present. Veraison
+ * also echoes the Evidence (`evidence: {type, value}`); Assay keeps only its digest, given as
+ * `evidenceDigest: {type, alg, value}`, and leaves `evidence` out (Veraison's clients read only
+ * `status` and `result`, and the Rust client requires `value` whenever `evidence` is present).
+ * A session whose appraisal failed for a fault names the fault id in `fault`.
+ */
 async function sessionView(deps: ApiDeps, session: Session): Promise<Record<string, unknown>> {
   const out: Record<string, unknown> = {
     status: session.status,
@@ -100,7 +114,9 @@ async function sessionView(deps: ApiDeps, session: Session): Promise<Record<stri
     expiry: new Date(session.expiresAt).toISOString(),
     accept: session.accept,
   }
-  if (session.evidence !== undefined) out['evidence'] = { type: session.evidenceMediaType, value: session.evidence }
+  if (session.evidenceDigest !== undefined) {
+    out['evidenceDigest'] = { type: session.evidenceMediaType, alg: 'sha-256', value: session.evidenceDigest }
+  }
   if (session.appraisalId !== undefined && session.status !== 'waiting') {
     const record = await deps.store.results.get(session.tenant, session.appraisalId)
     if (record?.status === 'complete') {
@@ -108,6 +124,7 @@ async function sessionView(deps: ApiDeps, session: Session): Promise<Record<stri
       out['result'] = deps.results.render(record, 'jwt', 'veraison')
     } else if (record?.status === 'failed' || (record === undefined && (await deps.queue.state(session.appraisalId)) === 'failed')) {
       out['status'] = 'failed'
+      if (record?.fault !== undefined) out['fault'] = record.fault
     }
   }
   return out

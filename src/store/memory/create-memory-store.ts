@@ -8,9 +8,13 @@
  * persisted, on purpose: after a restart every outstanding nonce is refused, which costs an attester
  * one retry and can never let a nonce be used twice.
  *
- * Memory is bounded: each kind of entry has a cap, and when it is reached the entry that would expire
- * soonest is dropped (an evicted nonce is refused, an evicted session or record reads as expired).
+ * Memory is bounded, by count and by bytes (see {@link MemoryStoreOptions.maxBytes}). At a bound new
+ * entries are refused with `ERR_STORE_FULL` (503 at the API); no live entry is ever dropped to make
+ * room, so a flood of cheap nonces or sessions cannot erase the ones in use. Room for results is
+ * reserved at intake (`results.reserve`), and the put of a reserved result is never refused.
+ * Sessions keep the digest of their Evidence, not the Evidence.
  */
+import { VerifierError } from '../../errors/errors.js'
 import {
   assertFinalStatus,
   assertNewSession,
@@ -30,8 +34,16 @@ import type {
   Store,
   TenantId,
 } from '../types.js'
-import { ExpiringMap } from './expiring-map.js'
-import { claimLine, createLine, deleteLine, finishLine, putLine, type JournalEntry } from './journal-entry.js'
+import { ExpiringMap, type SetResult } from './expiring-map.js'
+import {
+  claimLine,
+  createLine,
+  deleteLine,
+  finishLine,
+  putLine,
+  unclaimLine,
+  type JournalEntry,
+} from './journal-entry.js'
 import { StorePersistence, type PersistenceTuning } from './store-persistence.js'
 
 /** Options of {@link createMemoryStore}. */
@@ -42,6 +54,13 @@ export interface MemoryStoreOptions {
    * @defaultValue none
    */
   readonly dataDir?: string
+  /**
+   * Most bytes the store holds, as estimated from what each entry keeps (see `entryBytes` below):
+   * an eighth for nonces, a quarter for sessions, and five eighths for appraisal records and the
+   * room reserved for them. Each share is a hard bound; the counts below apply as well.
+   * @defaultValue 32 MiB
+   */
+  readonly maxBytes?: number
   /**
    * Most outstanding nonces held at once.
    * @defaultValue 1_000_000
@@ -81,6 +100,7 @@ export interface MemoryStoreOptions {
 }
 
 const DEFAULTS = {
+  maxBytes: 32 * 1024 * 1024,
   maxNonces: 1_000_000,
   maxSessions: 100_000,
   maxResults: 100_000,
@@ -90,6 +110,45 @@ const DEFAULTS = {
 
 /** Workers are few; the cap only bounds a misbehaving caller that invents worker ids. */
 const MAX_WORKERS = 10_000
+
+/**
+ * What one map entry costs beyond its key and value, in bytes: the Map slot, the entry object with
+ * its expiry, and its heap node (measured on V8: about 150; rounded up).
+ */
+const ENTRY_OVERHEAD_BYTES = 200
+/**
+ * What a session object costs beyond its strings: the object, the nonce's typed array and buffer,
+ * the accept array.
+ */
+const SESSION_OVERHEAD_BYTES = 400
+/** Room kept in every session for the submission a claim adds (appraisal id, media type, digest). */
+const SUBMISSION_BYTES = 128 + 255 + 44 + 3 * 16
+/** What each string costs beyond its characters (one byte each for the Latin-1 text stored here). */
+const STRING_OVERHEAD_BYTES = 16
+
+function nonceBytes(key: string): number {
+  return ENTRY_OVERHEAD_BYTES + STRING_OVERHEAD_BYTES + key.length
+}
+
+function sessionBytes(key: string, session: Session): number {
+  let bytes = ENTRY_OVERHEAD_BYTES + SESSION_OVERHEAD_BYTES + SUBMISSION_BYTES + key.length
+  bytes += session.nonce.byteLength + session.id.length + session.tenant.length + 2 * STRING_OVERHEAD_BYTES
+  for (const type of session.accept) bytes += STRING_OVERHEAD_BYTES + 8 + type.length
+  return bytes
+}
+
+function resultBytes(key: string, json: string): number {
+  return ENTRY_OVERHEAD_BYTES + 2 * STRING_OVERHEAD_BYTES + key.length + json.length
+}
+
+function full(what: string): VerifierError {
+  return new VerifierError('ERR_STORE_FULL', `the store holds as many ${what} as it may`)
+}
+
+/** Throws `ERR_STORE_FULL` for a refused entry. */
+function stored(result: SetResult, what: string): void {
+  if (result === 'full') throw full(what)
+}
 
 /**
  * Creates the in-memory store, loading the snapshot and journals from `dataDir` first when one is
@@ -111,25 +170,45 @@ export function createMemoryStoreWithPersistence(
 ): { readonly store: Store; readonly persistence: StorePersistence | undefined } {
   const nowMs = options.nowMs ?? Date.now
   const warn = options.onWarning ?? ((message: string) => void process.stderr.write(`assay store: ${message}\n`))
-  const nonceMap = new ExpiringMap<true>(options.maxNonces ?? DEFAULTS.maxNonces, nowMs)
-  const sessionMap = new ExpiringMap<Session>(options.maxSessions ?? DEFAULTS.maxSessions, nowMs)
-  const resultMap = new ExpiringMap<string>(options.maxResults ?? DEFAULTS.maxResults, nowMs)
+  const maxBytes = options.maxBytes ?? DEFAULTS.maxBytes
+  const nonceMap = new ExpiringMap<true>(
+    { maxEntries: options.maxNonces ?? DEFAULTS.maxNonces, maxBytes: maxBytes / 8, sizeOf: nonceBytes },
+    nowMs,
+  )
+  const sessionMap = new ExpiringMap<Session>(
+    { maxEntries: options.maxSessions ?? DEFAULTS.maxSessions, maxBytes: maxBytes / 4, sizeOf: sessionBytes },
+    nowMs,
+  )
+  const resultMap = new ExpiringMap<string>(
+    { maxEntries: options.maxResults ?? DEFAULTS.maxResults, maxBytes: (maxBytes * 5) / 8, sizeOf: resultBytes },
+    nowMs,
+  )
   const workerMap = new ExpiringMap<true>(MAX_WORKERS, nowMs)
+  /** Room reserved for results not stored yet: bytes by map key. */
+  const reservations = new Map<string, number>()
+  let reservedBytes = 0
 
   const apply = (entry: JournalEntry): void => {
+    // Loading restores what was stored before, whatever the bounds are now: nothing live is dropped.
     switch (entry.op) {
       case 'put':
-        resultMap.set(recordMapKey(entry.tenant, entry.id), entry.json, entry.expiresAt)
+        resultMap.set(recordMapKey(entry.tenant, entry.id), entry.json, entry.expiresAt, true)
         return
       case 'create':
-        sessionMap.set(recordMapKey(entry.session.tenant, entry.session.id), entry.session, entry.session.expiresAt)
+        sessionMap.set(recordMapKey(entry.session.tenant, entry.session.id), entry.session, entry.session.expiresAt, true)
         return
       case 'claim': {
         const key = recordMapKey(entry.tenant, entry.id)
         const session = sessionMap.get(key)
         if (session === undefined) return
-        const { appraisalId, evidenceMediaType, evidence } = entry
-        sessionMap.replace(key, { ...session, status: 'processing', appraisalId, evidenceMediaType, evidence })
+        const { appraisalId, evidenceMediaType, evidenceDigest } = entry
+        sessionMap.replace(key, { ...session, status: 'processing', appraisalId, evidenceMediaType, evidenceDigest })
+        return
+      }
+      case 'unclaim': {
+        const key = recordMapKey(entry.tenant, entry.id)
+        const session = sessionMap.get(key)
+        if (session?.appraisalId === entry.appraisalId) sessionMap.replace(key, unclaimed(session))
         return
       }
       case 'finish': {
@@ -170,7 +249,7 @@ export function createMemoryStoreWithPersistence(
       const key = nonceMapKey(tenant, nonce)
       assertTtlSeconds(ttlSeconds)
       // Like Redis SET NX: re-issuing an outstanding nonce must not extend its life.
-      if (nonceMap.get(key) === undefined) nonceMap.set(key, true, nowMs() + ttlSeconds * 1000)
+      if (nonceMap.get(key) === undefined) stored(nonceMap.set(key, true, nowMs() + ttlSeconds * 1000), 'nonces')
     },
     async consume(tenant, nonce) {
       return nonceMap.delete(nonceMapKey(tenant, nonce))
@@ -181,8 +260,9 @@ export function createMemoryStoreWithPersistence(
     async create(session) {
       assertNewSession(session)
       const copy = copySession(session)
-      sessionMap.set(recordMapKey(session.tenant, session.id), copy, session.expiresAt)
-      persistence?.record(createLine(copy))
+      const result = sessionMap.set(recordMapKey(session.tenant, session.id), copy, session.expiresAt)
+      stored(result, 'sessions')
+      if (result === 'stored') persistence?.record(createLine(copy))
     },
     async get(tenant, id) {
       const session = sessionMap.get(recordMapKey(tenant, id))
@@ -192,11 +272,19 @@ export function createMemoryStoreWithPersistence(
       const key = recordMapKey(tenant, id)
       const session = sessionMap.get(key)
       if (session === undefined || session.status !== 'waiting') return undefined
-      const { appraisalId, evidenceMediaType, evidence } = submission
-      const claimed: Session = { ...session, status: 'processing', appraisalId, evidenceMediaType, evidence }
+      const { appraisalId, evidenceMediaType, evidenceDigest } = submission
+      const claimed: Session = { ...session, status: 'processing', appraisalId, evidenceMediaType, evidenceDigest }
       sessionMap.replace(key, claimed)
-      persistence?.record(claimLine(tenant, id, submission))
+      persistence?.record(claimLine(tenant, id, { appraisalId, evidenceMediaType, evidenceDigest }))
       return copySession(claimed)
+    },
+    async unclaim(tenant, id, appraisalId) {
+      const key = recordMapKey(tenant, id)
+      const session = sessionMap.get(key)
+      if (session === undefined || session.status !== 'processing' || session.appraisalId !== appraisalId) return false
+      sessionMap.replace(key, unclaimed(session))
+      persistence?.record(unclaimLine(tenant, id, appraisalId))
+      return true
     },
     async finish(tenant, id, status) {
       const key = recordMapKey(tenant, id)
@@ -221,12 +309,36 @@ export function createMemoryStoreWithPersistence(
       // returns is exactly what survives a round trip through the files, and the journal line is a copy.
       const json = JSON.stringify(record)
       const expiresAt = nowMs() + ttlSeconds * 1000
-      resultMap.set(key, json, expiresAt)
-      persistence?.record(putLine(json, expiresAt))
+      const reserved = reservations.get(key)
+      // Without a reservation the record must leave room for every reserved one.
+      if (reserved === undefined && !resultMap.fits(resultBytes(key, json) + reservedBytes, 1 + reservations.size)) {
+        throw full('appraisal records')
+      }
+      if (reserved !== undefined) {
+        reservations.delete(key)
+        reservedBytes -= reserved
+      }
+      if (resultMap.set(key, json, expiresAt, true) === 'stored') persistence?.record(putLine(json, expiresAt))
     },
     async get(tenant, id) {
       const json = resultMap.get(recordMapKey(tenant, id))
       return json === undefined ? undefined : (JSON.parse(json) as AppraisalRecord)
+    },
+    async reserve(tenant, id, bytes) {
+      const key = recordMapKey(tenant, id)
+      if (!Number.isSafeInteger(bytes) || bytes < 0) throw new TypeError('bytes must be a non-negative integer')
+      if (reservations.has(key)) return
+      const size = ENTRY_OVERHEAD_BYTES + 2 * STRING_OVERHEAD_BYTES + key.length + bytes
+      if (!resultMap.fits(reservedBytes + size, reservations.size + 1)) throw full('appraisal records')
+      reservations.set(key, size)
+      reservedBytes += size
+    },
+    async unreserve(tenant, id) {
+      const key = recordMapKey(tenant, id)
+      const reserved = reservations.get(key)
+      if (reserved === undefined) return
+      reservations.delete(key)
+      reservedBytes -= reserved
     },
   }
 
@@ -234,7 +346,7 @@ export function createMemoryStoreWithPersistence(
     async beat(workerId, ttlSeconds) {
       assertWorkerId(workerId)
       assertTtlSeconds(ttlSeconds)
-      workerMap.set(workerId, true, nowMs() + ttlSeconds * 1000)
+      stored(workerMap.set(workerId, true, nowMs() + ttlSeconds * 1000), 'workers')
     },
     async live() {
       workerMap.sweep()
@@ -274,9 +386,15 @@ function nonceMapKey(tenant: TenantId, nonce: Uint8Array): string {
   return `${tenant}:${nonceId(nonce)}`
 }
 
+/** `session` back in `waiting`, without a submission. */
+function unclaimed(session: Session): Session {
+  const { appraisalId: _a, evidenceMediaType: _m, evidenceDigest: _d, ...rest } = session
+  return { ...rest, status: 'waiting' }
+}
+
 /** A copy that shares nothing mutable with `session` and leaves absent optional fields out. */
 function copySession(session: Session): Session {
-  const { appraisalId, evidenceMediaType, evidence } = session
+  const { appraisalId, evidenceMediaType, evidenceDigest } = session
   return {
     id: session.id,
     tenant: session.tenant,
@@ -286,6 +404,6 @@ function copySession(session: Session): Session {
     accept: [...session.accept],
     ...(appraisalId === undefined ? {} : { appraisalId }),
     ...(evidenceMediaType === undefined ? {} : { evidenceMediaType }),
-    ...(evidence === undefined ? {} : { evidence }),
+    ...(evidenceDigest === undefined ? {} : { evidenceDigest }),
   }
 }

@@ -1,7 +1,12 @@
 /**
- * A Map whose entries expire, with a fixed capacity. Expired entries are invisible at once (checked
- * on read) and removed by `sweep()`; when the map is full, `set` first sweeps and then evicts the
- * entry that expires soonest.
+ * A Map whose entries expire, bounded by a count and by an estimate of the bytes its entries hold.
+ * Expired entries are invisible at once (checked on read) and removed by `sweep()`. When a new entry
+ * would pass either bound, `set` first sweeps and then, if it still does not fit, refuses it and
+ * returns false: a live entry is never dropped to make room (a flood of new entries must not erase
+ * the ones in use).
+ *
+ * Each entry's size is `sizeOf(key, value)`, taken when the key is set and kept until it is deleted:
+ * `replace` does not change it, so `sizeOf` must bound every value a key will be replaced with.
  *
  * A binary min-heap orders entries by expiry. Deleting or replacing an entry leaves its heap node
  * behind (it is recognised as stale: the map no longer points at it); the heap is rebuilt from the
@@ -12,6 +17,18 @@ interface Entry<V> {
   readonly key: string
   value: V
   readonly expiresAt: number
+  /** Bytes accounted for this entry. */
+  readonly bytes: number
+}
+
+/** Bounds of an {@link ExpiringMap}. */
+export interface ExpiringMapLimits<V> {
+  /** Most entries held at once (at least 1). */
+  readonly maxEntries: number
+  /** Most bytes held at once, as estimated by `sizeOf`. @defaultValue no bound */
+  readonly maxBytes?: number
+  /** Estimated bytes of an entry. @defaultValue 0 */
+  readonly sizeOf?: (key: string, value: V) => number
 }
 
 /** A live entry as listed by {@link ExpiringMap.entries}. */
@@ -22,21 +39,33 @@ export interface ExpiringEntry<V> {
   readonly expiresAt: number
 }
 
+/** How {@link ExpiringMap.set} ended. */
+export type SetResult = 'stored' | 'expired' | 'full'
+
 const COMPACT_SLACK = 1024
 
 export class ExpiringMap<V> {
   readonly #entries = new Map<string, Entry<V>>()
   #heap: Entry<V>[] = []
   readonly #capacity: number
+  readonly #maxBytes: number
+  readonly #sizeOf: (key: string, value: V) => number
   readonly #nowMs: () => number
+  #bytes = 0
 
   /**
-   * @param capacity - most entries held at once (at least 1)
+   * @param limits - most entries, most bytes, and how an entry's bytes are estimated; a number is
+   *   `maxEntries` alone
    * @param nowMs - the clock, milliseconds since the epoch
    */
-  constructor(capacity: number, nowMs: () => number) {
-    if (!Number.isSafeInteger(capacity) || capacity < 1) throw new TypeError('capacity must be a positive integer')
-    this.#capacity = capacity
+  constructor(limits: number | ExpiringMapLimits<V>, nowMs: () => number) {
+    const { maxEntries, maxBytes = Number.POSITIVE_INFINITY, sizeOf = () => 0 } =
+      typeof limits === 'number' ? { maxEntries: limits } : limits
+    if (!Number.isSafeInteger(maxEntries) || maxEntries < 1) throw new TypeError('maxEntries must be a positive integer')
+    if (!(maxBytes > 0)) throw new TypeError('maxBytes must be positive')
+    this.#capacity = maxEntries
+    this.#maxBytes = maxBytes
+    this.#sizeOf = sizeOf
     this.#nowMs = nowMs
   }
 
@@ -45,18 +74,42 @@ export class ExpiringMap<V> {
     return this.#live(key)?.value
   }
 
-  /** Sets `key` to expire at `expiresAt` (ms), replacing any entry; one already expired is not stored. */
-  set(key: string, value: V, expiresAt: number): void {
-    this.#entries.delete(key)
-    if (expiresAt <= this.#nowMs()) return
-    if (this.#entries.size >= this.#capacity) {
-      this.sweep()
-      while (this.#entries.size >= this.#capacity) this.#evictSoonest()
+  /**
+   * Sets `key` to expire at `expiresAt` (ms), replacing any entry. An entry already expired is not
+   * stored (`expired`, and any old entry is gone); one that does not fit the bounds even after a sweep
+   * is refused (`full`, and any old entry is kept). With `force` the bounds are not applied: for
+   * entries that must not be lost (loading from disk, a result whose room was reserved).
+   */
+  set(key: string, value: V, expiresAt: number, force = false): SetResult {
+    if (expiresAt <= this.#nowMs()) {
+      this.delete(key)
+      return 'expired'
     }
-    const entry: Entry<V> = { key, value, expiresAt }
+    const bytes = this.#sizeOf(key, value)
+    const old = this.#live(key)
+    if (!force && !this.#fits(bytes - (old?.bytes ?? 0), old === undefined ? 1 : 0)) {
+      this.sweep()
+      const still = this.#live(key)
+      if (!this.#fits(bytes - (still?.bytes ?? 0), still === undefined ? 1 : 0)) return 'full'
+    }
+    this.delete(key)
+    const entry: Entry<V> = { key, value, expiresAt, bytes }
     this.#entries.set(key, entry)
+    this.#bytes += bytes
     this.#push(entry)
     if (this.#heap.length > 2 * this.#entries.size + COMPACT_SLACK) this.#rebuild()
+    return 'stored'
+  }
+
+  /** Whether `moreEntries` entries of `moreBytes` bytes in all fit the bounds now (expired ones counted). */
+  fits(moreBytes: number, moreEntries = 1): boolean {
+    if (this.#fits(moreBytes, moreEntries)) return true
+    this.sweep()
+    return this.#fits(moreBytes, moreEntries)
+  }
+
+  #fits(moreBytes: number, moreEntries: number): boolean {
+    return this.#entries.size + moreEntries <= this.#capacity && this.#bytes + moreBytes <= this.#maxBytes
   }
 
   /** Replaces the value of a live entry, keeping its expiry; false when absent or expired. */
@@ -69,9 +122,10 @@ export class ExpiringMap<V> {
 
   /** Removes `key`; true when a live entry was removed. */
   delete(key: string): boolean {
-    const live = this.#live(key) !== undefined
-    this.#entries.delete(key)
-    return live
+    const entry = this.#entries.get(key)
+    if (entry === undefined) return false
+    this.#remove(entry)
+    return entry.expiresAt > this.#nowMs()
   }
 
   /** Removes every expired entry. */
@@ -79,7 +133,7 @@ export class ExpiringMap<V> {
     const now = this.#nowMs()
     while (this.#heap.length > 0 && this.#heap[0]!.expiresAt <= now) {
       const entry = this.#pop()!
-      if (this.#entries.get(entry.key) === entry) this.#entries.delete(entry.key)
+      if (this.#entries.get(entry.key) === entry) this.#remove(entry)
     }
   }
 
@@ -102,23 +156,24 @@ export class ExpiringMap<V> {
     return this.#entries.size
   }
 
+  /** Bytes held (estimated by `sizeOf`), including expired entries not yet swept. */
+  get bytes(): number {
+    return this.#bytes
+  }
+
   #live(key: string): Entry<V> | undefined {
     const entry = this.#entries.get(key)
     if (entry === undefined) return undefined
     if (entry.expiresAt <= this.#nowMs()) {
-      this.#entries.delete(key)
+      this.#remove(entry)
       return undefined
     }
     return entry
   }
 
-  #evictSoonest(): void {
-    for (let entry = this.#pop(); entry !== undefined; entry = this.#pop()) {
-      if (this.#entries.get(entry.key) === entry) {
-        this.#entries.delete(entry.key)
-        return
-      }
-    }
+  #remove(entry: Entry<V>): void {
+    this.#entries.delete(entry.key)
+    this.#bytes -= entry.bytes
   }
 
   #rebuild(): void {

@@ -8,8 +8,9 @@
  *
  * Lines are decoded as hostile: a file may be corrupt, so each field is checked before use.
  */
+import { createHash } from 'node:crypto'
 import { assertNewSession, isAppraisalStatus, isRecordId, isTenantId } from '../keys.js'
-import type { AppraisalRecord, Session, TenantId } from '../types.js'
+import type { AppraisalRecord, Session, SessionSubmission, TenantId } from '../types.js'
 
 /** A change or a live entry, decoded and checked. */
 export type JournalEntry =
@@ -23,14 +24,8 @@ export type JournalEntry =
       readonly expiresAt: number
     }
   | { readonly op: 'create'; readonly session: Session }
-  | {
-      readonly op: 'claim'
-      readonly tenant: TenantId
-      readonly id: string
-      readonly appraisalId: string
-      readonly evidenceMediaType: string
-      readonly evidence: string
-    }
+  | ({ readonly op: 'claim'; readonly tenant: TenantId; readonly id: string } & SessionSubmission)
+  | { readonly op: 'unclaim'; readonly tenant: TenantId; readonly id: string; readonly appraisalId: string }
   | {
       readonly op: 'finish'
       readonly tenant: TenantId
@@ -40,7 +35,7 @@ export type JournalEntry =
   | { readonly op: 'delete'; readonly tenant: TenantId; readonly id: string }
 
 const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/
-const SESSION_TEXT_FIELDS = ['appraisalId', 'evidenceMediaType', 'evidence'] as const
+const SESSION_TEXT_FIELDS = ['appraisalId', 'evidenceMediaType', 'evidenceDigest'] as const
 
 /** The line of a stored appraisal record; `json` is embedded as is, so the cost is one copy. */
 export function putLine(json: string, expiresAt: number): string {
@@ -53,13 +48,14 @@ export function createLine(session: Session): string {
 }
 
 /** The line of a successful claim. */
-export function claimLine(
-  tenant: TenantId,
-  id: string,
-  submission: { readonly appraisalId: string; readonly evidenceMediaType: string; readonly evidence: string },
-): string {
-  const { appraisalId, evidenceMediaType, evidence } = submission
-  return `${JSON.stringify({ op: 'claim', tenant, id, appraisalId, evidenceMediaType, evidence })}\n`
+export function claimLine(tenant: TenantId, id: string, submission: SessionSubmission): string {
+  const { appraisalId, evidenceMediaType, evidenceDigest } = submission
+  return `${JSON.stringify({ op: 'claim', tenant, id, appraisalId, evidenceMediaType, evidenceDigest })}\n`
+}
+
+/** The line of a claim undone because its Evidence could not be queued. */
+export function unclaimLine(tenant: TenantId, id: string, appraisalId: string): string {
+  return `${JSON.stringify({ op: 'unclaim', tenant, id, appraisalId })}\n`
 }
 
 /** The line of a session given its final status. */
@@ -87,11 +83,17 @@ export function decodeEntry(text: string): JournalEntry {
       return { op: 'create', session: decodeSession(item.session) }
     case 'claim': {
       const { tenant, id } = decodeTarget(item)
-      const { appraisalId, evidenceMediaType, evidence } = item
+      const { appraisalId, evidenceMediaType } = item
       if (typeof appraisalId !== 'string') throw new Error('claim: bad appraisalId')
       if (typeof evidenceMediaType !== 'string') throw new Error('claim: bad evidenceMediaType')
-      if (typeof evidence !== 'string') throw new Error('claim: bad evidence')
-      return { op: 'claim', tenant, id, appraisalId, evidenceMediaType, evidence }
+      const evidenceDigest = digestOf(item)
+      if (evidenceDigest === undefined) throw new Error('claim: bad evidenceDigest')
+      return { op: 'claim', tenant, id, appraisalId, evidenceMediaType, evidenceDigest }
+    }
+    case 'unclaim': {
+      const { tenant, id } = decodeTarget(item)
+      if (typeof item.appraisalId !== 'string') throw new Error('unclaim: bad appraisalId')
+      return { op: 'unclaim', tenant, id, appraisalId: item.appraisalId }
     }
     case 'finish': {
       const { tenant, id } = decodeTarget(item)
@@ -117,7 +119,11 @@ export function decodeSession(item: unknown): Session {
     throw new Error('session: malformed')
   }
   const text: Record<string, string> = {}
+  const digest = digestOf(item)
+  if (digest !== undefined) text.evidenceDigest = digest
+  else if (item.evidenceDigest !== undefined || item.evidence !== undefined) throw new Error('session: bad evidenceDigest')
   for (const field of SESSION_TEXT_FIELDS) {
+    if (field === 'evidenceDigest') continue
     const value = item[field]
     if (value === undefined) continue
     if (typeof value !== 'string') throw new Error(`session: bad ${field}`)
@@ -149,6 +155,19 @@ export function decodeRecord(item: unknown): AppraisalRecord {
   }
   if (typeof record.createdAt !== 'number') throw new Error('record: bad createdAt')
   return record as AppraisalRecord
+}
+
+/**
+ * The Evidence digest of a claim or session: `evidenceDigest`, or, in files written before sessions
+ * kept digests, the SHA-256 of the base64 `evidence` they held. Undefined when neither is valid.
+ */
+function digestOf(item: Record<string, unknown>): string | undefined {
+  const { evidenceDigest, evidence } = item
+  if (typeof evidenceDigest === 'string') return BASE64.test(evidenceDigest) ? evidenceDigest : undefined
+  if (typeof evidence === 'string' && BASE64.test(evidence)) {
+    return createHash('sha256').update(Buffer.from(evidence, 'base64')).digest('base64')
+  }
+  return undefined
 }
 
 function decodeTarget(item: Record<string, unknown>): { tenant: TenantId; id: string } {

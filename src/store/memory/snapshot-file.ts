@@ -18,7 +18,7 @@
  * - A snapshot that cannot be read or decoded, in whole or in any line, or that lacks its end line, is
  *   never used in part and never overwritten: it is renamed aside (`store.json.corrupt-<time>`) with a
  *   warning. If it cannot be moved aside, nothing may be written over it (`writable: false`).
- * - One process per data directory; nothing locks it.
+ * - One process per data directory: `store-persistence.ts` locks it (`dir-lock.ts`).
  */
 import { readdirSync, readFileSync, unlinkSync } from 'node:fs'
 import { open, rename, rm } from 'node:fs/promises'

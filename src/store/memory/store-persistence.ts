@@ -18,6 +18,9 @@
  *   journal is moved aside (`.corrupt-<time>`) instead of deleted once a snapshot covers it; either
  *   finding starts a compaction at once. A bad snapshot is moved aside and the journals are loaded
  *   alone.
+ * - Locking: the data directory is locked for the life of the store (`dir-lock.ts`): a second
+ *   process (or a second store in this one) on the same directory fails to load with
+ *   `ERR_STORE_LOCKED` instead of appending to the same journal.
  * - Failures: a failed append is warned about once per outage and retried every `retryMs`, its lines
  *   kept; past `maxPendingChars` they are dropped and a snapshot makes up for them. A failed
  *   compaction is warned about and retried later. Only `close()` reports an error: when what it
@@ -28,6 +31,7 @@ import { rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import { performance } from 'node:perf_hooks'
 import { VerifierError } from '../../errors/errors.js'
+import { lockDirectory, type DirLock } from './dir-lock.js'
 import { errorMessage, moveAside } from './file-utils.js'
 import { JournalWriter, journalFileName, listJournals, readJournal } from './journal-file.js'
 import type { JournalEntry } from './journal-entry.js'
@@ -96,6 +100,7 @@ export interface StorePersistenceOptions {
 export class StorePersistence {
   readonly #options: StorePersistenceOptions
   readonly #tuning: PersistenceTuning
+  readonly #lock: DirLock
   /** Undefined when nothing may be written (a bad snapshot could not be moved aside). */
   readonly #writer: JournalWriter | undefined
   /** Journals that had lines that do not decode: moved aside, not deleted, once covered. */
@@ -119,13 +124,29 @@ export class StorePersistence {
   /**
    * Loads the data directory into the store through `options.apply` and returns what keeps it
    * written. Warnings go to `options.warn`.
-   * @throws VerifierError `ERR_STORE_PERSIST_FAILED` when the directory cannot be created or listed
+   * @throws VerifierError `ERR_STORE_PERSIST_FAILED` when the directory cannot be created or listed;
+   *   `ERR_STORE_LOCKED` when another process (or store) holds it
    */
   static load(options: StorePersistenceOptions): StorePersistence {
+    const { dataDir } = options
+    try {
+      mkdirSync(dataDir, { recursive: true, mode: 0o700 })
+    } catch (err) {
+      throw new VerifierError('ERR_STORE_PERSIST_FAILED', `cannot open data directory ${dataDir}`, { cause: err })
+    }
+    const lock = lockDirectory(dataDir)
+    try {
+      return StorePersistence.#loadLocked(options, lock)
+    } catch (err) {
+      lock.release()
+      throw err
+    }
+  }
+
+  static #loadLocked(options: StorePersistenceOptions, lock: DirLock): StorePersistence {
     const { dataDir, warn, apply } = options
     let journals
     try {
-      mkdirSync(dataDir, { recursive: true, mode: 0o700 })
       journals = listJournals(dataDir)
     } catch (err) {
       throw new VerifierError('ERR_STORE_PERSIST_FAILED', `cannot open data directory ${dataDir}`, { cause: err })
@@ -164,7 +185,7 @@ export class StorePersistence {
     }
     const writer = snapshot.writable ? new JournalWriter(dataDir, nextSeq) : undefined
     for (const [seq, bytes] of sizes) writer?.noteExisting(seq, bytes)
-    const persistence = new StorePersistence(options, writer, corrupt, snapshot.nextJournal, snapshot.bytes)
+    const persistence = new StorePersistence(options, lock, writer, corrupt, snapshot.nextJournal, snapshot.bytes)
     // At once rather than at the next threshold, so the damaged journals are gone (or moved aside) and
     // the warnings are not repeated at every start.
     if (writer !== undefined && (torn || corrupt.size > 0)) void persistence.#startCompaction()
@@ -173,12 +194,14 @@ export class StorePersistence {
 
   private constructor(
     options: StorePersistenceOptions,
+    lock: DirLock,
     writer: JournalWriter | undefined,
     corruptJournals: Set<number>,
     coveredSeq: number,
     snapshotBytes: number,
   ) {
     this.#options = options
+    this.#lock = lock
     this.#tuning = { ...DEFAULT_TUNING, ...options.tuning }
     this.#writer = writer
     this.#corruptJournals = corruptJournals
@@ -213,7 +236,7 @@ export class StorePersistence {
    * @throws VerifierError `ERR_STORE_PERSIST_FAILED` when that last write fails
    */
   close(): Promise<void> {
-    this.#closing ??= this.#close()
+    this.#closing ??= this.#close().finally(() => this.#lock.release())
     return this.#closing
   }
 

@@ -23,7 +23,7 @@ export function encodeSession(session: Session): Record<string, string> {
   }
   if (session.appraisalId !== undefined) fields.appraisalId = session.appraisalId
   if (session.evidenceMediaType !== undefined) fields.evidenceMediaType = session.evidenceMediaType
-  if (session.evidence !== undefined) fields.evidence = session.evidence
+  if (session.evidenceDigest !== undefined) fields.evidenceDigest = session.evidenceDigest
   return fields
 }
 
@@ -33,7 +33,7 @@ export function encodeSession(session: Session): Record<string, string> {
  */
 export function decodeSession(fields: Record<string, string>, tenant: TenantId, id: string): Session | undefined {
   if (Object.keys(fields).length === 0) return undefined
-  const { nonce, status, expiresAt, accept, appraisalId, evidenceMediaType, evidence } = fields
+  const { nonce, status, expiresAt, accept, appraisalId, evidenceMediaType, evidenceDigest } = fields
   if (fields.id !== id || fields.tenant !== tenant) throw corrupt('session', 'id or tenant differs from its key')
   if (!isSessionStatus(status)) throw corrupt('session', 'unknown status')
   if (nonce === undefined || !BASE64.test(nonce)) throw corrupt('session', 'nonce is not base64')
@@ -52,7 +52,7 @@ export function decodeSession(fields: Record<string, string>, tenant: TenantId, 
     accept: acceptList,
     ...(appraisalId === undefined ? {} : { appraisalId }),
     ...(evidenceMediaType === undefined ? {} : { evidenceMediaType }),
-    ...(evidence === undefined ? {} : { evidence }),
+    ...(evidenceDigest === undefined ? {} : { evidenceDigest }),
   }
 }
 

@@ -6,6 +6,12 @@
  * Errors: a failed Redis command becomes `VerifierError('ERR_STORE_UNAVAILABLE')` with the Redis error
  * as `cause`, and a value that does not decode becomes `ERR_STORE_CORRUPT`; nothing is retried here
  * (the queue retries faults). Bad arguments (tenant, id, TTL) throw `TypeError`.
+ *
+ * Capacity: every key has a TTL, and Redis itself bounds memory. Run it with `maxmemory` set and
+ * `maxmemory-policy noeviction`: at the bound Redis refuses writes with an `OOM` error, which becomes
+ * `ERR_STORE_FULL` (503 with `Retry-After`), and it never evicts a live nonce, session or result (an
+ * evicting policy would, silently). `results.reserve` is a no-op here, so intake costs no extra round
+ * trip: a worker's put refused by a full Redis is a fault, retried by the queue with backoff.
  */
 import { Redis } from 'ioredis'
 import { VerifierError } from '../../errors/errors.js'
@@ -22,7 +28,14 @@ import {
 } from '../keys.js'
 import type { AppraisalRecord, HeartbeatStore, NonceStore, ResultStore, SessionStore, Store } from '../types.js'
 import { decodeResult, decodeSession, encodeSession, fieldsFromFlatReply } from './codec.js'
-import { BEAT_HEARTBEAT, CLAIM_SESSION, COUNT_HEARTBEATS, FINISH_SESSION, SCRIPT_NAMES } from './scripts.js'
+import {
+  BEAT_HEARTBEAT,
+  CLAIM_SESSION,
+  COUNT_HEARTBEATS,
+  FINISH_SESSION,
+  SCRIPT_NAMES,
+  UNCLAIM_SESSION,
+} from './scripts.js'
 
 /** Options of {@link createRedisStore}. */
 export interface RedisStoreOptions {
@@ -58,9 +71,10 @@ interface ScriptCommands {
     key: string,
     appraisalId: string,
     evidenceMediaType: string,
-    evidence: string,
+    evidenceDigest: string,
   ): Promise<unknown>
   [SCRIPT_NAMES.finishSession](key: string, status: string): Promise<unknown>
+  [SCRIPT_NAMES.unclaimSession](key: string, appraisalId: string): Promise<unknown>
   [SCRIPT_NAMES.beatHeartbeat](key: string, workerId: string, ttlMs: number): Promise<unknown>
   [SCRIPT_NAMES.countHeartbeats](key: string): Promise<unknown>
 }
@@ -81,6 +95,7 @@ export function createRedisStore(options: RedisStoreOptions): Store {
   const ownsClient = options.ownsClient ?? fromUrl
   redis.defineCommand(SCRIPT_NAMES.claimSession, { numberOfKeys: 1, lua: CLAIM_SESSION })
   redis.defineCommand(SCRIPT_NAMES.finishSession, { numberOfKeys: 1, lua: FINISH_SESSION })
+  redis.defineCommand(SCRIPT_NAMES.unclaimSession, { numberOfKeys: 1, lua: UNCLAIM_SESSION })
   redis.defineCommand(SCRIPT_NAMES.beatHeartbeat, { numberOfKeys: 1, lua: BEAT_HEARTBEAT })
   redis.defineCommand(SCRIPT_NAMES.countHeartbeats, { numberOfKeys: 1, lua: COUNT_HEARTBEATS })
   const scripts = redis as unknown as ScriptCommands
@@ -132,11 +147,15 @@ export function createRedisStore(options: RedisStoreOptions): Store {
     },
     async claim(tenant, id, submission) {
       const key = sessionKey(prefix, tenant, id)
-      const { appraisalId, evidenceMediaType, evidence } = submission
+      const { appraisalId, evidenceMediaType, evidenceDigest } = submission
       const reply = await command(() =>
-        scripts[SCRIPT_NAMES.claimSession](key, appraisalId, evidenceMediaType, evidence),
+        scripts[SCRIPT_NAMES.claimSession](key, appraisalId, evidenceMediaType, evidenceDigest),
       )
       return reply === null ? undefined : decodeSession(fieldsFromFlatReply(reply), tenant, id)
+    },
+    async unclaim(tenant, id, appraisalId) {
+      const key = sessionKey(prefix, tenant, id)
+      return (await command(() => scripts[SCRIPT_NAMES.unclaimSession](key, appraisalId))) === 1
     },
     async finish(tenant, id, status) {
       const key = sessionKey(prefix, tenant, id)
@@ -160,6 +179,13 @@ export function createRedisStore(options: RedisStoreOptions): Store {
       const key = resultKey(prefix, tenant, id)
       const json = await command(() => redis.get(key))
       return json === null ? undefined : decodeResult(json, tenant, id)
+    },
+    async reserve(tenant, id, bytes) {
+      resultKey(prefix, tenant, id)
+      if (!Number.isSafeInteger(bytes) || bytes < 0) throw new TypeError('bytes must be a non-negative integer')
+    },
+    async unreserve(tenant, id) {
+      resultKey(prefix, tenant, id)
     },
   }
 
@@ -229,5 +255,10 @@ function clientFromUrl(url: string, onClientError: ((err: Error) => void) | unde
 
 function unavailable(cause: unknown): VerifierError {
   const reason = cause instanceof Error ? cause.message : String(cause)
+  // `maxmemory` reached under `noeviction`: Redis is up and refuses to grow.
+  // A transaction fails as EXECABORT; ioredis lists the errors of its commands in `previousErrors`.
+  const previous = (cause as { previousErrors?: unknown } | null)?.previousErrors
+  const reasons = [reason, ...(Array.isArray(previous) ? previous.map((e) => (e instanceof Error ? e.message : String(e))) : [])]
+  if (reasons.some((text) => text.startsWith('OOM '))) return new VerifierError('ERR_STORE_FULL', `Redis is full: ${reason}`, { cause })
   return new VerifierError('ERR_STORE_UNAVAILABLE', `Redis command failed: ${reason}`, { cause })
 }

@@ -14,12 +14,13 @@ local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)`
 export const SCRIPT_NAMES = {
   claimSession: 'assayClaimSession',
   finishSession: 'assayFinishSession',
+  unclaimSession: 'assayUnclaimSession',
   beatHeartbeat: 'assayBeatHeartbeat',
   countHeartbeats: 'assayCountHeartbeats',
 } as const
 
 /**
- * KEYS[1] session hash; ARGV appraisalId, evidenceMediaType, evidence. Moves a waiting, unexpired
+ * KEYS[1] session hash; ARGV appraisalId, evidenceMediaType, evidenceDigest. Moves a waiting, unexpired
  * session to processing and returns its fields (flat HGETALL); nil otherwise. A missing key reads
  * as status false, so it is covered by the status test.
  */
@@ -29,8 +30,21 @@ ${NOW_MS}
 local expiresAt = tonumber(redis.call('HGET', KEYS[1], 'expiresAt'))
 if expiresAt == nil or expiresAt <= now then return false end
 redis.call('HSET', KEYS[1], 'status', 'processing', 'appraisalId', ARGV[1],
-  'evidenceMediaType', ARGV[2], 'evidence', ARGV[3])
+  'evidenceMediaType', ARGV[2], 'evidenceDigest', ARGV[3])
 return redis.call('HGETALL', KEYS[1])
+`
+
+/**
+ * KEYS[1] session hash; ARGV appraisalId. Puts a processing session whose submission names that
+ * appraisal back to waiting, without the submission; 1 when it did, 0 otherwise. HSET only on a key
+ * that exists (its status was read), so it never creates a hash without a TTL.
+ */
+export const UNCLAIM_SESSION = `
+if redis.call('HGET', KEYS[1], 'status') ~= 'processing' then return 0 end
+if redis.call('HGET', KEYS[1], 'appraisalId') ~= ARGV[1] then return 0 end
+redis.call('HDEL', KEYS[1], 'appraisalId', 'evidenceMediaType', 'evidenceDigest')
+redis.call('HSET', KEYS[1], 'status', 'waiting')
+return 1
 `
 
 /**

@@ -3,6 +3,7 @@
  * same suite runs on Redis with the worker in a separate process and in embedded mode.
  */
 import assert from 'node:assert/strict'
+import { createHash } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import { after, before, describe, it } from 'node:test'
 import { parse as parseYaml } from 'yaml'
@@ -107,9 +108,20 @@ export function serviceSuite(name: string, start: (sessionTtlSeconds: number) =>
 
       const submitted = await http('POST', `/challenge-response/v1/${location}`, { body: RFC_TOKEN, headers: { 'content-type': PSA_TFM } })
       assert.equal(submitted.status, 200)
-      const done = (await submitted.json()) as { status: string; result: string; evidence: { value: string } }
+      const done = (await submitted.json()) as {
+        status: string
+        result: string
+        evidence?: unknown
+        evidenceDigest: { type: string; alg: string; value: string }
+      }
       assert.equal(done.status, 'complete')
-      assert.equal(done.evidence.value, Buffer.from(RFC_TOKEN).toString('base64'))
+      // The session keeps the Evidence's digest, not the Evidence.
+      assert.equal(done.evidence, undefined)
+      assert.deepEqual(done.evidenceDigest, {
+        type: PSA_TFM,
+        alg: 'sha-256',
+        value: createHash('sha256').update(RFC_TOKEN).digest('base64'),
+      })
       const claims = await verifyJwt(done.result)
       assert.equal(claims.profile, 'tag:github.com,2023:veraison/ear')
       const psa = claims.submods.get('PSA')!

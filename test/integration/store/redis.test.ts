@@ -4,6 +4,7 @@
  * lives under a prefix unique to this run, and only keys under it are deleted afterwards.
  */
 import assert from 'node:assert/strict'
+import { spawn, type ChildProcess } from 'node:child_process'
 import { randomBytes, randomUUID } from 'node:crypto'
 import { after, before, describe, it } from 'node:test'
 import { Redis } from 'ioredis'
@@ -90,7 +91,7 @@ describe('redis store', () => {
       expiresAt: Date.now() + 60_000,
       accept: [],
     })
-    const submission = { appraisalId: recordId, evidenceMediaType: 'application/eat+cwt', evidence: '' }
+    const submission = { appraisalId: recordId, evidenceMediaType: 'application/eat+cwt', evidenceDigest: '' }
     await store.sessions.claim('tenant-a', sessionId, submission)
     await store.sessions.finish('tenant-a', sessionId, 'complete')
     await store.sessions.finish('tenant-a', randomUUID(), 'complete')
@@ -179,5 +180,51 @@ describe('redis store with no server', () => {
     const elapsed = Date.now() - started
     assert.ok(elapsed >= 150 && elapsed < 1000, `ping took ${elapsed} ms`)
     await store.close()
+  })
+})
+
+describe('redis store at maxmemory with noeviction (a redis-server of its own)', { timeout: 60_000 }, () => {
+  let server: ChildProcess | undefined
+  let store: Store | undefined
+
+  after(async () => {
+    await store?.close()
+    server?.kill('SIGKILL')
+  })
+
+  it('answers ERR_STORE_FULL once Redis refuses to grow, and keeps every live entry', async () => {
+    const port = 16_400 + Math.floor(Math.random() * 500)
+    const args = ['--port', String(port), '--save', '', '--appendonly', 'no', '--maxmemory', '4mb']
+    server = spawn('redis-server', [...args, '--maxmemory-policy', 'noeviction'], { stdio: 'ignore' })
+    const url = `redis://127.0.0.1:${port}`
+    const probe = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0 })
+    for (let i = 0; i < 100; i++) {
+      if (await probe.connect().then(() => true, () => false)) break
+      await new Promise((r) => setTimeout(r, 50))
+    }
+    probe.disconnect()
+    store = createRedisStore({ redis: url, prefix: uniquePrefix() })
+    const first = new Uint8Array(randomBytes(32))
+    await store.nonces.issue('default', first, 600)
+    let issued = 0
+    let refusal: unknown
+    while (refusal === undefined && issued < 1_000_000) {
+      const batch = Array.from({ length: 200 }, () => store!.nonces.issue('default', new Uint8Array(randomBytes(64)), 600))
+      const settled = await Promise.allSettled(batch)
+      issued += settled.filter((s) => s.status === 'fulfilled').length
+      refusal = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected')?.reason
+    }
+    assert.ok(isVerifierError(refusal, 'ERR_STORE_FULL'), `refused with ${String(refusal)}`)
+    assert.ok(issued > 1000, `${issued} nonces before Redis was full`)
+    const session = {
+      id: randomUUID(),
+      tenant: 'default',
+      nonce: new Uint8Array(randomBytes(32)),
+      status: 'waiting' as const,
+      expiresAt: Date.now() + 60_000,
+      accept: ['application/eat+cwt'],
+    }
+    await assert.rejects(store.sessions.create(session), isCode('ERR_STORE_FULL'))
+    assert.equal(await store.nonces.consume('default', first), true, 'the first nonce was not evicted')
   })
 })

@@ -9,6 +9,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { describe, it } from 'node:test'
 import type {
   AppraisalJob,
+  JobFailure,
   JobOutcome,
   JobProcessor,
   QueueConsumer,
@@ -234,6 +235,50 @@ export function queueContract(name: string, make: () => Promise<QueueHarness>): 
         assert.equal(calls, CONTRACT_ATTEMPTS)
         assert.equal(await attemptsMade(job.id), CONTRACT_ATTEMPTS)
         assert.equal(await producer.depth(), 0)
+      }),
+    )
+
+    it(
+      'tells onFailed of a job that fails for good, once, with the last error, before any waiter hears of it',
+      { timeout: TEST_TIMEOUT_MS },
+      withQueue(async ({ producer, consumer, enqueueRaw }) => {
+        const failures = [] as JobFailure[] as readonly JobFailure[] & JobFailure[]
+        let calls = 0
+        await consumer.start(
+          async (job) => {
+            calls++
+            if (job.tenant === 'flaky' && calls === 1) throw new Error('transient fault')
+            if (job.tenant === 'flaky') return completeOutcome(job)
+            throw new Error(`persistent fault ${calls}`)
+          },
+          {
+            concurrency: 1,
+            onFailed: async (failure) => {
+              await sleep(30)
+              failures.push(failure)
+              throw new Error('a handler that throws changes nothing')
+            },
+          },
+        )
+        const flaky = makeJob({ tenant: 'flaky' })
+        assert.deepEqual(await producer.enqueueAndWait(flaky, 10_000), completeOutcome(flaky))
+        assert.equal(failures.length, 0, 'a job that succeeds on retry has not failed')
+
+        const job = makeJob({ tenant: 'acme' })
+        const outcome = await producer.enqueueAndWait(job, 10_000)
+        assert.deepEqual(outcome, { id: job.id, tenant: 'acme', status: 'failed' })
+        assert.equal(failures.length, 1, 'the handler ran before the waiter heard')
+        assert.equal(failures[0]!.jobId, job.id)
+        assert.deepEqual(failures[0]!.data, job)
+        assert.equal(failures[0]!.attemptsMade, CONTRACT_ATTEMPTS)
+        assert.match((failures[0]!.error as Error).message, new RegExp(`persistent fault ${2 + CONTRACT_ATTEMPTS}$`))
+
+        const invalid = makeJob()
+        await enqueueRaw(invalid.id, { ...invalid, admin: true })
+        await producer.waitFor(invalid.id, 5_000)
+        assert.equal(failures.length, 2)
+        assert.equal(failures[1]!.attemptsMade, 1)
+        assert.ok(isVerifierError(failures[1]!.error, 'ERR_QUEUE_JOB_INVALID'))
       }),
     )
 

@@ -40,6 +40,30 @@ describe('memory queue', () => {
     assert.equal(await producer.depth(), 2)
   })
 
+  it('refuses jobs past maxBytes of payload with ERR_SERVICE_OVERLOADED, and takes them again once jobs finish', async () => {
+    const queue = createMemoryQueue({ maxBytes: 5000 })
+    const big = () => makeJob({ evidence: Buffer.alloc(1500, 1).toString('base64') })
+    const first = big()
+    await queue.producer.enqueue(first)
+    await queue.producer.enqueue(big())
+    await assert.rejects(queue.producer.enqueue(big()), (err) => isVerifierError(err, 'ERR_SERVICE_OVERLOADED'))
+    await queue.consumer.start(async (job) => completeOutcome(job), { concurrency: 1 })
+    await queue.producer.waitFor(first.id, 1_000)
+    await sleep(20)
+    await queue.producer.enqueue(big())
+    await queue.consumer.close()
+  })
+
+  it('forgets finished jobs past keepFinishedBytes of outcome, oldest first', async () => {
+    const queue = createMemoryQueue({ keepFinishedBytes: 2000 })
+    await queue.consumer.start(async (job) => ({ ...completeOutcome(job), ear: 'e'.repeat(500) }), { concurrency: 1 })
+    const jobs = Array.from({ length: 4 }, () => makeJob())
+    for (const job of jobs) await queue.producer.enqueueAndWait(job, 1_000)
+    assert.equal(queue.attemptsMade(jobs[0]!.id), undefined)
+    assert.equal(queue.attemptsMade(jobs[3]!.id), 1)
+    await queue.consumer.close()
+  })
+
   it('still accepts a duplicate of a queued job at maxDepth (it is not queued again)', async () => {
     const { producer } = createMemoryQueue({ maxDepth: 1 })
     const job = makeJob()

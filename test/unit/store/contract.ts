@@ -3,10 +3,10 @@
  * `memory.test.ts`, Redis in `test/integration/store/redis.test.ts`).
  */
 import assert from 'node:assert/strict'
-import { randomBytes, randomUUID } from 'node:crypto'
+import { createHash, randomBytes, randomUUID } from 'node:crypto'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { after, before, describe, it } from 'node:test'
-import type { AppraisalRecord, Session, Store, TenantId } from '../../../src/store/types.js'
+import type { AppraisalRecord, Session, SessionSubmission, Store, TenantId } from '../../../src/store/types.js'
 
 /** A store under test and how to dispose of it. */
 export interface StoreHarness {
@@ -38,11 +38,11 @@ function newSession(overrides: Partial<Session> = {}): Session {
   }
 }
 
-function newSubmission(n = 0): { appraisalId: string; evidenceMediaType: string; evidence: string } {
+function newSubmission(n = 0): SessionSubmission {
   return {
     appraisalId: randomUUID(),
     evidenceMediaType: 'application/eat+cwt',
-    evidence: Buffer.from(`evidence ${n}`).toString('base64'),
+    evidenceDigest: createHash('sha256').update(`evidence ${n}`).digest('base64'),
   }
 }
 
@@ -177,6 +177,25 @@ export function storeContract(name: string, make: () => Promise<StoreHarness>): 
         assert.equal(await store.sessions.claim(TENANT_A, randomUUID(), newSubmission()), undefined)
       })
 
+      it('undoes a claim for its own appraisal only, and the session takes Evidence again', async () => {
+        const session = newSession()
+        await store.sessions.create(session)
+        const first = newSubmission()
+        await store.sessions.claim(TENANT_A, session.id, first)
+        assert.equal(await store.sessions.unclaim(TENANT_A, session.id, randomUUID()), false)
+        assert.equal(await store.sessions.unclaim(TENANT_B, session.id, first.appraisalId), false)
+        assert.equal((await store.sessions.get(TENANT_A, session.id))?.status, 'processing')
+        assert.equal(await store.sessions.unclaim(TENANT_A, session.id, first.appraisalId), true)
+        assert.deepEqual(await store.sessions.get(TENANT_A, session.id), session)
+        assert.equal(await store.sessions.unclaim(TENANT_A, session.id, first.appraisalId), false)
+        const second = newSubmission(1)
+        assert.deepEqual(await store.sessions.claim(TENANT_A, session.id, second), { ...session, status: 'processing', ...second })
+        await store.sessions.finish(TENANT_A, session.id, 'complete')
+        assert.equal(await store.sessions.unclaim(TENANT_A, session.id, second.appraisalId), false, 'a finished session stays finished')
+        assert.equal(await store.sessions.unclaim(TENANT_A, randomUUID(), second.appraisalId), false)
+        assert.equal(await store.sessions.get(TENANT_A, randomUUID()), undefined)
+      })
+
       it('finishes a claimed session', async () => {
         const session = newSession()
         await store.sessions.create(session)
@@ -252,6 +271,21 @@ export function storeContract(name: string, make: () => Promise<StoreHarness>): 
         const failed = newRecord({ id: queued.id, status: 'failed', fault })
         await store.results.put(failed, 60)
         assert.deepEqual(await store.results.get(TENANT_A, queued.id), failed)
+      })
+
+      it('stores a record whose room was reserved, and takes back an unused reservation', async () => {
+        const record = newRecord()
+        await store.results.reserve(TENANT_A, record.id, 4096)
+        await store.results.reserve(TENANT_A, record.id, 4096)
+        await store.results.put(record, 60)
+        assert.deepEqual(await store.results.get(TENANT_A, record.id), record)
+        const unused = randomUUID()
+        await store.results.reserve(TENANT_A, unused, 4096)
+        await store.results.unreserve(TENANT_A, unused)
+        await store.results.unreserve(TENANT_A, unused)
+        assert.equal(await store.results.get(TENANT_A, unused), undefined)
+        await assert.rejects(store.results.reserve(TENANT_A, 'a:b', 1), TypeError)
+        await assert.rejects(store.results.reserve(TENANT_A, randomUUID(), -1), TypeError)
       })
 
       it('scopes records by tenant', async () => {

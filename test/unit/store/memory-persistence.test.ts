@@ -13,6 +13,7 @@ import {
   createMemoryStoreWithPersistence,
   type MemoryStoreOptions,
 } from '../../../src/store/memory/create-memory-store.js'
+import { LOCK_FILE_NAME } from '../../../src/store/memory/dir-lock.js'
 import { SNAPSHOT_FILE_NAME } from '../../../src/store/memory/snapshot-file.js'
 import type { PersistenceTuning, StorePersistence } from '../../../src/store/memory/store-persistence.js'
 import type { AppraisalRecord, Session, Store } from '../../../src/store/types.js'
@@ -130,7 +131,7 @@ describe('memory store journal and snapshot', () => {
           await store.sessions.create(created)
           sessions.set(id, created)
         } else if (op === 6 && current.status === 'waiting') {
-          const submission = { appraisalId: randomUUID(), evidenceMediaType: 'a/b', evidence: 'AA==' }
+          const submission = { appraisalId: randomUUID(), evidenceMediaType: 'a/b', evidenceDigest: 'AA==' }
           await store.sessions.claim('default', id, submission)
           sessions.set(id, { ...current, status: 'processing', ...submission })
         } else if (op === 7 && current.status !== 'waiting') {
@@ -173,6 +174,8 @@ describe('memory store journal and snapshot', () => {
     const crashed = await mkdtemp(join(tmpdir(), 'assay-journal-crash-'))
     try {
       await cp(dataDir, crashed, { recursive: true })
+      // The dead process's lock is left behind; a pid above the kernel's pid_max never runs.
+      await writeFile(join(crashed, LOCK_FILE_NAME), '99999999\n')
       const { store: restarted } = openStore({}, {}, crashed)
       for (const r of stored) assert.deepEqual(await restarted.results.get('default', r.id), r)
       await restarted.close()
@@ -291,7 +294,7 @@ describe('memory store journal and snapshot', () => {
   })
 
   it('reads a snapshot of version 1, written by earlier releases', async () => {
-    const submission = { appraisalId: randomUUID(), evidenceMediaType: 'a/b', evidence: 'AA==' }
+    const submission = { appraisalId: randomUUID(), evidenceMediaType: 'a/b', evidenceDigest: 'AA==' }
     const s = session({ status: 'processing', ...submission })
     const r = record()
     const nonce = Buffer.from(s.nonce).toString('base64')
@@ -324,7 +327,7 @@ describe('memory store journal and snapshot', () => {
   })
 
   it('does not hold the event loop for more than 50 ms with 50,000 records', async () => {
-    const { store, persistence } = openStore({}, { compactMinBytes: Number.MAX_SAFE_INTEGER })
+    const { store, persistence } = openStore({ maxBytes: 1024 * 1024 * 1024, maxResults: 1_000_000 }, { compactMinBytes: Number.MAX_SAFE_INTEGER })
     const ids: string[] = []
     const batch = async (n: number): Promise<void> => {
       for (let i = 0; i < n; i++) {

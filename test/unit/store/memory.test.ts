@@ -1,12 +1,13 @@
 import assert from 'node:assert/strict'
 import { randomBytes, randomUUID } from 'node:crypto'
-import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises'
+import { cp, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { afterEach, beforeEach, describe, it } from 'node:test'
 import { isVerifierError } from '../../../src/errors/errors.js'
 import { createMemoryStore, type MemoryStoreOptions } from '../../../src/store/memory/create-memory-store.js'
+import { LOCK_FILE_NAME } from '../../../src/store/memory/dir-lock.js'
 import { SNAPSHOT_FILE_NAME } from '../../../src/store/memory/snapshot-file.js'
 import type { AppraisalRecord, Session, Store } from '../../../src/store/types.js'
 import { storeContract } from './contract.js'
@@ -71,15 +72,19 @@ describe('memory store persistence', () => {
   const open: Store[] = []
 
   /**
-   * What a restart would find in `dataDir` now, read by a second store while the first one runs (its
-   * warnings are not collected: it may see an append in progress).
+   * What a restart would find in `dataDir` now, read by a second store from a copy of it while the
+   * first one runs (the directory itself is locked; the copy's warnings are not collected: it may
+   * catch an append in progress).
    */
   async function onDisk<T>(read: (store: Store) => Promise<T>): Promise<T> {
-    const peek = createMemoryStore({ dataDir, onWarning: () => {} })
+    const copy = await tempDir()
+    await cp(dataDir, copy, { recursive: true, filter: (source) => !source.endsWith(LOCK_FILE_NAME) })
+    const peek = createMemoryStore({ dataDir: copy, onWarning: () => {} })
     try {
       return await read(peek)
     } finally {
       await peek.close()
+      await rm(copy, { recursive: true, force: true })
     }
   }
 
@@ -104,7 +109,7 @@ describe('memory store persistence', () => {
     const first = openStore()
     const waiting = session()
     const claimed = session({ tenant: 'tenant-b' })
-    const submission = { appraisalId: randomUUID(), evidenceMediaType: 'application/eat+cwt', evidence: 'AAEC' }
+    const submission = { appraisalId: randomUUID(), evidenceMediaType: 'application/eat+cwt', evidenceDigest: 'AAEC' }
     const stored = record({ ear: 'a.b.c' })
     const nonce = new Uint8Array(randomBytes(16))
     await first.sessions.create(waiting)
@@ -140,7 +145,8 @@ describe('memory store persistence', () => {
     }
     assert.equal(written, undefined, 'deletion written')
     const names = await readdir(dataDir)
-    const known = (name: string): boolean => name === SNAPSHOT_FILE_NAME || /^journal-\d{12}\.jsonl$/.test(name)
+    const known = (name: string): boolean =>
+      name === SNAPSHOT_FILE_NAME || name === LOCK_FILE_NAME || /^journal-\d{12}\.jsonl$/.test(name)
     assert.deepEqual(names.filter((name) => !known(name)), [], 'no temporary file left behind')
   })
 
@@ -229,7 +235,7 @@ describe('memory store persistence', () => {
   it('removes temporary files a crash left behind', async () => {
     await writeFile(join(dataDir, `${SNAPSHOT_FILE_NAME}.tmp-99999-0`), '{"half":')
     openStore()
-    assert.deepEqual(await readdir(dataDir), [])
+    assert.deepEqual(await readdir(dataDir), [LOCK_FILE_NAME])
   })
 
   it('warns once when background writes fail, and close reports ERR_STORE_PERSIST_FAILED', async () => {
@@ -246,36 +252,125 @@ describe('memory store persistence', () => {
 })
 
 describe('memory store bounds', () => {
-  it('evicts the nonce that expires soonest when full', async () => {
+  it('refuses a nonce past the cap with ERR_STORE_FULL, and every live nonce stays usable', async () => {
     const store = createMemoryStore({ maxNonces: 2 })
     const [a, b, c] = [1, 2, 3].map(() => new Uint8Array(randomBytes(8))) as [Uint8Array, Uint8Array, Uint8Array]
     await store.nonces.issue('default', a, 60)
     await store.nonces.issue('default', b, 10)
-    await store.nonces.issue('default', c, 30)
-    assert.equal(await store.nonces.consume('default', b), false)
+    await assert.rejects(store.nonces.issue('default', c, 30), (err) => isVerifierError(err, 'ERR_STORE_FULL'))
+    await store.nonces.issue('default', a, 60)
+    assert.equal(await store.nonces.consume('default', b), true)
     assert.equal(await store.nonces.consume('default', a), true)
+    assert.equal(await store.nonces.consume('default', c), false)
+    await store.nonces.issue('default', c, 30)
     assert.equal(await store.nonces.consume('default', c), true)
     await store.close()
   })
 
-  it('evicts the session and the record that expire soonest when full', async () => {
-    const store = createMemoryStore({ maxSessions: 2, maxResults: 2 })
+  it('refuses sessions and records past the cap; the live ones stay, and expired ones make room', async () => {
+    const clock = testClock()
+    const store = createMemoryStore({ maxSessions: 2, maxResults: 2, nowMs: clock.nowMs })
     const now = Date.now()
     const sessions = [60_000, 10_000, 30_000].map((ms) => session({ expiresAt: now + ms }))
-    for (const s of sessions) await store.sessions.create(s)
+    await store.sessions.create(sessions[0]!)
+    await store.sessions.create(sessions[1]!)
+    await assert.rejects(store.sessions.create(sessions[2]!), (err) => isVerifierError(err, 'ERR_STORE_FULL'))
     assert.deepEqual(
       await Promise.all(sessions.map(async (s) => (await store.sessions.get('default', s.id)) !== undefined)),
-      [true, false, true],
+      [true, true, false],
     )
     const records = [record(), record(), record()]
     await store.results.put(records[0]!, 60)
     await store.results.put(records[1]!, 10)
-    await store.results.put(records[2]!, 30)
+    await assert.rejects(store.results.put(records[2]!, 30), (err) => isVerifierError(err, 'ERR_STORE_FULL'))
     assert.deepEqual(
       await Promise.all(records.map(async (r) => (await store.results.get('default', r.id)) !== undefined)),
-      [true, false, true],
+      [true, true, false],
     )
+    await clock.advanceMs(11_000)
+    await store.sessions.create(sessions[2]!)
+    await store.results.put(records[2]!, 30)
+    assert.deepEqual(await store.results.get('default', records[2]!.id), records[2])
     await store.close()
+  })
+
+  it('bounds sessions by bytes: a session keeps its Evidence digest, so its size does not grow with the Evidence', async () => {
+    const store = createMemoryStore({ maxBytes: 64 * 1024 })
+    let created = 0
+    for (;;) {
+      try {
+        await store.sessions.create(session())
+        created++
+      } catch (err) {
+        assert.ok(isVerifierError(err, 'ERR_STORE_FULL'))
+        break
+      }
+    }
+    // A quarter of 64 KiB, at about 1.3 KiB a session.
+    assert.ok(created > 5 && created < 16, `${created} sessions`)
+    await store.close()
+  })
+
+  it('keeps room reserved for results: an unreserved put may not take it, a reserved put always succeeds', async () => {
+    const store = createMemoryStore({ maxResults: 3 })
+    const [r1, r2, r3, r4] = [record(), record(), record(), record()]
+    await store.results.reserve('default', r1.id, 1024)
+    await store.results.reserve('default', r2.id, 1024)
+    await store.results.put(r3, 60)
+    await assert.rejects(store.results.put(r4, 60), (err) => isVerifierError(err, 'ERR_STORE_FULL'))
+    await assert.rejects(store.results.reserve('default', r4.id, 1024), (err) => isVerifierError(err, 'ERR_STORE_FULL'))
+    await store.results.put(r1, 60)
+    await store.results.put(r2, 60)
+    assert.deepEqual(await store.results.get('default', r1.id), r1)
+    assert.deepEqual(await store.results.get('default', r2.id), r2)
+    await store.close()
+
+    const small = createMemoryStore({ maxBytes: 80 * 1024 })
+    const big = record({ outcome: { padding: 'x'.repeat(20 * 1024) } })
+    await small.results.reserve('default', big.id, 1024)
+    const other = record({ outcome: { padding: 'y'.repeat(49 * 1024) } })
+    await assert.rejects(small.results.put(other, 60), (err) => isVerifierError(err, 'ERR_STORE_FULL'))
+    await small.results.put(big, 60)
+    assert.deepEqual(await small.results.get('default', big.id), big, 'stored although larger than reserved')
+    await small.close()
+  })
+
+  it('loads every live entry from its data directory, even past the bounds it now has', async () => {
+    const dataDir = await tempDir()
+    const first = createMemoryStore({ dataDir })
+    const sessions = [session(), session(), session()]
+    for (const s of sessions) await first.sessions.create(s)
+    await first.close()
+    const second = createMemoryStore({ dataDir, maxSessions: 1 })
+    for (const s of sessions) assert.deepEqual(await second.sessions.get('default', s.id), s)
+    await assert.rejects(second.sessions.create(session()), (err) => isVerifierError(err, 'ERR_STORE_FULL'))
+    await second.close()
+    await rm(dataDir, { recursive: true, force: true })
+  })
+
+  it('locks its data directory: a second store on it fails with ERR_STORE_LOCKED until the first closes', async () => {
+    const dataDir = await tempDir()
+    const first = createMemoryStore({ dataDir })
+    assert.equal((await readFile(join(dataDir, LOCK_FILE_NAME), 'utf8')).trim(), String(process.pid))
+    assert.throws(() => createMemoryStore({ dataDir }), (err) => isVerifierError(err, 'ERR_STORE_LOCKED'))
+    await first.close()
+    assert.deepEqual(await readdir(dataDir), [], 'the lock is released on close')
+    const second = createMemoryStore({ dataDir })
+    await second.close()
+    await rm(dataDir, { recursive: true, force: true })
+  })
+
+  it('takes over a lock left by a process that no longer runs, and not one of a running process', async () => {
+    const dataDir = await tempDir()
+    // A pid above the kernel's pid_max (at most 2^22) never runs.
+    await writeFile(join(dataDir, LOCK_FILE_NAME), '99999999\n')
+    const store = createMemoryStore({ dataDir })
+    assert.equal((await readFile(join(dataDir, LOCK_FILE_NAME), 'utf8')).trim(), String(process.pid))
+    await store.close()
+    // pid 1 always runs (as another user: EPERM counts as running).
+    await writeFile(join(dataDir, LOCK_FILE_NAME), '1\n')
+    assert.throws(() => createMemoryStore({ dataDir }), (err) => isVerifierError(err, 'ERR_STORE_LOCKED') && /process 1\b/.test(err.message))
+    await rm(dataDir, { recursive: true, force: true })
   })
 
   it('answers ping with true and closes twice without error', async () => {
