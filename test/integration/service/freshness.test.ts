@@ -38,7 +38,7 @@ function provision(dir: string): string {
     join(rv, 'test.json'),
     JSON.stringify({
       eat: {
-        keys: [{ kid: 'sensor-9', key: device.publicKey.keyObject.export({ format: 'jwk' }) }],
+        keys: [{ kid: 'sensor-9', key: device.publicKey.keyObject.export({ format: 'jwk' }), speaksFor: 'any' }],
         referenceValues: [{ oemid: 64242, hwmodel: HWMODEL, software: [{ swname: 'fw', swversions: ['1.2'] }] }],
       },
       psa: {
@@ -167,12 +167,12 @@ function suite(mode: string, start: (referenceValuesDir: string, dataDir: string
 }
 
 suite('embedded mode', async (referenceValuesDir, dataDir) => {
-  const running = await startAssay(loadConfig({ port: 0, dataDir, referenceValuesDir }), { role: 'all' })
+  const running = await startAssay(loadConfig({ port: 0, dataDir, referenceValuesDir, rateLimitPoints: 0 }), { role: 'all' })
   return { running, cleanup: async () => {} }
 })
 
 suite('Redis mode', async (referenceValuesDir, dataDir) => {
   const prefix = `assay-test-${randomUUID().slice(0, 8)}`
-  const running = await startAssay(loadConfig({ port: 0, redisUrl: REDIS_URL, redisPrefix: prefix, dataDir, referenceValuesDir }), { role: 'all' })
+  const running = await startAssay(loadConfig({ port: 0, redisUrl: REDIS_URL, redisPrefix: prefix, dataDir, referenceValuesDir, rateLimitPoints: 0 }), { role: 'all' })
   return { running, cleanup: () => deletePrefix(prefix) }
 })
