@@ -4,6 +4,11 @@
  *
  * Bad Evidence completes the job with a negative result; only verifier faults throw (and are
  * retried by the queue).
+ *
+ * A job may run more than once (BullMQ delivers at least once: a worker killed mid-job, a Redis
+ * restart), so processing is idempotent per appraisal id: nonces are consumed *by* the appraisal
+ * (its retry is not refused by its own earlier try), and the first stored result wins (a second run
+ * returns the stored one), so every accepted appraisal ends with exactly one result.
  */
 import { randomUUID } from 'node:crypto'
 import { appraise, type AppraisalDeps } from '../appraisal/pipeline.js'
@@ -52,9 +57,11 @@ export function createProcessor(deps: ProcessorDeps): JobProcessor {
   return async (job: AppraisalJob): Promise<JobOutcome> => {
     const evidence = new Uint8Array(Buffer.from(job.evidence, 'base64'))
     const sessionNonce = job.expectedNonce === undefined ? undefined : new Uint8Array(Buffer.from(job.expectedNonce, 'base64'))
+    const { nonces } = deps.appraisal
+    const byThisAppraisal = { issue: nonces.issue.bind(nonces), consume: (tenant: string, nonce: Uint8Array) => nonces.consume(tenant, nonce, job.id) }
     const appraisal = await appraise(
       { tenant: job.tenant, mediaType: job.mediaType, evidence, sessionNonce },
-      deps.appraisal,
+      { ...deps.appraisal, nonces: byThisAppraisal },
     )
     const iat = deps.clock.nowSeconds()
     const submods: Record<string, SubmodOutcome> = {}
@@ -80,7 +87,7 @@ export function createProcessor(deps: ProcessorDeps): JobProcessor {
     }
     const ear = deps.signEar(outcome, job.earProfile)
     const completedAt = Date.now()
-    await deps.store.results.put(
+    const stored = await deps.store.results.put(
       {
         id: job.id,
         tenant: job.tenant,
@@ -92,8 +99,16 @@ export function createProcessor(deps: ProcessorDeps): JobProcessor {
       },
       deps.config.resultTtlSeconds,
     )
-    if (job.sessionId !== undefined) await deps.store.sessions.finish(job.tenant, job.sessionId, 'complete')
-    return { id: job.id, tenant: job.tenant, status: 'complete', ear, completedAt }
+    // A second run of this job (see above) answers with the first run's result.
+    const status = stored.status === 'failed' ? 'failed' : 'complete'
+    if (job.sessionId !== undefined) await deps.store.sessions.finish(job.tenant, job.sessionId, status)
+    return {
+      id: job.id,
+      tenant: job.tenant,
+      status,
+      ...(stored.ear === undefined ? {} : { ear: stored.ear }),
+      completedAt: stored.completedAt ?? completedAt,
+    }
   }
 }
 

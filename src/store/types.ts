@@ -22,8 +22,13 @@ export interface NonceStore {
   /**
    * Atomically consumes an issued, unexpired nonce. Of any number of concurrent calls for the same
    * nonce exactly one returns true; an unknown, expired or already used nonce returns false.
+   *
+   * With `appraisalId`, the nonce is consumed *by* that appraisal: a later call with the same id
+   * returns true again (until the nonce's TTL ends), so a retried job (a worker killed after the
+   * nonce was used, a Redis restart) is not refused by its own earlier try. Any other caller still
+   * gets false: the nonce is used once, by one appraisal.
    */
-  consume(tenant: TenantId, nonce: Uint8Array): Promise<boolean>
+  consume(tenant: TenantId, nonce: Uint8Array, appraisalId?: string): Promise<boolean>
 }
 
 export type SessionStatus = 'waiting' | 'processing' | 'complete' | 'failed'
@@ -101,10 +106,13 @@ export interface AppraisalRecord {
 
 export interface ResultStore {
   /**
-   * Stores `record`. The put of a record whose room was reserved is never refused.
+   * Stores `record` unless a record of that appraisal is stored already, and returns the one that is
+   * stored: the first result of an appraisal wins, so a job run twice (a worker killed after storing
+   * its result but before the queue saw it complete) still has exactly one result, and every waiter
+   * gets that one. The put of a record whose room was reserved is never refused.
    * @throws VerifierError `ERR_STORE_FULL` when the store is full and no room was reserved for it
    */
-  put(record: AppraisalRecord, ttlSeconds: number): Promise<void>
+  put(record: AppraisalRecord, ttlSeconds: number): Promise<AppraisalRecord>
   get(tenant: TenantId, id: string): Promise<AppraisalRecord | undefined>
   /**
    * Reserves room for the record of appraisal `id`, about `bytes` long, before its Evidence is

@@ -171,7 +171,8 @@ export function createMemoryStoreWithPersistence(
   const nowMs = options.nowMs ?? Date.now
   const warn = options.onWarning ?? ((message: string) => void process.stderr.write(`assay store: ${message}\n`))
   const maxBytes = options.maxBytes ?? DEFAULTS.maxBytes
-  const nonceMap = new ExpiringMap<true>(
+  // An issued nonce is `true`; a consumed one keeps its entry until its TTL, holding who used it.
+  const nonceMap = new ExpiringMap<true | { readonly usedBy: string }>(
     { maxEntries: options.maxNonces ?? DEFAULTS.maxNonces, maxBytes: maxBytes / 8, sizeOf: nonceBytes },
     nowMs,
   )
@@ -251,8 +252,11 @@ export function createMemoryStoreWithPersistence(
       // Like Redis SET NX: re-issuing an outstanding nonce must not extend its life.
       if (nonceMap.get(key) === undefined) stored(nonceMap.set(key, true, nowMs() + ttlSeconds * 1000), 'nonces')
     },
-    async consume(tenant, nonce) {
-      return nonceMap.delete(nonceMapKey(tenant, nonce))
+    async consume(tenant, nonce, appraisalId) {
+      const key = nonceMapKey(tenant, nonce)
+      const state = nonceMap.get(key)
+      if (state === true) return nonceMap.replace(key, { usedBy: appraisalId ?? '' })
+      return state !== undefined && appraisalId !== undefined && appraisalId !== '' && state.usedBy === appraisalId
     },
   }
 
@@ -310,6 +314,14 @@ export function createMemoryStoreWithPersistence(
       const json = JSON.stringify(record)
       const expiresAt = nowMs() + ttlSeconds * 1000
       const reserved = reservations.get(key)
+      const existing = resultMap.get(key)
+      if (existing !== undefined) {
+        if (reserved !== undefined) {
+          reservations.delete(key)
+          reservedBytes -= reserved
+        }
+        return JSON.parse(existing) as AppraisalRecord
+      }
       // Without a reservation the record must leave room for every reserved one.
       if (reserved === undefined && !resultMap.fits(resultBytes(key, json) + reservedBytes, 1 + reservations.size)) {
         throw full('appraisal records')
@@ -319,6 +331,7 @@ export function createMemoryStoreWithPersistence(
         reservedBytes -= reserved
       }
       if (resultMap.set(key, json, expiresAt, true) === 'stored') persistence?.record(putLine(json, expiresAt))
+      return JSON.parse(json) as AppraisalRecord
     },
     async get(tenant, id) {
       const json = resultMap.get(recordMapKey(tenant, id))

@@ -31,6 +31,7 @@ import { decodeResult, decodeSession, encodeSession, fieldsFromFlatReply } from 
 import {
   BEAT_HEARTBEAT,
   CLAIM_SESSION,
+  CONSUME_NONCE,
   COUNT_HEARTBEATS,
   FINISH_SESSION,
   SCRIPT_NAMES,
@@ -67,6 +68,7 @@ export interface RedisStoreOptions {
 
 /** The scripts `defineCommand` adds to the client, typed. */
 interface ScriptCommands {
+  [SCRIPT_NAMES.consumeNonce](key: string, appraisalId: string): Promise<unknown>
   [SCRIPT_NAMES.claimSession](
     key: string,
     appraisalId: string,
@@ -93,6 +95,7 @@ export function createRedisStore(options: RedisStoreOptions): Store {
   const redis =
     typeof options.redis === 'string' ? clientFromUrl(options.redis, options.onClientError) : options.redis
   const ownsClient = options.ownsClient ?? fromUrl
+  redis.defineCommand(SCRIPT_NAMES.consumeNonce, { numberOfKeys: 1, lua: CONSUME_NONCE })
   redis.defineCommand(SCRIPT_NAMES.claimSession, { numberOfKeys: 1, lua: CLAIM_SESSION })
   redis.defineCommand(SCRIPT_NAMES.finishSession, { numberOfKeys: 1, lua: FINISH_SESSION })
   redis.defineCommand(SCRIPT_NAMES.unclaimSession, { numberOfKeys: 1, lua: UNCLAIM_SESSION })
@@ -124,9 +127,9 @@ export function createRedisStore(options: RedisStoreOptions): Store {
       // NX: re-issuing an outstanding nonce must not extend its life.
       await command(() => redis.set(key, '1', 'EX', ttlSeconds, 'NX'))
     },
-    async consume(tenant, nonce) {
+    async consume(tenant, nonce, appraisalId) {
       const key = nonceKey(prefix, tenant, nonce)
-      return (await command(() => redis.getdel(key))) !== null
+      return (await command(() => scripts[SCRIPT_NAMES.consumeNonce](key, appraisalId ?? ''))) === 1
     },
   }
 
@@ -173,7 +176,15 @@ export function createRedisStore(options: RedisStoreOptions): Store {
       const key = resultKey(prefix, record.tenant, record.id)
       assertTtlSeconds(ttlSeconds)
       const json = JSON.stringify(record)
-      await command(() => redis.set(key, json, 'EX', ttlSeconds))
+      // NX: the first result of an appraisal wins. One round trip when it is the first, as it nearly always is.
+      if ((await command(() => redis.set(key, json, 'EX', ttlSeconds, 'NX'))) === 'OK') return JSON.parse(json) as AppraisalRecord
+      const stored = await command(() => redis.get(key))
+      // Gone between the two commands (expired or deleted): nothing else holds this appraisal's place.
+      if (stored === null) {
+        await command(() => redis.set(key, json, 'EX', ttlSeconds))
+        return JSON.parse(json) as AppraisalRecord
+      }
+      return decodeResult(stored, record.tenant, record.id)
     },
     async get(tenant, id): Promise<AppraisalRecord | undefined> {
       const key = resultKey(prefix, tenant, id)

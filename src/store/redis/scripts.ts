@@ -12,12 +12,30 @@ local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)`
 
 /** Names under which the scripts are defined on the client; prefixed to avoid clashing with others. */
 export const SCRIPT_NAMES = {
+  consumeNonce: 'assayConsumeNonce',
   claimSession: 'assayClaimSession',
   finishSession: 'assayFinishSession',
   unclaimSession: 'assayUnclaimSession',
   beatHeartbeat: 'assayBeatHeartbeat',
   countHeartbeats: 'assayCountHeartbeats',
 } as const
+
+/**
+ * KEYS[1] nonce key; ARGV appraisalId ('' for none). An issued nonce ('1') is marked used by that
+ * appraisal, keeping its TTL, and 1 returned; a nonce already used by the same (non-empty) appraisal
+ * id also returns 1, so a retried job is not refused by its own earlier try; anything else 0.
+ * `allow-oom` (Redis 7): at `maxmemory` with `noeviction` a nonce must still be usable, as GETDEL
+ * was; the value grows by one appraisal id at most.
+ */
+export const CONSUME_NONCE = `#!lua flags=allow-oom
+local v = redis.call('GET', KEYS[1])
+if v == '1' then
+  redis.call('SET', KEYS[1], 'u:' .. ARGV[1], 'KEEPTTL')
+  return 1
+end
+if v ~= false and ARGV[1] ~= '' and v == 'u:' .. ARGV[1] then return 1 end
+return 0
+`
 
 /**
  * KEYS[1] session hash; ARGV appraisalId, evidenceMediaType, evidenceDigest. Moves a waiting, unexpired

@@ -313,14 +313,9 @@ describe('fault injection on Redis', { timeout: 180_000 }, () => {
   )
 
   it(
-    'no accepted appraisal is appraised twice: none stored twice, and no valid fresh Evidence turned contraindicated by its own retry',
+    'a job run twice stores one result: none stored twice, and no valid fresh Evidence turned contraindicated by its own retry',
     {
       skip: REDIS_SERVER === undefined ? 'redis-server is not installed' : false,
-      todo:
-        'defect: job processing is not idempotent. A worker killed after results.put but before BullMQ completes the job ' +
-        'has the job re-run by another worker: a second result overwrites the first. A worker killed after the nonce was ' +
-        'consumed (appraisePsa/appraiseEat freshness) but before the result was stored has the retry see its own nonce as ' +
-        'used: the stored result is contraindicated ERR_CLAIMS_NONCE_REPLAYED for valid, fresh Evidence.',
     },
     () => {
       assert.ok(run !== undefined, 'the fault-injection run above completed')

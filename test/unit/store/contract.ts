@@ -102,6 +102,28 @@ export function storeContract(name: string, make: () => Promise<StoreHarness>): 
         assert.equal(outcomes.filter(Boolean).length, 1)
       })
 
+      it('consumed by an appraisal: the same appraisal may consume it again, no other may', async () => {
+        const nonce = newNonce()
+        const appraisal = randomUUID()
+        await store.nonces.issue(TENANT_A, nonce, 60)
+        assert.equal(await store.nonces.consume(TENANT_A, nonce, appraisal), true)
+        assert.equal(await store.nonces.consume(TENANT_A, nonce, appraisal), true, 'a retry of the same appraisal')
+        assert.equal(await store.nonces.consume(TENANT_A, nonce, randomUUID()), false, 'another appraisal')
+        assert.equal(await store.nonces.consume(TENANT_A, nonce), false, 'a consumer that names no appraisal')
+        assert.equal(await store.nonces.consume(TENANT_B, nonce, appraisal), false, 'the same appraisal id in another tenant')
+        const anonymous = newNonce()
+        await store.nonces.issue(TENANT_A, anonymous, 60)
+        assert.equal(await store.nonces.consume(TENANT_A, anonymous), true)
+        assert.equal(await store.nonces.consume(TENANT_A, anonymous, ''), false, 'an empty appraisal id names nobody')
+      })
+
+      it('lets exactly one of 100 concurrent appraisals consume a nonce', async () => {
+        const nonce = newNonce()
+        await store.nonces.issue(TENANT_A, nonce, 60)
+        const outcomes = await Promise.all(Array.from({ length: 100 }, () => store.nonces.consume(TENANT_A, nonce, randomUUID())))
+        assert.equal(outcomes.filter(Boolean).length, 1)
+      })
+
       it('scopes nonces by tenant', async () => {
         const nonce = newNonce()
         await store.nonces.issue(TENANT_A, nonce, 60)
@@ -263,14 +285,22 @@ export function storeContract(name: string, make: () => Promise<StoreHarness>): 
         assert.equal(await store.results.get(TENANT_A, randomUUID()), undefined)
       })
 
-      it('replaces a record put again under the same id', async () => {
-        const queued: AppraisalRecord = { id: randomUUID(), tenant: TENANT_A, status: 'queued', createdAt: 1 }
-        await store.results.put(queued, 60)
-        assert.deepEqual(await store.results.get(TENANT_A, queued.id), queued)
+      it('keeps the first record put under an id, and returns the stored one to every put', async () => {
+        const first = newRecord()
+        assert.deepEqual(await store.results.put(first, 60), first)
         const fault = { code: 'ERR_VERIFIER_INTERNAL', title: 'Internal verifier error' }
-        const failed = newRecord({ id: queued.id, status: 'failed', fault })
-        await store.results.put(failed, 60)
-        assert.deepEqual(await store.results.get(TENANT_A, queued.id), failed)
+        const second = newRecord({ id: first.id, status: 'failed', fault })
+        assert.deepEqual(await store.results.put(second, 60), first, 'a second put answers with the first record')
+        assert.deepEqual(await store.results.get(TENANT_A, first.id), first, 'the first record is kept')
+      })
+
+      it('of 20 concurrent puts under one id, one is stored and all of them return it', async () => {
+        const id = randomUUID()
+        const records = Array.from({ length: 20 }, (_, i) => newRecord({ id, completedAt: 1000 + i }))
+        const answers = await Promise.all(records.map((r) => store.results.put(r, 60)))
+        const stored = await store.results.get(TENANT_A, id)
+        assert.ok(stored !== undefined && records.some((r) => r.completedAt === stored.completedAt))
+        for (const a of answers) assert.deepEqual(a, stored)
       })
 
       it('stores a record whose room was reserved, and takes back an unused reservation', async () => {
