@@ -429,8 +429,10 @@ describe('generic EAT appraisal', () => {
       const good = (await appraiseEat({ tenant: TENANT, token: t(DEVICE_UEID) }, d))[EAT_SUBMOD]!
       assert.equal(good.vector['instance-identity'], 2)
       assert.deepEqual(good.attester, { keySource: 'x5t', ueid: DEVICE_UEID, x5tS256: thumb, spkiS256: new Uint8Array(Buffer.from(leafKey.publicKey.spkiSha256, 'hex')) })
-      await store.nonces.issue(TENANT, new Uint8Array(16).fill(7), 60)
-      const bad = (await appraiseEat({ tenant: TENANT, token: t(OTHER_UEID) }, d))[EAT_SUBMOD]!
+      // A used nonce stays used for its lifetime: the second token is appraised against a fresh store.
+      const again = createMemoryStore({ nowMs: () => PKI_NOW * 1000 })
+      await again.nonces.issue(TENANT, new Uint8Array(16).fill(7), 60)
+      const bad = (await appraiseEat({ tenant: TENANT, token: t(OTHER_UEID) }, { ...d, nonces: again.nonces }))[EAT_SUBMOD]!
       assert.equal(bad.vector['instance-identity'], 96)
     })
   })

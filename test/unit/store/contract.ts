@@ -117,6 +117,14 @@ export function storeContract(name: string, make: () => Promise<StoreHarness>): 
         assert.equal(await store.nonces.consume(TENANT_A, anonymous, ''), false, 'an empty appraisal id names nobody')
       })
 
+      it('does not revive a used nonce by issuing it again within its lifetime', async () => {
+        const nonce = newNonce()
+        await store.nonces.issue(TENANT_A, nonce, 60)
+        assert.equal(await store.nonces.consume(TENANT_A, nonce, randomUUID()), true)
+        await store.nonces.issue(TENANT_A, nonce, 60)
+        assert.equal(await store.nonces.consume(TENANT_A, nonce, randomUUID()), false)
+      })
+
       it('lets exactly one of 100 concurrent appraisals consume a nonce', async () => {
         const nonce = newNonce()
         await store.nonces.issue(TENANT_A, nonce, 60)
