@@ -98,7 +98,8 @@ function startProcess(args: string[], env: Record<string, string>): ChildProcess
   return spawn(process.execPath, [join(ROOT, 'dist/main/cli.js'), ...args], {
     cwd: ROOT,
     // One client drives the whole load: per-client rate limits would measure the limiter, not Assay.
-    env: { ...process.env, ASSAY_RATE_LIMIT_POINTS: '0', ...env },
+    // One autocannon client sends everything: rate limits are off unless ASSAY_RATE_LIMIT_POINTS says otherwise.
+    env: { ASSAY_RATE_LIMIT_POINTS: '0', ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'inherit'],
   })
 }
@@ -124,6 +125,10 @@ async function startService(mode: string, port: number): Promise<Service> {
     ASSAY_REFERENCE_VALUES_DIR: join(ROOT, 'examples/reference-values'),
     ASSAY_ALLOW_PUBLISHED_KEYS: 'true',
     ASSAY_MAX_QUEUE_DEPTH: '1000000',
+    // The bench issues every nonce before it drives the load (tens of thousands outstanding at once),
+    // and queues far more than a deployment would: the embedded store and queue get room for that.
+    ASSAY_STORE_MAX_BYTES: String(1024 * 1024 * 1024),
+    ASSAY_QUEUE_MAX_BYTES: String(512 * 1024 * 1024),
   }
   const children: ChildProcess[] = []
   if (mode === 'redis') {

@@ -35,7 +35,7 @@ export function sendProblem(req: Request, res: Response, err: unknown, options: 
   const error = toVerifierError(err)
   // Evidence errors that reach HTTP (e.g. a request-time media type sniff) are the client's doing.
   const status = error.family === 'evidence' ? 400 : error.status
-  if (error.family === 'fault') options.log?.(`${req.method} ${req.path}: ${error.code}`, err)
+  if (error.family === 'fault' && options.log !== undefined) logFault(options.log, `${req.method} ${req.path}`, error, err)
   const body: Record<string, unknown> = {
     type: options.typeBase + typeSlug(error.code),
     title: error.title,
@@ -63,4 +63,29 @@ export function sendProblem(req: Request, res: Response, err: unknown, options: 
     return
   }
   res.status(status).type(PROBLEM_MEDIA_TYPE).send(JSON.stringify(body))
+}
+
+/** How often one 503 fault (load shedding, a backing service down) is logged: once per this many ms. */
+const UNAVAILABLE_LOG_INTERVAL_MS = 10_000
+const unavailableLog = new Map<string, { at: number; suppressed: number }>()
+
+/**
+ * Logs a fault. A 503 (queue or store full, Redis down) is what a flood or an outage produces on
+ * every request: logging each with its stack would make every refused request cost more than an
+ * answered one, so each such code is logged once per interval with the number left out since.
+ */
+function logFault(log: (message: string, err: unknown) => void, where: string, error: VerifierError, err: unknown): void {
+  if (error.status !== 503) {
+    log(`${where}: ${error.code}`, err)
+    return
+  }
+  const now = Date.now()
+  const last = unavailableLog.get(error.code)
+  if (last !== undefined && now - last.at < UNAVAILABLE_LOG_INTERVAL_MS) {
+    last.suppressed++
+    return
+  }
+  const since = last === undefined || last.suppressed === 0 ? '' : ` (${last.suppressed} more since the last report)`
+  unavailableLog.set(error.code, { at: now, suppressed: 0 })
+  log(`${where}: ${error.code}${since}`, err)
 }

@@ -171,9 +171,16 @@ export function createMemoryStoreWithPersistence(
   const nowMs = options.nowMs ?? Date.now
   const warn = options.onWarning ?? ((message: string) => void process.stderr.write(`assay store: ${message}\n`))
   const maxBytes = options.maxBytes ?? DEFAULTS.maxBytes
-  // An issued nonce is `true`; a consumed one keeps its entry until its TTL, holding who used it.
-  const nonceMap = new ExpiringMap<true | { readonly usedBy: string }>(
-    { maxEntries: options.maxNonces ?? DEFAULTS.maxNonces, maxBytes: maxBytes / 8, sizeOf: nonceBytes },
+  const nonceMap = new ExpiringMap<true>(
+    { maxEntries: options.maxNonces ?? DEFAULTS.maxNonces, maxBytes: (maxBytes * 3) / 32, sizeOf: nonceBytes },
+    nowMs,
+  )
+  // A consumed nonce leaves nonceMap at once (its room is free again) and leaves here who consumed it,
+  // until the nonce would have expired, so that appraisal's retry is not refused by its own try. This
+  // map is a courtesy to retries, not a guard: when it is full no marker is kept and such a retry is
+  // refused (fails closed), but no nonce is ever usable twice by two appraisals.
+  const usedNonces = new ExpiringMap<string>(
+    { maxEntries: options.maxNonces ?? DEFAULTS.maxNonces, maxBytes: maxBytes / 32, sizeOf: (key, by) => nonceBytes(key) + by.length },
     nowMs,
   )
   const sessionMap = new ExpiringMap<Session>(
@@ -239,6 +246,7 @@ export function createMemoryStoreWithPersistence(
 
   const sweeper = setInterval(() => {
     nonceMap.sweep()
+    usedNonces.sweep()
     sessionMap.sweep()
     resultMap.sweep()
     workerMap.sweep()
@@ -250,13 +258,17 @@ export function createMemoryStoreWithPersistence(
       const key = nonceMapKey(tenant, nonce)
       assertTtlSeconds(ttlSeconds)
       // Like Redis SET NX: re-issuing an outstanding nonce must not extend its life.
-      if (nonceMap.get(key) === undefined) stored(nonceMap.set(key, true, nowMs() + ttlSeconds * 1000), 'nonces')
+      if (nonceMap.get(key) === undefined && usedNonces.get(key) === undefined) stored(nonceMap.set(key, true, nowMs() + ttlSeconds * 1000), 'nonces')
     },
     async consume(tenant, nonce, appraisalId) {
       const key = nonceMapKey(tenant, nonce)
-      const state = nonceMap.get(key)
-      if (state === true) return nonceMap.replace(key, { usedBy: appraisalId ?? '' })
-      return state !== undefined && appraisalId !== undefined && appraisalId !== '' && state.usedBy === appraisalId
+      const expiresAt = nonceMap.expiresAt(key)
+      if (expiresAt !== undefined) {
+        nonceMap.delete(key)
+        usedNonces.set(key, appraisalId ?? '', expiresAt)
+        return true
+      }
+      return appraisalId !== undefined && appraisalId !== '' && usedNonces.get(key) === appraisalId
     },
   }
 

@@ -74,6 +74,11 @@ export class ExpiringMap<V> {
     return this.#live(key)?.value
   }
 
+  /** When the entry under `key` expires (ms), or undefined when absent or expired. */
+  expiresAt(key: string): number | undefined {
+    return this.#live(key)?.expiresAt
+  }
+
   /**
    * Sets `key` to expire at `expiresAt` (ms), replacing any entry. An entry already expired is not
    * stored (`expired`, and any old entry is gone); one that does not fit the bounds even after a sweep

@@ -253,8 +253,7 @@ describe('memory store persistence', () => {
 
 describe('memory store bounds', () => {
   it('refuses a nonce past the cap with ERR_STORE_FULL, and every live nonce stays usable', async () => {
-    let now = 1_732_000_000_000
-    const store = createMemoryStore({ maxNonces: 2, nowMs: () => now })
+    const store = createMemoryStore({ maxNonces: 2 })
     const [a, b, c] = [1, 2, 3].map(() => new Uint8Array(randomBytes(8))) as [Uint8Array, Uint8Array, Uint8Array]
     await store.nonces.issue('default', a, 60)
     await store.nonces.issue('default', b, 10)
@@ -263,9 +262,7 @@ describe('memory store bounds', () => {
     assert.equal(await store.nonces.consume('default', b), true)
     assert.equal(await store.nonces.consume('default', a), true)
     assert.equal(await store.nonces.consume('default', c), false)
-    // A used nonce keeps its place until its TTL (a retried appraisal may consume it again): still full.
-    await assert.rejects(store.nonces.issue('default', c, 30), (err) => isVerifierError(err, 'ERR_STORE_FULL'))
-    now += 11_000
+    // A used nonce frees its room at once (only a small marker of who used it stays, for retries).
     await store.nonces.issue('default', c, 30)
     assert.equal(await store.nonces.consume('default', c), true)
     await store.close()
