@@ -48,16 +48,18 @@ export const hostileBytesArb: fc.Arbitrary<Uint8Array> = fc.oneof(
     }),
 )
 
+// Bigints stop at -2^64 + 1: values are also encoded (signed as claims), and encodeCbor refuses
+// -2^64 rather than let cbor-x write it as a bignum (decoding -2^64 is a unit test of cbor.ts).
 const cborKeyArb: fc.Arbitrary<CborKey> = fc.oneof(
   fc.integer({ min: -300, max: 3000 }),
   fc.string({ maxLength: 12 }),
-  fc.bigInt({ min: -(2n ** 64n), max: 2n ** 64n - 1n }).filter((b) => b > BigInt(Number.MAX_SAFE_INTEGER) || b < -BigInt(Number.MAX_SAFE_INTEGER)),
+  fc.bigInt({ min: 1n - 2n ** 64n, max: 2n ** 64n - 1n }).filter((b) => b > BigInt(Number.MAX_SAFE_INTEGER) || b < -BigInt(Number.MAX_SAFE_INTEGER)),
 )
 
 const cborLeafArb: fc.Arbitrary<CborValue> = fc.oneof(
   fc.integer(),
   fc.constantFrom(0, 1, -1, 23, 24, 255, 256, 65535, 65536, 2 ** 32 - 1, 2 ** 32, Number.MAX_SAFE_INTEGER, -Number.MAX_SAFE_INTEGER),
-  fc.bigInt({ min: -(2n ** 64n), max: 2n ** 64n - 1n }).filter((b) => b > BigInt(Number.MAX_SAFE_INTEGER) || b < -BigInt(Number.MAX_SAFE_INTEGER)),
+  fc.bigInt({ min: 1n - 2n ** 64n, max: 2n ** 64n - 1n }).filter((b) => b > BigInt(Number.MAX_SAFE_INTEGER) || b < -BigInt(Number.MAX_SAFE_INTEGER)),
   fc.string({ maxLength: 40 }),
   fc.string({ unit: 'grapheme', maxLength: 10 }),
   fc.uint8Array({ maxLength: 80 }),

@@ -82,6 +82,14 @@ describe('cbor façade: values', () => {
     assert.deepEqual([...encodeCbor(new CborFloat(1.5))], [0xfb, 0x3f, 0xf8, 0, 0, 0, 0, 0, 0])
   })
 
+  it('encodes integers beyond 32 bits as integers (cbor-x alone writes a float64), and refuses -2^64', () => {
+    assert.equal(Buffer.from(encodeCbor(2 ** 32)).toString('hex'), '1b0000000100000000')
+    assert.equal(Buffer.from(encodeCbor(-(2 ** 32) - 1)).toString('hex'), '3b0000000100000000')
+    assert.equal(decodeCbor(encodeCbor(Number.MAX_SAFE_INTEGER)), Number.MAX_SAFE_INTEGER)
+    assert.equal(Buffer.from(encodeCbor(1n - 2n ** 64n)).toString('hex'), '3bfffffffffffffffe')
+    assert.throws(() => encodeCbor(-(2n ** 64n)), TypeError)
+  })
+
   it('encodes definite-length maps with integer keys as cbor-x would not by default', () => {
     assert.deepEqual([...encodeCbor(new Map([[1, -7]]))], [0xa1, 0x01, 0x26])
     assert.deepEqual([...encodeCbor(new CborTag(18, [new Uint8Array([1])]))], [0xd2, 0x81, 0x41, 0x01])
