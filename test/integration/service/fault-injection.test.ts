@@ -20,7 +20,9 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { after, describe, it } from 'node:test'
+import { Redis } from 'ioredis'
 import { encodeCbor } from '../../../src/cose/cbor.js'
+import { bullmqPrefix, QUEUE_NAME } from '../../../src/queue/names.js'
 import { base64urlDecode } from '../../../src/util/base64url.js'
 import { keys, MEDIA, psaClaims, referenceValueDocument } from '../../fuzz/corpus.js'
 import { signSign1 } from '../../helpers/cose.js'
@@ -212,20 +214,39 @@ describe('fault injection on Redis', { timeout: 180_000 }, () => {
       }
       const loaders = Array.from({ length: 6 }, loader)
 
-      // A burst just before each fault leaves a backlog, so both workers hold jobs when it strikes.
+      // Each fault strikes during a burst, once the queue shows jobs being worked on (BullMQ's active
+      // list), so jobs are in flight when it strikes whatever the machine's speed.
       const burst = (n: number) => Promise.all(Array.from({ length: n }, () => submitOne().catch(() => count('burst error'))))
+      const activeKey = `${bullmqPrefix(prefix)}:${QUEUE_NAME}:active`
+      const whenBusy = async (least: number): Promise<void> => {
+        const client = new Redis({ host: '127.0.0.1', port: redisPort, lazyConnect: true, maxRetriesPerRequest: 1 })
+        await client.connect()
+        try {
+          const deadline = Date.now() + 20_000
+          while ((await client.llen(activeKey)) < least) {
+            if (Date.now() > deadline) throw new Error(`fewer than ${least} jobs were active within 20 s`)
+            await sleep(2)
+          }
+        } finally {
+          client.disconnect()
+        }
+      }
       await sleep(3000)
-      await burst(200)
+      const firstBurst = burst(400)
+      await whenBusy(4)
       const beforeKill = accepted.size
       const idsBeforeKill = new Set(accepted.keys())
       workerA.child.kill('SIGKILL')
       await workerA.exited
+      await firstBurst
       await sleep(2000)
-      await burst(200)
+      const secondBurst = burst(400)
+      await whenBusy(4)
       const beforeRedis = accepted.size
       const idsBeforeRedis = new Set(accepted.keys())
       redis.child.kill('SIGKILL')
       await redis.exited
+      await secondBurst
       await sleep(1000)
       redis = start(REDIS_SERVER!, [...redisArgs, ...redisExtra], {}, /Ready to accept connections/)
       await redis.ready
