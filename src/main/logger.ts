@@ -89,8 +89,10 @@ export function createProcessLogger(options: LoggerOptions = {}): ProcessLogger 
     info: (message, fields) => logger.info(fields ?? {}, tag(message)),
     warn: (message, fields) => logger.warn(fields ?? {}, tag(message)),
     log(message, err) {
-      if (err === undefined) logger.info(tag(message))
-      else logger.error({ err }, tag(message))
+      // The `log(message, err?)` callback has no level: a message it marks as a warning is one.
+      if (err !== undefined) logger.error({ err }, tag(message))
+      else if (message.startsWith('WARNING: ')) logger.warn(tag(message))
+      else logger.info(tag(message))
     },
   }
 }

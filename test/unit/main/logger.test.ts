@@ -32,6 +32,15 @@ describe('process logger', () => {
     assert.deepEqual([e.cause.type, e.cause.message], ['TypeError', 'inner'])
   })
 
+  it('logs a message marked WARNING: at warn level, to stderr', () => {
+    const out = sink()
+    const err = sink()
+    const logger = createProcessLogger({ stdout: out.stream, stderr: err.stream })
+    logger.log('WARNING: TEST MODE')
+    assert.deepEqual(out.lines().filter((l) => l['level'] === 30), [])
+    assert.deepEqual(err.lines().map((l) => [l['level'], l['msg']]), [[40, '[assay] WARNING: TEST MODE']])
+  })
+
   it('redacts URL credentials in messages, error messages, stacks and causes, and censors credential fields', () => {
     const out = sink()
     const err = sink()
