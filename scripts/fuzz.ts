@@ -20,7 +20,7 @@
  * directory named in the summary. Runs are reproducible: `--seed` fixes every generated input.
  */
 import { spawn, type ChildProcess } from 'node:child_process'
-import { connect, createServer } from 'node:net'
+import { connect } from 'node:net'
 import { Agent, request as httpRequest, type IncomingHttpHeaders } from 'node:http'
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -33,6 +33,7 @@ import { KID, keys, MEDIA, pipelineSeeds, referenceValueDocument, signJwt, vecto
 import { TARGETS } from '../test/fuzz/properties.js'
 import { signSign1 } from '../test/helpers/cose.js'
 import { utf8 } from '../src/util/bytes.js'
+import { freePort } from '../test/helpers/redis-server.js'
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url))
 
@@ -374,16 +375,6 @@ function send(base: URL, agent: Agent, r: FuzzRequest, timeoutMs: number): Promi
   })
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer()
-    srv.once('error', reject)
-    srv.listen(0, '127.0.0.1', () => {
-      const port = (srv.address() as { port: number }).port
-      srv.close(() => resolve(port))
-    })
-  })
-}
 
 function rssOf(pid: number | undefined): number | undefined {
   if (pid === undefined) return undefined

@@ -15,7 +15,6 @@ import assert from 'node:assert/strict'
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process'
 import { randomUUID } from 'node:crypto'
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
-import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -26,6 +25,7 @@ import { bullmqPrefix, QUEUE_NAME } from '../../../src/queue/names.js'
 import { base64urlDecode } from '../../../src/util/base64url.js'
 import { keys, MEDIA, psaClaims, referenceValueDocument } from '../../fuzz/corpus.js'
 import { signSign1 } from '../../helpers/cose.js'
+import { freePort } from '../../helpers/redis-server.js'
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url))
 
@@ -38,16 +38,6 @@ function redisServerPath(): string | undefined {
 }
 const REDIS_SERVER = redisServerPath()
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer()
-    srv.once('error', reject)
-    srv.listen(0, '127.0.0.1', () => {
-      const port = (srv.address() as { port: number }).port
-      srv.close(() => resolve(port))
-    })
-  })
-}
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
