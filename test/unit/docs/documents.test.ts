@@ -13,6 +13,7 @@
  * - Routes: every code span that starts with one of the API's route prefixes is a path of
  *   `openapi.yaml`.
  * - Reason codes: docs/relying-parties.md lists exactly the reason codes the appraisal sets.
+ * - Problems: openapi.yaml's Problem schema has the members `sendProblem` writes.
  */
 import assert from 'node:assert/strict'
 import { existsSync, readdirSync, readFileSync } from 'node:fs'
@@ -20,6 +21,7 @@ import { join, relative } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { describe, it } from 'node:test'
 import { parse as parseYaml } from 'yaml'
+import { PROBLEM_MEMBERS } from '../../../src/api/problem.js'
 import { ENV_NAMES } from '../../../src/config/load.js'
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url))
@@ -180,3 +182,13 @@ describe('docs/relying-parties.md', () => {
   })
 })
 
+describe('openapi.yaml', () => {
+  it('describes the problem members that are sent (PROBLEM_MEMBERS, as docs/errors.md does)', () => {
+    const spec = parseYaml(readFileSync(join(ROOT, 'openapi.yaml'), 'utf8')) as {
+      components: { schemas: { Problem: { properties: Record<string, unknown>; required: string[] } } }
+    }
+    const problem = spec.components.schemas.Problem
+    assert.deepEqual(Object.keys(problem.properties).sort(), PROBLEM_MEMBERS.map((m) => m.name).sort())
+    for (const name of problem.required) assert.ok(PROBLEM_MEMBERS.find((m) => m.name === name)?.always, `${name} is always sent`)
+  })
+})
