@@ -9,6 +9,20 @@ import { VerifierError } from '../errors/errors.js'
 
 export const PROBLEM_MEDIA_TYPE = 'application/problem+json'
 
+/**
+ * The members a problem body can have, in the order `sendProblem` writes them, and when each is
+ * present. `docs/errors.md` is generated from this list, and a test checks real responses against it.
+ */
+export const PROBLEM_MEMBERS: readonly { readonly name: string; readonly always: boolean; readonly meaning: string }[] = [
+  { name: 'type', always: true, meaning: 'the problem type: the configured base followed by the code\'s slug' },
+  { name: 'title', always: true, meaning: 'the catalogue title of the code' },
+  { name: 'status', always: true, meaning: 'the HTTP status, repeated' },
+  { name: 'code', always: true, meaning: 'the stable error code (`ERR_…`)' },
+  { name: 'instance', always: true, meaning: 'the request path and query' },
+  { name: 'detail', always: false, meaning: 'what exactly was wrong, when it says more than the title; never for a fault' },
+  { name: 'faultId', always: false, meaning: 'the id under which a fault was logged, for an appraisal that failed' },
+]
+
 /** `Retry-After` of a 503 for a backing service that is down (Redis reconnects within about 2 s). */
 const UNAVAILABLE_RETRY_AFTER_SECONDS = 2
 
