@@ -8,7 +8,7 @@ import { Router, type Request, type Response } from 'express'
 import { VerifierError } from '../../errors/errors.js'
 import { DEFAULT_TENANT, type Session } from '../../store/types.js'
 import type { ApiDeps } from '../deps.js'
-import { admit, bodyBytes, checkEvidenceMediaType, rawBody, submit } from '../http.js'
+import { admit, bodyBytes, checkEvidenceMediaType, rawBody, refuseOtherMethods, submit } from '../http.js'
 import { nonceSize, withReservedResult } from './appraisals.js'
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/
@@ -97,7 +97,7 @@ export function challengeResponseRoutes(deps: ApiDeps): Router {
     res.status(204).end()
   })
 
-  return router
+  return refuseOtherMethods(router)
 }
 
 /**

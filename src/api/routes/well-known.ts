@@ -1,9 +1,7 @@
-/** Keys and discovery: `/.well-known/jwks.json`, Veraison's verification discovery, the contract. */
-import { readFileSync } from 'node:fs'
+/** Keys and discovery: `/.well-known/jwks.json`, Veraison's verification discovery. */
 import { Router, type Request, type Response } from 'express'
 import type { ApiDeps } from '../deps.js'
-
-const OPENAPI = readFileSync(new URL('../../../openapi.yaml', import.meta.url), 'utf8')
+import { refuseOtherMethods } from '../http.js'
 
 export function wellKnownRoutes(deps: ApiDeps): Router {
   const router = Router()
@@ -23,9 +21,5 @@ export function wellKnownRoutes(deps: ApiDeps): Router {
     })
   })
 
-  router.get('/openapi.yaml', (_req: Request, res: Response) => {
-    res.type('application/yaml').send(OPENAPI)
-  })
-
-  return router
+  return refuseOtherMethods(router)
 }
