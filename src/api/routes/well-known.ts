@@ -7,7 +7,10 @@ export function wellKnownRoutes(deps: ApiDeps): Router {
   const router = Router()
 
   router.get('/.well-known/jwks.json', (_req: Request, res: Response) => {
-    res.setHeader('Cache-Control', 'public, max-age=300')
+    // A relying party may keep this for max-age; a rotated-in key signs only after that has passed
+    // (earKeyPublishAheadSeconds is at least max-age plus the key store's reload interval).
+    const maxAge = deps.config.jwksMaxAgeSeconds
+    res.setHeader('Cache-Control', maxAge === 0 ? 'no-cache' : `public, max-age=${maxAge}`)
     res.type('application/jwk-set+json').send(JSON.stringify(deps.results.jwks()))
   })
 
