@@ -12,6 +12,7 @@ import type { ApiDeps } from './deps.js'
 export type { ApiDeps } from './deps.js'
 import { appraisalRoutes } from './routes/appraisals.js'
 import { challengeResponseRoutes } from './routes/challenge-response.js'
+import { docsRoutes } from './routes/docs.js'
 import { operationsRoutes } from './routes/operations.js'
 import { wellKnownRoutes } from './routes/well-known.js'
 
@@ -54,6 +55,7 @@ export function createApp(deps: ApiDeps): express.Express {
   app.use(operationsRoutes(deps))
   if (deps.limiter !== undefined) app.use(rateLimit(deps.limiter))
   app.use(wellKnownRoutes(deps))
+  app.use(docsRoutes(deps))
   app.use('/challenge-response/v1', mount('/challenge-response/v1'), challengeResponseRoutes(deps))
   app.use('/v1', mount('/v1'), appraisalRoutes(deps))
 

@@ -1,6 +1,6 @@
 /** Small HTTP helpers shared by the routes: body reading, negotiation, waiting, admission. */
 import { randomUUID } from 'node:crypto'
-import type { RequestHandler } from 'express'
+import type { RequestHandler, Router } from 'express'
 import { VerifierError, isVerifierError } from '../errors/errors.js'
 import { tryParseMediaType } from '../evidence/media-type.js'
 import type { AppraisalJob, JobOutcome } from '../queue/types.js'
@@ -209,4 +209,41 @@ function splitOutsideQuotes(header: string): string[] {
   }
   parts.push(header.slice(start))
   return parts
+}
+
+interface RouteLayer {
+  readonly route?: { readonly path: unknown; readonly methods: Readonly<Record<string, boolean | undefined>> }
+}
+
+/**
+ * Ends `router`: on every path it has a route for, `OPTIONS` is answered with 204 and `Allow`, and
+ * any other method it does not route is refused with 405 `ERR_METHOD_NOT_ALLOWED` and `Allow`
+ * (RFC 9110 §15.5.6), not with the 404 of a path that does not exist. `HEAD` goes with `GET`.
+ * Call it after the router's last route.
+ */
+export function refuseOtherMethods(router: Router): Router {
+  const methods = new Map<string, Set<string>>()
+  for (const layer of router.stack as readonly RouteLayer[]) {
+    const route = layer.route
+    if (route === undefined || typeof route.path !== 'string') continue
+    const set = methods.get(route.path) ?? new Set<string>()
+    for (const [method, on] of Object.entries(route.methods)) {
+      if (on !== true || method === '_all') continue
+      set.add(method.toUpperCase())
+      if (method === 'get') set.add('HEAD')
+    }
+    methods.set(route.path, set)
+  }
+  for (const [path, set] of methods) {
+    const allow = [...set].join(', ')
+    router.options(path, (_req, res) => {
+      res.setHeader('Allow', allow)
+      res.status(204).end()
+    })
+    router.all(path, (req, res, next) => {
+      res.setHeader('Allow', allow)
+      next(new VerifierError('ERR_METHOD_NOT_ALLOWED', `${req.method} is not allowed here; use ${allow}`))
+    })
+  }
+  return router
 }

@@ -51,7 +51,8 @@ import { DEFAULT_SKEW_SECONDS } from '../evidence/time-claims.js'
 import { isNonceSize } from '../evidence/eat/nonce.js'
 import { mayClaimClass, mayClaimUeid, onlyUeid, SPEAKS_FOR_NOTHING, type SpeaksFor } from '../evidence/speaks-for.js'
 import type { AttesterName } from '../results/ear.js'
-import type { NonceStore, TenantId } from '../store/types.js'
+import type { NonceStore, NonceUse, TenantId } from '../store/types.js'
+import { nonceRefusal } from './nonce-refusal.js'
 import type { Clock } from '../util/clock.js'
 import { base64urlDecode } from '../util/base64url.js'
 import { fromHex, toHex, utf8 } from '../util/bytes.js'
@@ -246,19 +247,22 @@ async function freshness(
   }
   if (nonces.length > 0) {
     // The Evidence names its freshness: only that nonce can provide it, never a recent iat.
+    let refused: Exclude<NonceUse, 'consumed'> = 'unknown'
     for (const nonce of nonces) {
-      if (isNonceSize(nonce) && (await deps.nonces.consume(input.tenant, nonce))) {
-        return { nonce }
-      }
+      if (!isNonceSize(nonce)) continue
+      const use = await deps.nonces.consume(input.tenant, nonce)
+      if (use === 'consumed') return { nonce }
+      // Of several refused nonces, the most telling reason is reported: a replay, then an expiry.
+      if (use === 'used' || (use === 'expired' && refused === 'unknown')) refused = use
     }
-    return new VerifierError('ERR_CLAIMS_NONCE_REPLAYED', 'eat_nonce was not issued by this verifier to this tenant, has expired, or was already used')
+    return nonceRefusal(refused)
   }
   if (profile.freshness === 'nonce') return new VerifierError('ERR_PROFILE_CLAIM_MISSING', 'the profile requires a verifier nonce')
   const iat = claims.iat === undefined ? undefined : Number(claims.iat)
   const now = deps.clock.nowSeconds()
   // A future iat beyond the skew was refused with the other time claims.
   if (iat === undefined || now - iat > profile.maxAgeSeconds) {
-    return new VerifierError('ERR_CLAIMS_NONCE_REPLAYED', `no eat_nonce, and no iat within ${profile.maxAgeSeconds} s`)
+    return new VerifierError('ERR_CLAIMS_STALE', `no eat_nonce, and no iat within ${profile.maxAgeSeconds} s`)
   }
   return {}
 }

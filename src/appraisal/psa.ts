@@ -16,11 +16,12 @@
  *
  * The result names the attester: its Instance ID (a UEID) and the SHA-256 of its key's SPKI.
  */
-import { VerifierError, isVerifierError } from '../errors/errors.js'
+import { isVerifierError } from '../errors/errors.js'
 import type { PsaClaims, PsaSoftwareComponent } from '../evidence/psa/claims.js'
 import { verifyPsaToken } from '../evidence/psa/verify.js'
 import { DEFAULT_SKEW_SECONDS } from '../evidence/time-claims.js'
 import type { NonceStore, TenantId } from '../store/types.js'
+import { nonceRefusal } from './nonce-refusal.js'
 import type { Clock } from '../util/clock.js'
 import { bytesEqual, toHex } from '../util/bytes.js'
 import type { Endorsements, PsaReferenceComponent, PsaTrustAnchor } from './endorsements.js'
@@ -80,9 +81,12 @@ export async function appraisePsa(input: PsaAppraisalInput, deps: PsaAppraisalDe
 
   // The session nonce was matched during verification; otherwise the nonce must be one this
   // verifier issued to this tenant, consumed here, once. Only a nonce verified so is echoed.
-  if (input.sessionNonce === undefined && !(await deps.nonces.consume(input.tenant, claims.nonce))) {
-    const e = new VerifierError('ERR_CLAIMS_NONCE_REPLAYED')
-    return allClaims(99, e.code, 'eat_nonce was not issued by this verifier to this tenant, has expired, or was already used')
+  if (input.sessionNonce === undefined) {
+    const use = await deps.nonces.consume(input.tenant, claims.nonce)
+    if (use !== 'consumed') {
+      const e = nonceRefusal(use)
+      return allClaims(99, e.code, e.message)
+    }
   }
   const verifiedNonce = input.sessionNonce ?? claims.nonce
 

@@ -31,6 +31,7 @@ export const ENV_NAMES: Readonly<Record<keyof Config, string>> = {
   earKeyFile: 'ASSAY_EAR_KEY_FILE',
   earLifetimeSeconds: 'ASSAY_EAR_LIFETIME_SECONDS',
   earKeyPublishAheadSeconds: 'ASSAY_EAR_KEY_PUBLISH_AHEAD_SECONDS',
+  jwksMaxAgeSeconds: 'ASSAY_JWKS_MAX_AGE_SECONDS',
   verifierDeveloper: 'ASSAY_VERIFIER_DEVELOPER',
   verifierBuild: 'ASSAY_VERIFIER_BUILD',
   nonceTtlSeconds: 'ASSAY_NONCE_TTL_SECONDS',

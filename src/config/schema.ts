@@ -6,6 +6,24 @@ import { z } from 'zod'
 
 const seconds = (def: number, max: number) => z.coerce.number().int().min(1).max(max).default(def)
 
+/** How often every process re-reads the EAR key store, so a rotation by another process reaches it. */
+export const EAR_KEY_RELOAD_SECONDS = 5
+
+/**
+ * Slack the key publish-ahead keeps beyond the JWKS cache lifetime and the reload interval: for
+ * clocks of different hosts that disagree by a few seconds, and whole-second key times.
+ */
+export const EAR_KEY_PUBLISH_SLACK_SECONDS = 10
+
+/**
+ * The shortest publish-ahead that lets a relying party honouring the JWKS `max-age` verify every
+ * EAR across a rotation: a JWKS fetched just before a process saw the new key is cached for
+ * `max-age` more, and the new key must not sign before that copy is stale.
+ */
+export function minPublishAheadSeconds(jwksMaxAgeSeconds: number): number {
+  return jwksMaxAgeSeconds + EAR_KEY_RELOAD_SECONDS + EAR_KEY_PUBLISH_SLACK_SECONDS
+}
+
 export const configSchema = z
   .object({
     /** Interface the HTTP API listens on. @defaultValue 127.0.0.1 */
@@ -38,10 +56,18 @@ export const configSchema = z
     /** EAR `exp` − `iat`; also how long a retired key stays in the JWKS. @defaultValue 3600 */
     earLifetimeSeconds: seconds(3600, 30 * 86400),
     /**
-     * After `assay rotate-key`, how long the new key is only published before it signs; every process
-     * re-reads the key store every 5 s, so keep this well above that. @defaultValue 30
+     * After `assay rotate-key`, how long the new key is only published before it signs. A relying
+     * party may cache the JWKS for `jwksMaxAgeSeconds`, and every process re-reads the key store every
+     * 5 s, so this must be at least `jwksMaxAgeSeconds` + 5 + 10 s (a start refuses less).
+     * @defaultValue 330
      */
-    earKeyPublishAheadSeconds: seconds(30, 86400),
+    earKeyPublishAheadSeconds: seconds(330, 86400),
+    /**
+     * `Cache-Control: max-age` of `/.well-known/jwks.json`: how long a relying party may keep the key
+     * set. 0 sends `no-cache`. Raising it means raising `earKeyPublishAheadSeconds` too.
+     * @defaultValue 300
+     */
+    jwksMaxAgeSeconds: z.coerce.number().int().min(0).max(86400).default(300),
     /** Verifier identity in every EAR (`ear_verifier_id`). */
     verifierDeveloper: z.string().min(1).default('https://github.com/assay-verifier'),
     verifierBuild: z.string().min(1).default('assay 0.1.0'),
@@ -112,5 +138,18 @@ export const configSchema = z
       .default(false),
   })
   .strict()
+  .superRefine((config, ctx) => {
+    const least = minPublishAheadSeconds(config.jwksMaxAgeSeconds)
+    if (config.earKeyPublishAheadSeconds < least) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['earKeyPublishAheadSeconds'],
+        message:
+          `${config.earKeyPublishAheadSeconds} s is too short: a relying party may cache the JWKS for ${config.jwksMaxAgeSeconds} s ` +
+          `(jwksMaxAgeSeconds) after a process has re-read the key store (every ${EAR_KEY_RELOAD_SECONDS} s), so a rotated-in key ` +
+          `must not sign for at least ${least} s; raise earKeyPublishAheadSeconds or lower jwksMaxAgeSeconds`,
+      })
+    }
+  })
 
 export type Config = Readonly<z.infer<typeof configSchema>>

@@ -9,7 +9,7 @@ import { join } from 'node:path'
 import type { AppraisalDeps } from '../appraisal/pipeline.js'
 import type { MemoryEndorsements } from '../appraisal/endorsements.js'
 import { loadReferenceValueDir } from '../appraisal/reference-values.js'
-import type { Config } from '../config/schema.js'
+import { EAR_KEY_RELOAD_SECONDS, type Config } from '../config/schema.js'
 import { createDefaultProfiles } from '../evidence/eat/profiles.js'
 import { createDefaultRegistry } from '../evidence/formats.js'
 import { createBullmqConsumer, createBullmqProducer } from '../queue/bullmq.js'
@@ -49,7 +49,6 @@ export interface BuildOptions {
 }
 
 const HEARTBEAT_SECONDS = 5
-const KEY_RELOAD_SECONDS = 5
 
 async function drain(producer: QueueProducer, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs
@@ -87,10 +86,11 @@ export async function buildServices(config: Config, options: BuildOptions): Prom
     dataDir: config.dataDir,
     lifetimeSeconds: config.earLifetimeSeconds,
     publishAheadSeconds: config.earKeyPublishAheadSeconds,
+    reloadIntervalSeconds: EAR_KEY_RELOAD_SECONDS,
     clock,
   })
-  // Rotations by another process (`assay rotate-key`) reach this one within KEY_RELOAD_SECONDS.
-  const keyReload = setInterval(() => void keys.reload().catch((err: unknown) => log('EAR key reload', err)), KEY_RELOAD_SECONDS * 1000)
+  // Rotations by another process (`assay rotate-key`) reach this one within EAR_KEY_RELOAD_SECONDS.
+  const keyReload = setInterval(() => void keys.reload().catch((err: unknown) => log('EAR key reload', err)), EAR_KEY_RELOAD_SECONDS * 1000)
   keyReload.unref()
   const store = embedded
     ? createMemoryStore({ dataDir: join(config.dataDir, 'store'), maxBytes: config.storeMaxBytes })

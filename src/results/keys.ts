@@ -27,6 +27,7 @@ import {
   type Es256SigningKey,
   type P256PublicJwk,
 } from '../crypto/sign.js'
+import { EAR_KEY_RELOAD_SECONDS } from '../config/schema.js'
 import { VerifierError, isVerifierError } from '../errors/errors.js'
 import type { Clock } from '../util/clock.js'
 import { createEarSigner, type EarSigner } from './sign.js'
@@ -48,6 +49,13 @@ export interface SigningKeyOptions {
    * @defaultValue 0
    */
   readonly publishAheadSeconds?: number
+  /**
+   * How often processes re-read the key store. A process that has not yet seen a rotation still
+   * signs with the previous key for up to this long after the new one activates, so a retired key
+   * stays published this much longer than `lifetimeSeconds`.
+   * @defaultValue EAR_KEY_RELOAD_SECONDS (5), the interval `main/` re-reads the store at
+   */
+  readonly reloadIntervalSeconds?: number
 }
 
 /** A public EAR verification key as published in the JWKS (a type alias: assignable to `JsonWebKey`). */
@@ -193,7 +201,8 @@ class KeyRing implements EarKeyManager {
   }
 
   private live(entry: KeyEntry, now: number): boolean {
-    return entry.retiredAt === undefined || entry.retiredAt + this.options.lifetimeSeconds > now
+    const grace = this.options.reloadIntervalSeconds ?? EAR_KEY_RELOAD_SECONDS
+    return entry.retiredAt === undefined || entry.retiredAt + this.options.lifetimeSeconds + grace > now
   }
 }
 

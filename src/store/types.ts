@@ -13,6 +13,25 @@
 export type TenantId = string
 export const DEFAULT_TENANT: TenantId = 'default'
 
+/**
+ * How long a nonce is remembered after its TTL ended, so that using it then is told apart:
+ * `expired` (never used) or `used`, instead of `unknown`. After that it is forgotten and reads as
+ * `unknown`, like a nonce that was never issued.
+ */
+export const NONCE_RECALL_SECONDS = 300
+
+/**
+ * What `NonceStore.consume` found:
+ * - `consumed`: issued to this tenant, within its TTL, and now used (by this appraisal);
+ * - `used`: issued, and already used by another appraisal (a replay), within its TTL and
+ *   {@link NONCE_RECALL_SECONDS} after it;
+ * - `expired`: issued, never used, and its TTL ended less than {@link NONCE_RECALL_SECONDS} ago;
+ * - `unknown`: none of these as far as the store knows: never issued (to this tenant), or forgotten
+ *   (its TTL and the recall time both passed), or, in embedded mode, issued before a restart (nonces
+ *   are not persisted) or used when the store's small map of used nonces was full.
+ */
+export type NonceUse = 'consumed' | 'used' | 'expired' | 'unknown'
+
 export interface NonceStore {
   /**
    * Records `nonce` as issued for `tenant`, usable once within `ttlSeconds`.
@@ -21,14 +40,14 @@ export interface NonceStore {
   issue(tenant: TenantId, nonce: Uint8Array, ttlSeconds: number): Promise<void>
   /**
    * Atomically consumes an issued, unexpired nonce. Of any number of concurrent calls for the same
-   * nonce exactly one returns true; an unknown, expired or already used nonce returns false.
+   * nonce exactly one gets `consumed`; the others learn why not (`used`, `expired`, `unknown`).
    *
    * With `appraisalId`, the nonce is consumed *by* that appraisal: a later call with the same id
-   * returns true again (until the nonce's TTL ends), so a retried job (a worker killed after the
-   * nonce was used, a Redis restart) is not refused by its own earlier try. Any other caller still
-   * gets false: the nonce is used once, by one appraisal.
+   * gets `consumed` again (until the nonce's TTL ends), so a retried job (a worker killed after the
+   * nonce was used, a Redis restart) is not refused by its own earlier try. Any other caller gets
+   * `used`: the nonce is used once, by one appraisal.
    */
-  consume(tenant: TenantId, nonce: Uint8Array, appraisalId?: string): Promise<boolean>
+  consume(tenant: TenantId, nonce: Uint8Array, appraisalId?: string): Promise<NonceUse>
 }
 
 export type SessionStatus = 'waiting' | 'processing' | 'complete' | 'failed'

@@ -8,7 +8,7 @@ import { VerifierError } from '../../errors/errors.js'
 import { DEFAULT_TENANT, type AppraisalRecord } from '../../store/types.js'
 import { base64urlEncode } from '../../util/base64url.js'
 import type { ApiDeps } from '../deps.js'
-import { admit, bodyBytes, checkEvidenceMediaType, negotiate, preferWaitSeconds, rawBody, submit } from '../http.js'
+import { admit, bodyBytes, checkEvidenceMediaType, negotiate, preferWaitSeconds, rawBody, refuseOtherMethods, submit } from '../http.js'
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/
 
@@ -139,7 +139,7 @@ export function appraisalRoutes(deps: ApiDeps): Router {
     res.status(200).json({ id, status: state })
   })
 
-  return router
+  return refuseOtherMethods(router)
 }
 
 /** Claims of an EAR JWT this verifier signed itself (the worker's output, not client input). */

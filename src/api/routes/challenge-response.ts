@@ -1,25 +1,81 @@
 /**
  * Veraison-compatible challenge/response sessions, so existing RATS clients work unchanged:
- * `POST newSession?nonceSize=N|nonce=<base64>`, then `POST session/{id}` with the Evidence,
+ * `POST newSession?nonceSize=N|nonce=<base64url>`, then `POST session/{id}` with the Evidence,
  * `GET` and `DELETE session/{id}`. Results use Veraison's EAR naming.
+ *
+ * Wire details follow Veraison's Go client (github.com/veraison/apiclient, `verification/`), which
+ * sends `nonce` as unpadded base64url, asks for `Accept: application/vnd.veraison.challenge-response-session+json`,
+ * decodes the session's `nonce` as unpadded base64url (strictly: padding or `+`/`/` fail it), takes
+ * 200 as final (it must read `complete`) and polls on 202. So the session document carries the
+ * nonce in unpadded base64url, as the native API and EARs do, and a submission whose appraisal is
+ * still running answers 202. On input both alphabets and both paddings are accepted, as older
+ * clients and Veraison's own server use padded base64url or base64.
  */
 import { createHash, randomBytes, randomUUID } from 'node:crypto'
 import { Router, type Request, type Response } from 'express'
 import { VerifierError } from '../../errors/errors.js'
 import { DEFAULT_TENANT, type Session } from '../../store/types.js'
 import type { ApiDeps } from '../deps.js'
-import { admit, bodyBytes, checkEvidenceMediaType, rawBody, submit } from '../http.js'
+import { tryParseMediaType } from '../../evidence/media-type.js'
+import { base64urlEncode, decodeBase64Lenient, type Base64Refusal } from '../../util/base64url.js'
+import { admit, bodyBytes, boundedList, checkEvidenceMediaType, rawBody, refuseOtherMethods, submit } from '../http.js'
 import { nonceSize, withReservedResult } from './appraisals.js'
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/
-const BASE64 = /^(?:[A-Za-z0-9+/_-]{4})*(?:[A-Za-z0-9+/_-]{2}(?:==)?|[A-Za-z0-9+/_-]{3}=?)?$/
+
+/** The session document's media type, as Veraison's clients ask for it and its server answers. */
+export const SESSION_MEDIA_TYPE = 'application/vnd.veraison.challenge-response-session+json'
+/** The name in Veraison's API documents (`veraison/docs`), answered too. */
+const SESSION_MEDIA_TYPE_RATS = 'application/rats-challenge-response-session+json'
+const SESSION_MEDIA_TYPES = [SESSION_MEDIA_TYPE, SESSION_MEDIA_TYPE_RATS, 'application/json'] as const
+
+const NONCE_RULE =
+  'nonce must be 8 to 64 bytes in unpadded base64url (RFC 4648 §5), as Veraison clients send it; padded base64url and base64 are accepted too'
+const URL_ENCODE = "in the query string URL-encode '+' as %2B, '/' as %2F and '=' as %3D"
+const NONCE_REFUSALS: Readonly<Record<Base64Refusal, string>> = {
+  space: `nonce holds a space: a '+' that was not URL-encoded arrives as one; ${URL_ENCODE}, or send unpadded base64url`,
+  alphabet: `nonce holds a character that is neither base64url nor base64; ${URL_ENCODE}`,
+  'mixed-alphabets': "nonce mixes base64url ('-', '_') and base64 ('+', '/') characters",
+  padding: `nonce has incomplete padding; leave '=' out, or ${URL_ENCODE}`,
+  length: 'nonce has a length no base64 text has',
+  'trailing-bits': 'nonce is not canonical base64: the unused bits of its last character are not zero',
+}
 
 function clientNonce(raw: unknown): Uint8Array | undefined {
   if (raw === undefined) return undefined
-  if (typeof raw !== 'string' || !BASE64.test(raw)) throw new VerifierError('ERR_REQUEST_MALFORMED', 'nonce must be base64')
-  const bytes = Buffer.from(raw.replaceAll('-', '+').replaceAll('_', '/'), 'base64')
-  if (bytes.length < 8 || bytes.length > 64) throw new VerifierError('ERR_REQUEST_MALFORMED', 'nonce must be 8 to 64 bytes')
-  return new Uint8Array(bytes)
+  if (typeof raw !== 'string') throw new VerifierError('ERR_REQUEST_MALFORMED', `give one nonce; ${NONCE_RULE}`)
+  const bytes = decodeBase64Lenient(raw)
+  if (typeof bytes === 'string') throw new VerifierError('ERR_REQUEST_MALFORMED', `${NONCE_REFUSALS[bytes]} (${NONCE_RULE})`)
+  if (bytes.length < 8 || bytes.length > 64) {
+    throw new VerifierError('ERR_REQUEST_MALFORMED', `nonce is ${bytes.length} bytes; ${NONCE_RULE}`)
+  }
+  return bytes
+}
+
+/**
+ * The session document's media type for `Accept`: Veraison's by default (no `Accept`, or any
+ * type), or one of the others when asked for; 406 when none is acceptable.
+ */
+function sessionMediaType(accept: string | undefined): string {
+  if (accept === undefined || accept.trim() === '') return SESSION_MEDIA_TYPE
+  const offers = boundedList('Accept', accept)
+    .map((part, index) => {
+      const m = tryParseMediaType(part)
+      const q = Number(m?.parameters.get('q') ?? '1')
+      return m === undefined ? undefined : { essence: m.essence, q: Number.isFinite(q) ? q : 0, index }
+    })
+    .filter((o): o is NonNullable<typeof o> => o !== undefined && o.q > 0)
+    .sort((a, b) => b.q - a.q || a.index - b.index)
+  for (const { essence } of offers) {
+    if (essence === '*/*' || essence === 'application/*') return SESSION_MEDIA_TYPE
+    const known = SESSION_MEDIA_TYPES.find((t) => t === essence)
+    if (known !== undefined) return known
+  }
+  throw new VerifierError('ERR_REQUEST_NOT_ACCEPTABLE', `acceptable: ${SESSION_MEDIA_TYPES.join(', ')}`)
+}
+
+function sendSession(req: Request, res: Response, status: number, view: Record<string, unknown>): void {
+  res.status(status).type(sessionMediaType(req.get('accept'))).send(JSON.stringify(view))
 }
 
 export function challengeResponseRoutes(deps: ApiDeps): Router {
@@ -34,6 +90,7 @@ export function challengeResponseRoutes(deps: ApiDeps): Router {
   }
 
   router.post('/newSession', async (req: Request, res: Response) => {
+    sessionMediaType(req.get('accept'))
     const given = clientNonce(req.query['nonce'])
     if (given !== undefined && req.query['nonceSize'] !== undefined) {
       throw new VerifierError('ERR_REQUEST_MALFORMED', 'give either nonce or nonceSize, not both')
@@ -48,10 +105,11 @@ export function challengeResponseRoutes(deps: ApiDeps): Router {
     }
     await deps.store.sessions.create(session)
     res.setHeader('Location', `session/${session.id}`)
-    res.status(201).json(await sessionView(deps, session))
+    sendSession(req, res, 201, await sessionView(deps, session))
   })
 
   router.post('/session/:id', rawBody(deps.config.bodyLimitBytes), async (req: Request, res: Response) => {
+    sessionMediaType(req.get('accept'))
     const session = await sessionOf(req)
     const evidence = bodyBytes(req.body)
     const mediaType = checkEvidenceMediaType(deps, req.get('content-type'), evidence)
@@ -84,11 +142,14 @@ export function challengeResponseRoutes(deps: ApiDeps): Router {
       return claimed
     })
     const current = (await deps.store.sessions.get(tenant, session.id)) ?? claimed
-    res.status(200).json(await sessionView(deps, current))
+    const view = await sessionView(deps, current)
+    // Final (complete or failed) is 200; still running is 202, on which Veraison's clients poll.
+    sendSession(req, res, view['status'] === 'processing' ? 202 : 200, view)
   })
 
   router.get('/session/:id', async (req: Request, res: Response) => {
-    res.status(200).json(await sessionView(deps, await sessionOf(req)))
+    sessionMediaType(req.get('accept'))
+    sendSession(req, res, 200, await sessionView(deps, await sessionOf(req)))
   })
 
   router.delete('/session/:id', async (req: Request, res: Response) => {
@@ -97,7 +158,7 @@ export function challengeResponseRoutes(deps: ApiDeps): Router {
     res.status(204).end()
   })
 
-  return router
+  return refuseOtherMethods(router)
 }
 
 /**
@@ -110,7 +171,7 @@ export function challengeResponseRoutes(deps: ApiDeps): Router {
 async function sessionView(deps: ApiDeps, session: Session): Promise<Record<string, unknown>> {
   const out: Record<string, unknown> = {
     status: session.status,
-    nonce: Buffer.from(session.nonce).toString('base64'),
+    nonce: base64urlEncode(session.nonce),
     expiry: new Date(session.expiresAt).toISOString(),
     accept: session.accept,
   }

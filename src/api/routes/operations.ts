@@ -1,6 +1,7 @@
 /** Operations: liveness, readiness (store reachable and a worker seen recently), Prometheus metrics. */
 import { Router, type Request, type Response } from 'express'
 import type { ApiDeps } from '../deps.js'
+import { refuseOtherMethods } from '../http.js'
 
 export function operationsRoutes(deps: ApiDeps): Router {
   const router = Router()
@@ -22,5 +23,5 @@ export function operationsRoutes(deps: ApiDeps): Router {
     res.type(deps.metrics.registry.contentType).send(await deps.metrics.registry.metrics())
   })
 
-  return router
+  return refuseOtherMethods(router)
 }

@@ -1,15 +1,16 @@
-/** Keys and discovery: `/.well-known/jwks.json`, Veraison's verification discovery, the contract. */
-import { readFileSync } from 'node:fs'
+/** Keys and discovery: `/.well-known/jwks.json`, Veraison's verification discovery. */
 import { Router, type Request, type Response } from 'express'
 import type { ApiDeps } from '../deps.js'
-
-const OPENAPI = readFileSync(new URL('../../../openapi.yaml', import.meta.url), 'utf8')
+import { refuseOtherMethods } from '../http.js'
 
 export function wellKnownRoutes(deps: ApiDeps): Router {
   const router = Router()
 
   router.get('/.well-known/jwks.json', (_req: Request, res: Response) => {
-    res.setHeader('Cache-Control', 'public, max-age=300')
+    // A relying party may keep this for max-age; a rotated-in key signs only after that has passed
+    // (earKeyPublishAheadSeconds is at least max-age plus the key store's reload interval).
+    const maxAge = deps.config.jwksMaxAgeSeconds
+    res.setHeader('Cache-Control', maxAge === 0 ? 'no-cache' : `public, max-age=${maxAge}`)
     res.type('application/jwk-set+json').send(JSON.stringify(deps.results.jwks()))
   })
 
@@ -23,9 +24,5 @@ export function wellKnownRoutes(deps: ApiDeps): Router {
     })
   })
 
-  router.get('/openapi.yaml', (_req: Request, res: Response) => {
-    res.type('application/yaml').send(OPENAPI)
-  })
-
-  return router
+  return refuseOtherMethods(router)
 }

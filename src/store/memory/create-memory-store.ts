@@ -24,15 +24,16 @@ import {
   assertWorkerId,
   nonceId,
 } from '../keys.js'
-import type {
-  AppraisalRecord,
-  HeartbeatStore,
-  NonceStore,
-  ResultStore,
-  Session,
-  SessionStore,
-  Store,
-  TenantId,
+import {
+  NONCE_RECALL_SECONDS,
+  type AppraisalRecord,
+  type HeartbeatStore,
+  type NonceStore,
+  type ResultStore,
+  type Session,
+  type SessionStore,
+  type Store,
+  type TenantId,
 } from '../types.js'
 import { ExpiringMap, type SetResult } from './expiring-map.js'
 import {
@@ -61,6 +62,11 @@ export interface MemoryStoreOptions {
    * @defaultValue 32 MiB
    */
   readonly maxBytes?: number
+  /**
+   * How long a nonce is remembered after its TTL, to tell `expired` and `used` from `unknown`.
+   * @defaultValue NONCE_RECALL_SECONDS (300)
+   */
+  readonly nonceRecallSeconds?: number
   /**
    * Most outstanding nonces held at once.
    * @defaultValue 1_000_000
@@ -171,16 +177,26 @@ export function createMemoryStoreWithPersistence(
   const nowMs = options.nowMs ?? Date.now
   const warn = options.onWarning ?? ((message: string) => void process.stderr.write(`assay store: ${message}\n`))
   const maxBytes = options.maxBytes ?? DEFAULTS.maxBytes
-  const nonceMap = new ExpiringMap<true>(
-    { maxEntries: options.maxNonces ?? DEFAULTS.maxNonces, maxBytes: (maxBytes * 3) / 32, sizeOf: nonceBytes },
+  // A consumed or expired nonce leaves nonceMap at once (its room is free again) and leaves in
+  // pastNonces what became of it (used by which appraisal, or expired unused) for NONCE_RECALL_SECONDS
+  // past its expiry: so the appraisal that used it is not refused by its own retry, and a late or
+  // replayed nonce is named for what it is. This map is a courtesy, not a guard: when it is full no
+  // marker is kept, such a retry is refused (fails closed) and such a nonce reads as unknown, but no
+  // nonce is ever usable twice by two appraisals.
+  const recallSeconds = options.nonceRecallSeconds ?? NONCE_RECALL_SECONDS
+  if (!Number.isSafeInteger(recallSeconds) || recallSeconds < 0) throw new TypeError('nonceRecallSeconds must be a whole number of seconds')
+  const recallMs = recallSeconds * 1000
+  const pastNonces = new ExpiringMap<PastNonce>(
+    { maxEntries: options.maxNonces ?? DEFAULTS.maxNonces, maxBytes: maxBytes / 32, sizeOf: (key, past) => nonceBytes(key) + (past.usedBy?.length ?? 0) },
     nowMs,
   )
-  // A consumed nonce leaves nonceMap at once (its room is free again) and leaves here who consumed it,
-  // until the nonce would have expired, so that appraisal's retry is not refused by its own try. This
-  // map is a courtesy to retries, not a guard: when it is full no marker is kept and such a retry is
-  // refused (fails closed), but no nonce is ever usable twice by two appraisals.
-  const usedNonces = new ExpiringMap<string>(
-    { maxEntries: options.maxNonces ?? DEFAULTS.maxNonces, maxBytes: maxBytes / 32, sizeOf: (key, by) => nonceBytes(key) + by.length },
+  const nonceMap = new ExpiringMap<true>(
+    {
+      maxEntries: options.maxNonces ?? DEFAULTS.maxNonces,
+      maxBytes: (maxBytes * 3) / 32,
+      sizeOf: nonceBytes,
+      onExpire: (key, _value, expiresAt) => void pastNonces.set(key, { expiresAt }, expiresAt + recallMs),
+    },
     nowMs,
   )
   const sessionMap = new ExpiringMap<Session>(
@@ -246,7 +262,7 @@ export function createMemoryStoreWithPersistence(
 
   const sweeper = setInterval(() => {
     nonceMap.sweep()
-    usedNonces.sweep()
+    pastNonces.sweep()
     sessionMap.sweep()
     resultMap.sweep()
     workerMap.sweep()
@@ -258,17 +274,21 @@ export function createMemoryStoreWithPersistence(
       const key = nonceMapKey(tenant, nonce)
       assertTtlSeconds(ttlSeconds)
       // Like Redis SET NX: re-issuing an outstanding nonce must not extend its life.
-      if (nonceMap.get(key) === undefined && usedNonces.get(key) === undefined) stored(nonceMap.set(key, true, nowMs() + ttlSeconds * 1000), 'nonces')
+      if (nonceMap.get(key) === undefined && pastNonces.get(key) === undefined) stored(nonceMap.set(key, true, nowMs() + ttlSeconds * 1000), 'nonces')
     },
     async consume(tenant, nonce, appraisalId) {
       const key = nonceMapKey(tenant, nonce)
       const expiresAt = nonceMap.expiresAt(key)
       if (expiresAt !== undefined) {
         nonceMap.delete(key)
-        usedNonces.set(key, appraisalId ?? '', expiresAt)
-        return true
+        pastNonces.set(key, { expiresAt, usedBy: appraisalId ?? '' }, expiresAt + recallMs)
+        return 'consumed'
       }
-      return appraisalId !== undefined && appraisalId !== '' && usedNonces.get(key) === appraisalId
+      const past = pastNonces.get(key)
+      if (past === undefined) return 'unknown'
+      if (past.usedBy === undefined) return 'expired'
+      const retry = appraisalId !== undefined && appraisalId !== '' && past.usedBy === appraisalId && nowMs() < past.expiresAt
+      return retry ? 'consumed' : 'used'
     },
   }
 
@@ -404,6 +424,14 @@ function recordMapKey(tenant: TenantId, id: string): string {
   assertTenantId(tenant)
   assertRecordId(id)
   return `${tenant}:${id}`
+}
+
+/** What became of a nonce that left the map of outstanding nonces. */
+interface PastNonce {
+  /** When the nonce's TTL ended (ms). */
+  readonly expiresAt: number
+  /** The appraisal that used it ('' for a consume without one); absent when it expired unused. */
+  readonly usedBy?: string
 }
 
 function nonceMapKey(tenant: TenantId, nonce: Uint8Array): string {

@@ -29,6 +29,8 @@ export interface ExpiringMapLimits<V> {
   readonly maxBytes?: number
   /** Estimated bytes of an entry. @defaultValue 0 */
   readonly sizeOf?: (key: string, value: V) => number
+  /** Called with each entry removed because it expired (on read or by `sweep`), not on `delete`. */
+  readonly onExpire?: (key: string, value: V, expiresAt: number) => void
 }
 
 /** A live entry as listed by {@link ExpiringMap.entries}. */
@@ -51,6 +53,7 @@ export class ExpiringMap<V> {
   readonly #maxBytes: number
   readonly #sizeOf: (key: string, value: V) => number
   readonly #nowMs: () => number
+  readonly #onExpire: ((key: string, value: V, expiresAt: number) => void) | undefined
   #bytes = 0
 
   /**
@@ -59,7 +62,7 @@ export class ExpiringMap<V> {
    * @param nowMs - the clock, milliseconds since the epoch
    */
   constructor(limits: number | ExpiringMapLimits<V>, nowMs: () => number) {
-    const { maxEntries, maxBytes = Number.POSITIVE_INFINITY, sizeOf = () => 0 } =
+    const { maxEntries, maxBytes = Number.POSITIVE_INFINITY, sizeOf = () => 0, onExpire } =
       typeof limits === 'number' ? { maxEntries: limits } : limits
     if (!Number.isSafeInteger(maxEntries) || maxEntries < 1) throw new TypeError('maxEntries must be a positive integer')
     if (!(maxBytes > 0)) throw new TypeError('maxBytes must be positive')
@@ -67,6 +70,7 @@ export class ExpiringMap<V> {
     this.#maxBytes = maxBytes
     this.#sizeOf = sizeOf
     this.#nowMs = nowMs
+    this.#onExpire = onExpire
   }
 
   /** The value under `key`, or undefined when absent or expired. */
@@ -138,7 +142,7 @@ export class ExpiringMap<V> {
     const now = this.#nowMs()
     while (this.#heap.length > 0 && this.#heap[0]!.expiresAt <= now) {
       const entry = this.#pop()!
-      if (this.#entries.get(entry.key) === entry) this.#remove(entry)
+      if (this.#entries.get(entry.key) === entry) this.#expire(entry)
     }
   }
 
@@ -170,10 +174,15 @@ export class ExpiringMap<V> {
     const entry = this.#entries.get(key)
     if (entry === undefined) return undefined
     if (entry.expiresAt <= this.#nowMs()) {
-      this.#remove(entry)
+      this.#expire(entry)
       return undefined
     }
     return entry
+  }
+
+  #expire(entry: Entry<V>): void {
+    this.#remove(entry)
+    this.#onExpire?.(entry.key, entry.value, entry.expiresAt)
   }
 
   #remove(entry: Entry<V>): void {

@@ -26,7 +26,7 @@ import {
   resultKey,
   sessionKey,
 } from '../keys.js'
-import type { AppraisalRecord, HeartbeatStore, NonceStore, ResultStore, SessionStore, Store } from '../types.js'
+import { NONCE_RECALL_SECONDS, type AppraisalRecord, type HeartbeatStore, type NonceStore, type ResultStore, type SessionStore, type Store } from '../types.js'
 import { decodeResult, decodeSession, encodeSession, fieldsFromFlatReply } from './codec.js'
 import {
   BEAT_HEARTBEAT,
@@ -64,11 +64,16 @@ export interface RedisStoreOptions {
    * @defaultValue ignore them
    */
   readonly onClientError?: (err: Error) => void
+  /**
+   * How long a nonce is remembered after its TTL, to tell `expired` and `used` from `unknown`.
+   * @defaultValue NONCE_RECALL_SECONDS (300)
+   */
+  readonly nonceRecallSeconds?: number
 }
 
 /** The scripts `defineCommand` adds to the client, typed. */
 interface ScriptCommands {
-  [SCRIPT_NAMES.consumeNonce](key: string, appraisalId: string): Promise<unknown>
+  [SCRIPT_NAMES.consumeNonce](key: string, appraisalId: string, recallMs: number): Promise<unknown>
   [SCRIPT_NAMES.claimSession](
     key: string,
     appraisalId: string,
@@ -91,6 +96,8 @@ export function createRedisStore(options: RedisStoreOptions): Store {
   const { prefix } = options
   assertKeyPrefix(prefix)
   const pingTimeoutMs = options.pingTimeoutMs ?? DEFAULT_PING_TIMEOUT_MS
+  const recallSeconds = options.nonceRecallSeconds ?? NONCE_RECALL_SECONDS
+  if (!Number.isSafeInteger(recallSeconds) || recallSeconds < 0) throw new TypeError('nonceRecallSeconds must be a whole number of seconds')
   const fromUrl = typeof options.redis === 'string'
   const redis =
     typeof options.redis === 'string' ? clientFromUrl(options.redis, options.onClientError) : options.redis
@@ -124,12 +131,15 @@ export function createRedisStore(options: RedisStoreOptions): Store {
     async issue(tenant, nonce, ttlSeconds) {
       const key = nonceKey(prefix, tenant, nonce)
       assertTtlSeconds(ttlSeconds)
-      // NX: re-issuing an outstanding nonce must not extend its life.
-      await command(() => redis.set(key, '1', 'EX', ttlSeconds, 'NX'))
+      // NX: re-issuing an outstanding nonce must not extend its life. The key outlives the nonce by
+      // the recall time, so a late or replayed nonce is told apart from one never issued.
+      await command(() => redis.set(key, 'i', 'EX', ttlSeconds + recallSeconds, 'NX'))
     },
     async consume(tenant, nonce, appraisalId) {
       const key = nonceKey(prefix, tenant, nonce)
-      return (await command(() => scripts[SCRIPT_NAMES.consumeNonce](key, appraisalId ?? ''))) === 1
+      const use = await command(() => scripts[SCRIPT_NAMES.consumeNonce](key, appraisalId ?? '', recallSeconds * 1000))
+      if (use === 'consumed' || use === 'used' || use === 'expired' || use === 'unknown') return use
+      throw unavailable(new Error(`nonce script answered ${String(use)}`))
     },
   }
 

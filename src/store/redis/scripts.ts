@@ -21,20 +21,26 @@ export const SCRIPT_NAMES = {
 } as const
 
 /**
- * KEYS[1] nonce key; ARGV appraisalId ('' for none). An issued nonce ('1') is marked used by that
- * appraisal, keeping its TTL, and 1 returned; a nonce already used by the same (non-empty) appraisal
- * id also returns 1, so a retried job is not refused by its own earlier try; anything else 0.
- * `allow-oom` (Redis 7): at `maxmemory` with `noeviction` a nonce must still be usable, as GETDEL
- * was; the value grows by one appraisal id at most.
+ * KEYS[1] nonce key; ARGV appraisalId ('' for none), recall time in ms. An issued nonce ('i') lives
+ * its TTL plus the recall time, so it is still live while its remaining TTL exceeds the recall time,
+ * and expired after. A live issued nonce is marked used by that appraisal ('u:<id>'), keeping its
+ * TTL: 'consumed'. A nonce already used by the same (non-empty) appraisal id, still live, is
+ * 'consumed' again, so a retried job is not refused by its own earlier try; used by another, 'used';
+ * issued and past its TTL, 'expired'; no key, 'unknown'. A '1' was issued before nonces were
+ * recalled: its TTL is its life. `allow-oom` (Redis 7): at `maxmemory` with `noeviction` a nonce
+ * must still be usable, as GETDEL was; the value grows by one appraisal id at most.
  */
 export const CONSUME_NONCE = `#!lua flags=allow-oom
 local v = redis.call('GET', KEYS[1])
-if v == '1' then
+if v == false then return 'unknown' end
+local live = v == '1' or redis.call('PTTL', KEYS[1]) > tonumber(ARGV[2])
+if v == 'i' or v == '1' then
+  if not live then return 'expired' end
   redis.call('SET', KEYS[1], 'u:' .. ARGV[1], 'KEEPTTL')
-  return 1
+  return 'consumed'
 end
-if v ~= false and ARGV[1] ~= '' and v == 'u:' .. ARGV[1] then return 1 end
-return 0
+if live and ARGV[1] ~= '' and v == 'u:' .. ARGV[1] then return 'consumed' end
+return 'used'
 `
 
 /**

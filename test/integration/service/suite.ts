@@ -103,7 +103,7 @@ export function serviceSuite(name: string, start: (sessionTtlSeconds: number) =>
       assert.match(location, /^session\/[0-9a-f-]{36}$/)
       const session = (await created.json()) as { status: string; nonce: string; accept: string[] }
       assert.equal(session.status, 'waiting')
-      assert.equal(session.nonce, nonce)
+      assert.equal(session.nonce, base64urlEncode(RFC_NONCE), 'the session gives the nonce in unpadded base64url')
       assert.ok(session.accept.includes(PSA_TFM))
 
       const submitted = await http('POST', `/challenge-response/v1/${location}`, { body: RFC_TOKEN, headers: { 'content-type': PSA_TFM } })

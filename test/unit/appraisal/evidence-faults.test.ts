@@ -109,7 +109,7 @@ describe('JWT eat_nonce of every form and length ends in a signed result (item 7
     for (const text of ['AAAAAAAA', 'A'.repeat(88)]) {
       const ear = await run(appraisalDeps(), jwt(claimsWith(text)))
       assert.equal(ear.ear_status, 'contraindicated')
-      assert.equal(ear.submods[EAT_SUBMOD]!.ear_assay_reasons![0]!.code, 'ERR_CLAIMS_NONCE_REPLAYED')
+      assert.equal(ear.submods[EAT_SUBMOD]!.ear_assay_reasons![0]!.code, 'ERR_CLAIMS_NONCE_UNKNOWN')
       assert.equal(ear.eat_nonce, undefined)
       assert.equal(ear.submods[EAT_SUBMOD]!.eat_nonce, undefined)
     }

@@ -137,7 +137,7 @@ describe('freshness: a token that carries a nonce is fresh only through it (item
     const out = await appraise({ tenant: TENANT, mediaType: EAT_CWT, evidence: cwt(eatClaims([[10, nonce16(9)]])) }, d)
     const eat = out.submods[EAT_SUBMOD]!
     assert.equal(status(eat), 'contraindicated')
-    assert.equal(eat.reasons[0]!.code, 'ERR_CLAIMS_NONCE_REPLAYED')
+    assert.equal(eat.reasons[0]!.code, 'ERR_CLAIMS_NONCE_UNKNOWN')
     assert.equal(eat.nonce, undefined)
     assert.equal(out.nonce, undefined)
   })
@@ -148,7 +148,7 @@ describe('freshness: a token that carries a nonce is fresh only through it (item
     d.clock.set(NOW + 61)
     const evidence = cwt(eatClaims([[10, nonce16(4)], [6, NOW + 61]]))
     const out = await appraise({ tenant: TENANT, mediaType: EAT_CWT, evidence }, d)
-    assert.equal(out.submods[EAT_SUBMOD]!.reasons[0]!.code, 'ERR_CLAIMS_NONCE_REPLAYED')
+    assert.equal(out.submods[EAT_SUBMOD]!.reasons[0]!.code, 'ERR_CLAIMS_NONCE_EXPIRED')
     assert.equal(out.nonce, undefined)
   })
 
@@ -162,6 +162,7 @@ describe('freshness: a token that carries a nonce is fresh only through it (item
     assert.deepEqual(first.submods[EAT_SUBMOD]!.nonce, nonce16(5))
     const second = await appraise({ tenant: TENANT, mediaType: EAT_CWT, evidence }, d)
     assert.equal(status(second.submods[EAT_SUBMOD]!), 'contraindicated')
+    assert.equal(second.submods[EAT_SUBMOD]!.reasons[0]!.code, 'ERR_CLAIMS_NONCE_REPLAYED')
     assert.equal(second.nonce, undefined)
   })
 
@@ -169,14 +170,14 @@ describe('freshness: a token that carries a nonce is fresh only through it (item
     const d = deps()
     await d.nonces.issue('other', nonce16(6), 60)
     const out = await appraise({ tenant: TENANT, mediaType: EAT_CWT, evidence: cwt(eatClaims([[10, nonce16(6)]])) }, d)
-    assert.equal(out.submods[EAT_SUBMOD]!.reasons[0]!.code, 'ERR_CLAIMS_NONCE_REPLAYED')
+    assert.equal(out.submods[EAT_SUBMOD]!.reasons[0]!.code, 'ERR_CLAIMS_NONCE_UNKNOWN')
   })
 
   it('a JWT EAT with a never-issued nonce and a recent iat is not fresh', async () => {
     const d = deps()
     const evidence = jwt(jsonClaims({ eat_nonce: Buffer.from(nonce16(8)).toString('base64url') }))
     const out = await appraise({ tenant: TENANT, mediaType: EAT_JWT, evidence }, d)
-    assert.equal(out.submods[EAT_SUBMOD]!.reasons[0]!.code, 'ERR_CLAIMS_NONCE_REPLAYED')
+    assert.equal(out.submods[EAT_SUBMOD]!.reasons[0]!.code, 'ERR_CLAIMS_NONCE_UNKNOWN')
     assert.equal(out.nonce, undefined)
   })
 
@@ -194,7 +195,7 @@ describe('freshness: a token that carries a nonce is fresh only through it (item
     const many = Array.from({ length: 9 }, (_, i) => nonce16(i + 1))
     const out = await appraise({ tenant: TENANT, mediaType: EAT_CWT, evidence: cwt(eatClaims([[10, many]])) }, d)
     assert.equal(out.submods[EAT_SUBMOD]!.reasons[0]!.code, 'ERR_PROFILE_CLAIM_INVALID')
-    assert.equal(await d.nonces.consume(TENANT, nonce16(1)), true)
+    assert.equal(await d.nonces.consume(TENANT, nonce16(1)), 'consumed')
   })
 
   it('without a nonce, a recent iat is still fresh under the default profile; an old one is not', async () => {
@@ -203,12 +204,13 @@ describe('freshness: a token that carries a nonce is fresh only through it (item
     assert.equal(fresh.nonce, undefined)
     const old = await appraise({ tenant: TENANT, mediaType: EAT_CWT, evidence: cwt(eatClaims([[6, NOW - 301]])) }, deps())
     assert.equal(status(old.submods[EAT_SUBMOD]!), 'contraindicated')
+    assert.equal(old.submods[EAT_SUBMOD]!.reasons[0]!.code, 'ERR_CLAIMS_STALE')
   })
 
   it('under a time-only profile a token that carries a nonce is still fresh only through it', async () => {
     const timeOnly = new ProfileRegistry([RFC9711_CONSTRAINED], { ...DEFAULT_PROFILE, freshness: 'time' })
     const out = await appraise({ tenant: TENANT, mediaType: EAT_CWT, evidence: cwt(eatClaims([[10, nonce16(3)]])) }, deps({ profiles: timeOnly }))
-    assert.equal(out.submods[EAT_SUBMOD]!.reasons[0]!.code, 'ERR_CLAIMS_NONCE_REPLAYED')
+    assert.equal(out.submods[EAT_SUBMOD]!.reasons[0]!.code, 'ERR_CLAIMS_NONCE_UNKNOWN')
   })
 
   it('a nested token is fresh through its parent, and its own nonce is never echoed', async () => {
@@ -250,7 +252,7 @@ describe('freshness: a token that carries a nonce is fresh only through it (item
     const n = new Uint8Array(32).fill(0x51)
     const evidence = psa(psaClaims(n))
     const unissued = await appraise({ tenant: TENANT, mediaType: PSA_TFM, evidence }, d)
-    assert.equal(unissued.submods[PSA_SUBMOD]!.reasons[0]!.code, 'ERR_CLAIMS_NONCE_REPLAYED')
+    assert.equal(unissued.submods[PSA_SUBMOD]!.reasons[0]!.code, 'ERR_CLAIMS_NONCE_UNKNOWN')
     assert.equal(unissued.nonce, undefined)
     await d.nonces.issue(TENANT, n, 60)
     const all = await Promise.all(Array.from({ length: 20 }, () => appraise({ tenant: TENANT, mediaType: PSA_TFM, evidence }, d)))
@@ -258,6 +260,20 @@ describe('freshness: a token that carries a nonce is fresh only through it (item
     assert.equal(affirming.length, 1)
     assert.deepEqual(affirming[0]!.nonce, n)
     assert.equal(all.filter((a) => a.nonce !== undefined).length, 1)
+  })
+
+  it('PSA: the losers of a race for one nonce are replays; a nonce past its TTL is expired', async () => {
+    const d = deps()
+    const n = new Uint8Array(32).fill(0x52)
+    await d.nonces.issue(TENANT, n, 60)
+    const all = await Promise.all(Array.from({ length: 5 }, () => appraise({ tenant: TENANT, mediaType: PSA_TFM, evidence: psa(psaClaims(n)) }, d)))
+    const codes = all.map((a) => a.submods[PSA_SUBMOD]!.reasons[0]?.code).filter((c) => c?.startsWith('ERR_CLAIMS_NONCE'))
+    assert.deepEqual(codes, Array.from({ length: 4 }, () => 'ERR_CLAIMS_NONCE_REPLAYED'))
+    const late = new Uint8Array(32).fill(0x53)
+    await d.nonces.issue(TENANT, late, 60)
+    d.clock.set(NOW + 61)
+    const out = await appraise({ tenant: TENANT, mediaType: PSA_TFM, evidence: psa(psaClaims(late)) }, d)
+    assert.equal(out.submods[PSA_SUBMOD]!.reasons[0]!.code, 'ERR_CLAIMS_NONCE_EXPIRED')
   })
 })
 

@@ -4,6 +4,7 @@ import { chmodSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, wr
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { after, describe, it } from 'node:test'
+import { EAR_KEY_RELOAD_SECONDS } from '../../../src/config/schema.js'
 import { jwkThumbprint } from '../../../src/crypto/sign.js'
 import { VerifierError } from '../../../src/errors/errors.js'
 import type { AppraisalOutcome } from '../../../src/results/ear.js'
@@ -99,9 +100,11 @@ describe('loadSigningKeys with dataDir', () => {
     assert.equal(reloaded.current.kid, next.kid)
     assert.deepEqual(reloaded.jwks().keys.map((k) => k.kid), [next.kid, old.kid])
 
-    clock.set(T0 + 100 + LIFETIME - 1)
+    // A process that had not yet re-read the store may have signed with the old key for up to
+    // EAR_KEY_RELOAD_SECONDS after the rotation: the old key stays that much longer.
+    clock.set(T0 + 100 + LIFETIME + EAR_KEY_RELOAD_SECONDS - 1)
     assert.equal(keys.jwks().keys.length, 2)
-    clock.set(T0 + 100 + LIFETIME)
+    clock.set(T0 + 100 + LIFETIME + EAR_KEY_RELOAD_SECONDS)
     assert.deepEqual(keys.jwks().keys.map((k) => k.kid), [next.kid])
     assert.throws(
       () => verifyEarJwt(oldJwt, keys.jwks(), { clock: verifyAt }),
@@ -244,7 +247,7 @@ describe('loadSigningKeys options', () => {
     clock.set(T0 + 60)
     assert.equal(keys.current.kid, next.kid)
     assert.equal(other.current.kid, next.kid)
-    clock.set(T0 + 60 + LIFETIME)
+    clock.set(T0 + 60 + LIFETIME + EAR_KEY_RELOAD_SECONDS)
     assert.deepEqual(keys.jwks().keys.map((k) => k.kid), [next.kid], 'the old key leaves once its results expired')
   })
 })

@@ -17,6 +17,8 @@ export interface StoreHarness {
    * sleeps instead; only one test group waits for expiry.
    */
   readonly advanceMs?: (ms: number) => Promise<void>
+  /** How long the store remembers a nonce after its TTL (its `nonceRecallSeconds`). */
+  readonly nonceRecallSeconds: number
 }
 
 const TENANT_A: TenantId = 'tenant-a'
@@ -78,20 +80,20 @@ export function storeContract(name: string, make: () => Promise<StoreHarness>): 
       it('consumes an issued nonce exactly once', async () => {
         const nonce = newNonce()
         await store.nonces.issue(TENANT_A, nonce, 60)
-        assert.equal(await store.nonces.consume(TENANT_A, nonce), true)
-        assert.equal(await store.nonces.consume(TENANT_A, nonce), false)
+        assert.equal(await store.nonces.consume(TENANT_A, nonce), 'consumed')
+        assert.equal(await store.nonces.consume(TENANT_A, nonce), 'used')
       })
 
-      it('refuses a nonce that was never issued', async () => {
-        assert.equal(await store.nonces.consume(TENANT_A, newNonce()), false)
+      it('refuses a nonce that was never issued as unknown', async () => {
+        assert.equal(await store.nonces.consume(TENANT_A, newNonce()), 'unknown')
       })
 
       it('does not make a nonce usable twice by issuing it twice', async () => {
         const nonce = newNonce()
         await store.nonces.issue(TENANT_A, nonce, 60)
         await store.nonces.issue(TENANT_A, nonce, 60)
-        assert.equal(await store.nonces.consume(TENANT_A, nonce), true)
-        assert.equal(await store.nonces.consume(TENANT_A, nonce), false)
+        assert.equal(await store.nonces.consume(TENANT_A, nonce), 'consumed')
+        assert.equal(await store.nonces.consume(TENANT_A, nonce), 'used')
       })
 
       it('lets exactly one of 100 concurrent consumers win', async () => {
@@ -99,44 +101,46 @@ export function storeContract(name: string, make: () => Promise<StoreHarness>): 
         await store.nonces.issue(TENANT_A, nonce, 60)
         const consumers = Array.from({ length: 100 }, () => store.nonces.consume(TENANT_A, nonce))
         const outcomes = await Promise.all(consumers)
-        assert.equal(outcomes.filter(Boolean).length, 1)
+        assert.equal(outcomes.filter((o) => o === 'consumed').length, 1)
+        assert.equal(outcomes.filter((o) => o === 'used').length, 99)
       })
 
       it('consumed by an appraisal: the same appraisal may consume it again, no other may', async () => {
         const nonce = newNonce()
         const appraisal = randomUUID()
         await store.nonces.issue(TENANT_A, nonce, 60)
-        assert.equal(await store.nonces.consume(TENANT_A, nonce, appraisal), true)
-        assert.equal(await store.nonces.consume(TENANT_A, nonce, appraisal), true, 'a retry of the same appraisal')
-        assert.equal(await store.nonces.consume(TENANT_A, nonce, randomUUID()), false, 'another appraisal')
-        assert.equal(await store.nonces.consume(TENANT_A, nonce), false, 'a consumer that names no appraisal')
-        assert.equal(await store.nonces.consume(TENANT_B, nonce, appraisal), false, 'the same appraisal id in another tenant')
+        assert.equal(await store.nonces.consume(TENANT_A, nonce, appraisal), 'consumed')
+        assert.equal(await store.nonces.consume(TENANT_A, nonce, appraisal), 'consumed', 'a retry of the same appraisal')
+        assert.equal(await store.nonces.consume(TENANT_A, nonce, randomUUID()), 'used', 'another appraisal')
+        assert.equal(await store.nonces.consume(TENANT_A, nonce), 'used', 'a consumer that names no appraisal')
+        assert.equal(await store.nonces.consume(TENANT_B, nonce, appraisal), 'unknown', 'the same appraisal id in another tenant')
         const anonymous = newNonce()
         await store.nonces.issue(TENANT_A, anonymous, 60)
-        assert.equal(await store.nonces.consume(TENANT_A, anonymous), true)
-        assert.equal(await store.nonces.consume(TENANT_A, anonymous, ''), false, 'an empty appraisal id names nobody')
+        assert.equal(await store.nonces.consume(TENANT_A, anonymous), 'consumed')
+        assert.equal(await store.nonces.consume(TENANT_A, anonymous, ''), 'used', 'an empty appraisal id names nobody')
       })
 
       it('does not revive a used nonce by issuing it again within its lifetime', async () => {
         const nonce = newNonce()
         await store.nonces.issue(TENANT_A, nonce, 60)
-        assert.equal(await store.nonces.consume(TENANT_A, nonce, randomUUID()), true)
+        assert.equal(await store.nonces.consume(TENANT_A, nonce, randomUUID()), 'consumed')
         await store.nonces.issue(TENANT_A, nonce, 60)
-        assert.equal(await store.nonces.consume(TENANT_A, nonce, randomUUID()), false)
+        assert.equal(await store.nonces.consume(TENANT_A, nonce, randomUUID()), 'used')
       })
 
       it('lets exactly one of 100 concurrent appraisals consume a nonce', async () => {
         const nonce = newNonce()
         await store.nonces.issue(TENANT_A, nonce, 60)
         const outcomes = await Promise.all(Array.from({ length: 100 }, () => store.nonces.consume(TENANT_A, nonce, randomUUID())))
-        assert.equal(outcomes.filter(Boolean).length, 1)
+        assert.equal(outcomes.filter((o) => o === 'consumed').length, 1)
+        assert.equal(outcomes.filter((o) => o === 'used').length, 99)
       })
 
       it('scopes nonces by tenant', async () => {
         const nonce = newNonce()
         await store.nonces.issue(TENANT_A, nonce, 60)
-        assert.equal(await store.nonces.consume(TENANT_B, nonce), false)
-        assert.equal(await store.nonces.consume(TENANT_A, nonce), true)
+        assert.equal(await store.nonces.consume(TENANT_B, nonce), 'unknown')
+        assert.equal(await store.nonces.consume(TENANT_A, nonce), 'consumed')
       })
 
       it('tells apart nonces that differ in one bit', async () => {
@@ -144,8 +148,8 @@ export function storeContract(name: string, make: () => Promise<StoreHarness>): 
         const other = new Uint8Array(nonce)
         other[31]! ^= 1
         await store.nonces.issue(TENANT_A, nonce, 60)
-        assert.equal(await store.nonces.consume(TENANT_A, other), false)
-        assert.equal(await store.nonces.consume(TENANT_A, nonce), true)
+        assert.equal(await store.nonces.consume(TENANT_A, other), 'unknown')
+        assert.equal(await store.nonces.consume(TENANT_A, nonce), 'consumed')
       })
 
       it('throws TypeError for a malformed tenant, nonce or TTL', async () => {
@@ -356,6 +360,44 @@ export function storeContract(name: string, make: () => Promise<StoreHarness>): 
       })
     })
 
+    describe('what a nonce was, after its TTL and after the recall time', () => {
+      const expiring = newNonce()
+      const used = newNonce()
+      const usedBy = randomUUID()
+      const states: Record<string, string> = {}
+
+      before(async () => {
+        const wait = harness?.advanceMs ?? sleep
+        await store.nonces.issue(TENANT_A, expiring, 1)
+        await store.nonces.issue(TENANT_A, used, 1)
+        states['used, within its TTL'] = await store.nonces.consume(TENANT_A, used, usedBy)
+        await wait(1100)
+        states['unused, past its TTL'] = await store.nonces.consume(TENANT_A, expiring)
+        states['used, past its TTL, by another'] = await store.nonces.consume(TENANT_A, used, randomUUID())
+        states['used, past its TTL, retried by the same appraisal'] = await store.nonces.consume(TENANT_A, used, usedBy)
+        states['issued to another tenant'] = await store.nonces.consume(TENANT_B, expiring)
+        await wait((harness?.nonceRecallSeconds ?? 0) * 1000 + 100)
+        states['unused, past its TTL and the recall time'] = await store.nonces.consume(TENANT_A, expiring)
+        states['used, past its TTL and the recall time'] = await store.nonces.consume(TENANT_A, used, randomUUID())
+      })
+
+      it('a used nonce is used, also past its TTL, and not even its own appraisal may retry then', () => {
+        assert.equal(states['used, within its TTL'], 'consumed')
+        assert.equal(states['used, past its TTL, by another'], 'used')
+        assert.equal(states['used, past its TTL, retried by the same appraisal'], 'used')
+      })
+
+      it('an unused nonce past its TTL is expired (and unknown to another tenant)', () => {
+        assert.equal(states['unused, past its TTL'], 'expired')
+        assert.equal(states['issued to another tenant'], 'unknown')
+      })
+
+      it('past the recall time both are forgotten: unknown, like a nonce never issued', () => {
+        assert.equal(states['unused, past its TTL and the recall time'], 'unknown')
+        assert.equal(states['used, past its TTL and the recall time'], 'unknown')
+      })
+    })
+
     describe('expiry (one wait of 1.1 s shared by these tests)', () => {
       const shortNonce = newNonce()
       const longNonce = newNonce()
@@ -378,9 +420,10 @@ export function storeContract(name: string, make: () => Promise<StoreHarness>): 
       })
 
       it('refuses a nonce after its TTL', async () => {
-        assert.equal(await store.nonces.consume(TENANT_A, shortNonce), false)
-        assert.equal(await store.nonces.consume(TENANT_A, longNonce), true)
+        assert.equal(await store.nonces.consume(TENANT_A, shortNonce), 'expired')
+        assert.equal(await store.nonces.consume(TENANT_A, longNonce), 'consumed')
       })
+
 
       it('forgets a record after its TTL', async () => {
         assert.equal(await store.results.get(TENANT_A, shortRecord.id), undefined)
