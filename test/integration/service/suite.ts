@@ -14,15 +14,14 @@ import { base64urlDecode, base64urlEncode } from '../../../src/util/base64url.js
 import { fromHex } from '../../../src/util/bytes.js'
 import { systemClock } from '../../../src/util/clock.js'
 import { generateTestKey, rfc9783Iak, signSign1 } from '../../helpers/cose.js'
+import { readVector } from '../../helpers/vectors.js'
 
 export interface RunningService {
   readonly url: string
   stop(): Promise<void>
 }
 
-const VECTOR = JSON.parse(
-  readFileSync(new URL('../../../../shared/vectors/rfc9783-a1-psa-sign1.json', import.meta.url), 'utf8'),
-) as { token_hex: string }
+const VECTOR = readVector<{ token_hex: string }>('rfc9783-a1-psa-sign1')
 const RFC_TOKEN = fromHex(VECTOR.token_hex)
 const RFC_NONCE = new Uint8Array(32).fill(1)
 const PSA_TFM = 'application/eat+cwt; eat_profile="tag:psacertified.org,2023:psa#tfm"'
