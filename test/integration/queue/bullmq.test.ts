@@ -109,8 +109,8 @@ function makeQueue(settings: { keepCompletedCount?: number } = {}): TestQueue {
 
 queueContract('bullmq', async () => makeQueue())
 
-describe('bullmq adapter', { timeout: 60_000 }, () => {
-  it('recovers a job whose worker was SIGKILLed mid-job and completes it once', { timeout: 30_000 }, async () => {
+describe('bullmq adapter', { timeout: 180_000 }, () => {
+  it('recovers a job whose worker was SIGKILLed mid-job and completes it once', { timeout: 90_000 }, async () => {
     const queue = makeQueue()
     try {
       const job = makeJob()
@@ -123,7 +123,7 @@ describe('bullmq adapter', { timeout: 60_000 }, () => {
       })
       children.add(child)
       child.on('message', (message) => messages.push(message as { event: string; id?: string }))
-      const deadline = Date.now() + 15_000
+      const deadline = Date.now() + 60_000
       while (!messages.some((m) => m.event === 'started' && m.id === job.id)) {
         assert.ok(Date.now() < deadline, 'the child worker never took the job')
         assert.equal(child.exitCode, null, 'the child worker exited early')
