@@ -10,8 +10,9 @@
 //   node scripts/run-tests.mjs --verbose                every test's line and output, as it runs
 //                                                       (or ASSAY_TEST_VERBOSE=1)
 //
-// By default the output is short: one line per file (✔ or ✖, counts, duration); under a file that
-// failed, each failing test with its error and stack (and the file's last lines of output); and at
+// By default the output is short: one line per file (✔ or ✖, counts, duration), and under it one
+// line per reason its tests were skipped; under a file that failed, each failing test with its
+// error and stack (and the file's last lines of output); and at
 // the end every failed test as `file › suite › test`, then `total: N passed, N failed, N skipped`.
 // Exits 1 if any file failed or hung twice (ASSAY_TEST_FILE_TIMEOUT_MS, default 600000), if no test
 // passed, or if no test file matched.
@@ -186,12 +187,13 @@ function capture() {
 function readEvents(eventsPath, file) {
   const counts = {}
   const failures = []
+  const skips = []
   const output = []
   let text = ''
   try {
     text = readFileSync(eventsPath, 'utf8')
   } catch {
-    return { counts, failures, output: '' }
+    return { counts, failures, skips, output: '' }
   }
   const stack = []
   for (const line of text.split('\n')) {
@@ -210,6 +212,8 @@ function readEvents(eventsPath, file) {
       // A file that failed outside any test is reported as a test named after the file itself.
       const names = [...stack.slice(0, event.nesting), event.name].filter((n) => n !== file && n !== path.resolve(root, file))
       failures.push({ title: [file, ...names].join(' › '), where: location(event.error ?? '', file), error: event.error ?? '' })
+    } else if (event.type === 'test:pass' && event.skip !== false && !event.suite) {
+      skips.push({ name: event.name, reason: event.skip === true ? 'no reason given' : event.skip })
     } else if (event.type === 'output') {
       output.push(event.message)
     } else if (event.type === 'test:diagnostic') {
@@ -217,7 +221,7 @@ function readEvents(eventsPath, file) {
       if (m) counts[m[1]] = Number(m[2])
     }
   }
-  return { counts, failures, output: output.join('') }
+  return { counts, failures, skips, output: output.join('') }
 }
 
 /** `file:line:column` of the first stack frame in `file` (source-mapped by tsx), or ''. */
@@ -292,6 +296,15 @@ function countsText(counts) {
   return parts.join(', ')
 }
 
+/** One line per reason a file's tests were skipped: the test's name, or how many share the reason. */
+function skipReport(skips) {
+  const byReason = new Map()
+  for (const { name, reason } of skips) byReason.set(reason, [...(byReason.get(reason) ?? []), name])
+  return [...byReason].map(([reason, names]) =>
+    names.length === 1 ? `  ↷ skipped ${names[0]}: ${reason}` : `  ↷ skipped ${names.length} tests: ${reason}`,
+  )
+}
+
 /** What the short output shows under a file that failed. */
 function failureReport(result) {
   const out = []
@@ -343,6 +356,7 @@ for (const file of files) {
   for (const key of Object.keys(totals)) totals[key] += result.counts[key] ?? 0
   const failed = result.code !== 0
   console.log(`${failed ? '✖' : '✔'} ${file}  ${countsText(result.counts)}  (${seconds(result.ms)})`)
+  if (!verbose) for (const line of skipReport(result.skips)) console.log(line)
   if (!failed) continue
   failedFiles++
   if (!verbose) console.log(failureReport(result))

@@ -29,7 +29,8 @@ export default async function* testEventsReporter(source) {
           nesting: data.nesting,
           file: data.file,
           suite: details.type === 'suite',
-          skip: data.skip !== undefined && data.skip !== false,
+          // The reason given to `skip` (a string), true when none was given, false when not skipped.
+          skip: typeof data.skip === 'string' ? data.skip : data.skip !== undefined && data.skip !== false,
           todo: data.todo !== undefined && data.todo !== false,
           // A suite fails when one of its tests does; only its own errors are worth listing.
           failureType: error?.failureType,

@@ -1,7 +1,8 @@
 /**
  * scripts/run-tests.mjs, run for real on the fixture files in test/fixtures/run-tests/ (named
- * `*.fixture.ts`, so the normal run never takes them): the short report, the closing list of failed
- * tests, the exit code, `--verbose`, options passed through to node, and a file that never ends.
+ * `*.fixture.ts`, so the normal run never takes them): the short report (skip reasons included), the
+ * closing list of failed tests, the exit code, `--verbose`, options passed through to node, and a file
+ * that never ends.
  */
 import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
@@ -74,6 +75,7 @@ describe('scripts/run-tests.mjs', { timeout: 300_000 }, () => {
     const run = await runTests([PASSING])
     assert.equal(run.code, 0, run.stdout)
     assert.doesNotMatch(run.stdout, /failed \(/)
+    assert.ok(run.stdout.split('\n').includes('  ↷ skipped divides by zero: not a number'), run.stdout)
     assert.equal(summary(run.stdout).at(-1), 'total: 2 passed, 0 failed, 1 skipped')
   })
 
