@@ -152,7 +152,7 @@ describe('memory bounds and the data-directory lock (real processes)', { timeout
     // Accepted Evidence always has room for its result: every appraisal accepted in the flood completes.
     const statuses = async () =>
       Promise.all(flooded.map(async (id) => ((await (await fetch(`${url}/v1/appraisals/${id}`)).json()) as { status: string }).status))
-    for (let i = 0; i < 100 && !(await statuses()).every((s) => s === 'complete'); i++) await new Promise((r) => setTimeout(r, 100))
+    for (let i = 0; i < 600 && !(await statuses()).every((s) => s === 'complete'); i++) await new Promise((r) => setTimeout(r, 100))
     assert.deepEqual(new Set(await statuses()), new Set(['complete']))
     proc.child.kill('SIGTERM')
     assert.equal(await proc.exited, 0, proc.stderr())

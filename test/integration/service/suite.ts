@@ -86,7 +86,8 @@ export function serviceSuite(name: string, start: (sessionTtlSeconds: number) =>
     })
 
     it('is ready: store reachable and a worker heartbeat seen', async () => {
-      for (let i = 0; i < 50; i++) {
+      // Polls for up to a minute: a worker process starts slowly on a busy machine.
+      for (let i = 0; i < 600; i++) {
         const res = await http('GET', '/readyz')
         if (res.status === 200) return
         await new Promise((r) => setTimeout(r, 100))
@@ -275,7 +276,7 @@ export function serviceSuite(name: string, start: (sessionTtlSeconds: number) =>
       const res = await http('POST', '/v1/appraisals', { body: psaToken((c) => c.set(10, nonce)), headers: { 'content-type': PSA_TFM } })
       assert.equal(res.status, 202)
       const location = res.headers.get('location')!
-      for (let i = 0; i < 100; i++) {
+      for (let i = 0; i < 1200; i++) {
         const got = (await (await http('GET', location)).json()) as { status: string }
         if (got.status === 'complete') return
         await new Promise((r) => setTimeout(r, 50))

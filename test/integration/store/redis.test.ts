@@ -200,7 +200,7 @@ describe('redis store at maxmemory with noeviction (a redis-server of its own)',
     server = spawn('redis-server', [...args, '--maxmemory-policy', 'noeviction'], { stdio: 'ignore' })
     const url = `redis://127.0.0.1:${port}`
     const probe = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0 })
-    for (let i = 0; i < 100; i++) {
+    for (let i = 0; i < 400; i++) {
       if (await probe.connect().then(() => true, () => false)) break
       await new Promise((r) => setTimeout(r, 50))
     }
