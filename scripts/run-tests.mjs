@@ -124,7 +124,11 @@ function namedFiles(filters) {
   return out
 }
 
-/** The reporter options: the user's own if given (each with a destination), else the spec reporter. */
+/**
+ * The reporter options, to follow the user's options (node pairs the n-th reporter with the n-th
+ * destination): the user's own reporters, if any, each given a destination (stdout if none), else
+ * the spec reporter on stdout; then the events reporter on `eventsPath`.
+ */
 function reporterOptions(nodeOptions, eventsPath) {
   const count = (name) => nodeOptions.filter((o) => o === name || o.startsWith(`${name}=`)).length
   const own = count('--test-reporter')
@@ -242,7 +246,7 @@ function runFile(file, verbose) {
     // Without NODE_TEST_CONTEXT: run from inside a test (test/unit/scripts/run-tests.test.ts), the child
     // would otherwise report to that test's runner instead of to its own reporters.
     const { NODE_TEST_CONTEXT: _context, ...env } = process.env
-    const child = spawn(process.execPath, ['--import', 'tsx', '--test', ...reporters.options, ...nodeOptions, file], {
+    const child = spawn(process.execPath, ['--import', 'tsx', '--test', ...nodeOptions, ...reporters.options, file], {
       cwd: root,
       env,
       stdio: ['ignore', 'pipe', 'pipe'],

@@ -97,6 +97,12 @@ describe('scripts/run-tests.mjs', { timeout: 300_000 }, () => {
     const filtered = await runTests(['--test-name-pattern', 'concatenates', FAILING])
     assert.equal(filtered.code, 0, filtered.stdout)
     assert.match(filtered.stdout, /total: 1 passed, 0 failed, \d+ skipped/)
+
+    // A reporter of the user's own is shown as it runs; the counts are still the file's.
+    const tap = await runTests(['--test-reporter=tap', PASSING])
+    assert.equal(tap.code, 0)
+    assert.match(tap.stdout, /^TAP version 13$/m)
+    assert.equal(summary(tap.stdout).at(-1), 'total: 2 passed, 0 failed, 1 skipped')
   })
 
   it('never takes the fixtures in a folder run, and fails when no test file matches', async () => {
