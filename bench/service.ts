@@ -23,6 +23,7 @@ import { CborTag, decodeCbor, encodeCbor, type CborMap } from '../src/cose/cbor.
 import { sigStructure1 } from '../src/cose/structure.js'
 import { earClaimsJson, type AppraisalOutcome } from '../src/results/ear.js'
 import { rfc9783Iak, rawSign } from '../test/helpers/cose.js'
+import { readVector } from '../test/helpers/vectors.js'
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url))
 const REDIS_URL = process.env['REDIS_URL'] ?? 'redis://127.0.0.1:6379'
@@ -33,7 +34,7 @@ const MODES = (process.env['BENCH_MODE'] ?? 'redis,embedded').split(',')
 const PSA_TFM = 'application/eat+cwt; eat_profile="tag:psacertified.org,2023:psa#tfm"'
 
 const iak = rfc9783Iak()
-const vector = JSON.parse(readFileSync(join(ROOT, '../shared/vectors/rfc9783-a1-psa-sign1.json'), 'utf8')) as { token_hex: string }
+const vector = readVector<{ token_hex: string }>('rfc9783-a1-psa-sign1')
 const template = decodeCbor(((decodeCbor(Buffer.from(vector.token_hex, "hex"), { allowedTags: new Set([18]) }) as CborTag).value as Uint8Array[])[2]!) as CborMap
 const protectedBytes = encodeCbor(new Map([[1, -7]]))
 

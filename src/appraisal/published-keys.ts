@@ -6,7 +6,7 @@
  *
  * Public keys are listed by the SHA-256 of their SubjectPublicKeyInfo DER (hex; `PublicKey.spkiSha256`),
  * symmetric keys by the SHA-256 of the raw key bytes. Each entry names where the key was published.
- * The list covers every key the published conformance vectors (`../shared/vectors`) carry; add a key
+ * The list covers every key the published conformance vectors (`test/vectors/`) carry; add a key
  * here when a new vector brings one. A real vendor root that only appears in a vector (the AMD
  * certificate of `veraison-services-corim-psa-bad-ta-cert`) is not listed: its private key is not public.
  */

@@ -1,13 +1,12 @@
 /**
  * Seeds for the fuzz properties: real tokens signed at load time with keys generated per run
  * (ES256, ES384, EdDSA, PS256 COSE_Sign1; HMAC COSE_Mac0; CWT and JWT EAT; PSA Sign1 and Mac0;
- * CBOR and JSON detached bundles), the published conformance vectors when `../shared/vectors` is
- * beside the repository, and the trust store that makes the signed ones verify.
+ * CBOR and JSON detached bundles), the published conformance vectors in `test/vectors/`, and the
+ * trust store that makes the signed ones verify.
  */
 import { createHash, createHmac, randomBytes, sign } from 'node:crypto'
-import { existsSync, readdirSync, readFileSync } from 'node:fs'
+import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import { MemoryEndorsements, oemidKey } from '../../src/appraisal/endorsements.js'
 import type { AppraisalDeps } from '../../src/appraisal/pipeline.js'
 import { CborFloat, CborTag, encodeCbor, type EncodableValue } from '../../src/cose/cbor.js'
@@ -19,6 +18,7 @@ import { createMemoryStore } from '../../src/store/memory/create-memory-store.js
 import { toHex, utf8 } from '../../src/util/bytes.js'
 import { fixedClock } from '../../src/util/clock.js'
 import { generateTestKey, signSign1, type TestKeyPair } from '../helpers/cose.js'
+import { VECTOR_DIR, vectorFiles } from '../helpers/vectors.js'
 
 export const TENANT = 'default'
 /** The fixed time every seed is appraised at. */
@@ -128,22 +128,11 @@ export function psaClaims(extra: [number, EncodableValue][] = []): Map<number, E
   return m
 }
 
-function vectorDir(): string | undefined {
-  const root = fileURLToPath(new URL('../../', import.meta.url))
-  // `../shared/vectors` beside the repository (CI, a clone), or two levels up (a git worktree).
-  for (const candidate of [join(root, '../shared/vectors'), join(root, '../../shared/vectors')]) {
-    if (existsSync(candidate)) return candidate
-  }
-  return undefined
-}
-
-/** Token bytes of every published vector that has some, by id; empty when the vectors are absent. */
+/** Token bytes of every published vector (`test/vectors/`) that has some, by id. */
 export function vectorTokens(): ReadonlyMap<string, Uint8Array> {
-  const dir = vectorDir()
   const out = new Map<string, Uint8Array>()
-  if (dir === undefined) return out
-  for (const file of readdirSync(dir).filter((f) => f.endsWith('.json')).sort()) {
-    const v = JSON.parse(readFileSync(join(dir, file), 'utf8')) as { id?: string; token_hex?: string; token_b64?: string }
+  for (const file of vectorFiles()) {
+    const v = JSON.parse(readFileSync(join(VECTOR_DIR, file), 'utf8')) as { id?: string; token_hex?: string; token_b64?: string }
     const id = v.id ?? file
     if (typeof v.token_hex === 'string') out.set(id, new Uint8Array(Buffer.from(v.token_hex, 'hex')))
     else if (typeof v.token_b64 === 'string') out.set(id, new Uint8Array(Buffer.from(v.token_b64, 'utf8')))

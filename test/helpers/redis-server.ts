@@ -40,7 +40,7 @@ export async function ownRedis(extraArgs: readonly string[] = []): Promise<OwnRe
         if (child === started) child = undefined
       })
       const password = extraArgs[extraArgs.indexOf('--requirepass') + 1]
-      const deadline = Date.now() + 10_000
+      const deadline = Date.now() + 30_000
       for (;;) {
         const probe = new Redis({ port, host: '127.0.0.1', lazyConnect: true, retryStrategy: () => null, ...(extraArgs.includes('--requirepass') ? { password } : {}) })
         probe.on('error', () => {})

@@ -109,8 +109,8 @@ function makeQueue(settings: { keepCompletedCount?: number } = {}): TestQueue {
 
 queueContract('bullmq', async () => makeQueue())
 
-describe('bullmq adapter', { timeout: 60_000 }, () => {
-  it('recovers a job whose worker was SIGKILLed mid-job and completes it once', { timeout: 30_000 }, async () => {
+describe('bullmq adapter', { timeout: 180_000 }, () => {
+  it('recovers a job whose worker was SIGKILLed mid-job and completes it once', { timeout: 90_000 }, async () => {
     const queue = makeQueue()
     try {
       const job = makeJob()
@@ -123,7 +123,7 @@ describe('bullmq adapter', { timeout: 60_000 }, () => {
       })
       children.add(child)
       child.on('message', (message) => messages.push(message as { event: string; id?: string }))
-      const deadline = Date.now() + 15_000
+      const deadline = Date.now() + 60_000
       while (!messages.some((m) => m.event === 'started' && m.id === job.id)) {
         assert.ok(Date.now() < deadline, 'the child worker never took the job')
         assert.equal(child.exitCode, null, 'the child worker exited early')
@@ -168,7 +168,7 @@ describe('bullmq adapter', { timeout: 60_000 }, () => {
     }
   })
 
-  it('fails a raw job whose payload id is not its job id, without retrying', { timeout: 15_000 }, async () => {
+  it('fails a raw job whose payload id is not its job id, without retrying', { timeout: 60_000 }, async () => {
     const queue = makeQueue()
     try {
       let calls = 0
@@ -181,7 +181,7 @@ describe('bullmq adapter', { timeout: 60_000 }, () => {
       )
       const job = makeJob()
       await queue.enqueueRaw(job.id, { ...job, id: randomUUID() })
-      assert.deepEqual(await queue.producer.waitFor(job.id, 5_000), { ...completeOutcome(job), status: 'failed' })
+      assert.deepEqual(await queue.producer.waitFor(job.id, 30_000), { ...completeOutcome(job), status: 'failed' })
       assert.equal(calls, 0)
       assert.equal(await queue.attemptsMade(job.id), 1)
     } finally {
@@ -189,14 +189,14 @@ describe('bullmq adapter', { timeout: 60_000 }, () => {
     }
   })
 
-  it('keeps all keys under the hash-tagged prefix and bounds kept jobs', { timeout: 15_000 }, async () => {
+  it('keeps all keys under the hash-tagged prefix and bounds kept jobs', { timeout: 60_000 }, async () => {
     const queue = makeQueue({ keepCompletedCount: 2 })
     try {
       await queue.consumer.start(async (job) => completeOutcome(job), { concurrency: 4 })
       // Subscribed first, so every outcome arrives as an event even after its job hash is gone.
       assert.equal(await queue.producer.waitFor(randomUUID(), 1), undefined)
       const jobs: AppraisalJob[] = Array.from({ length: 6 }, () => makeJob())
-      const outcomes = jobs.map((job) => queue.producer.waitFor(job.id, 5_000))
+      const outcomes = jobs.map((job) => queue.producer.waitFor(job.id, 30_000))
       for (const job of jobs) await queue.producer.enqueue(job)
       assert.deepEqual(await Promise.all(outcomes), jobs.map(completeOutcome))
 
@@ -211,7 +211,7 @@ describe('bullmq adapter', { timeout: 60_000 }, () => {
     }
   })
 
-  it('serves many concurrent waiters from one subscription', { timeout: 20_000 }, async () => {
+  it('serves many concurrent waiters from one subscription', { timeout: 60_000 }, async () => {
     const queue = makeQueue()
     try {
       await queue.consumer.start(async (job) => completeOutcome(job), { concurrency: 16 })
@@ -219,7 +219,7 @@ describe('bullmq adapter', { timeout: 60_000 }, () => {
       const outcomes = await Promise.all(
         jobs.map(async (job) => {
           await queue.producer.enqueue(job)
-          return queue.producer.waitFor(job.id, 10_000)
+          return queue.producer.waitFor(job.id, 30_000)
         }),
       )
       assert.deepEqual(outcomes, jobs.map(completeOutcome))

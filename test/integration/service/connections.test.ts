@@ -138,7 +138,7 @@ describe('connection bounds', { timeout: 120_000 }, () => {
     const res = await fetch(`${assay.url}/v1/appraisals`, {
       method: 'POST',
       body: new Uint8Array(1000).fill(0xa1),
-      headers: { 'content-type': 'application/psa-attestation-token', prefer: 'wait=5' },
+      headers: { 'content-type': 'application/psa-attestation-token', prefer: 'wait=10' },
     })
     assert.equal(res.status, 200)
     assert.equal(((await res.json()) as { status: string }).status, 'complete')

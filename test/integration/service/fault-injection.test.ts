@@ -119,7 +119,7 @@ function verdictOf(submod: { ear_status?: string; [k: string]: unknown } | undef
   return `${submod.ear_status ?? '?'} ${[...new Set(codes)].join(',')}`.trim()
 }
 
-describe('fault injection on Redis', { timeout: 180_000 }, () => {
+describe('fault injection on Redis', { timeout: 400_000 }, () => {
   /** What the run found, for the second test. */
   let run: { duplicated: string[]; replayed: string[] } | undefined
   const cleanups: (() => Promise<void> | void)[] = []
@@ -240,7 +240,11 @@ describe('fault injection on Redis', { timeout: 180_000 }, () => {
       await sleep(1000)
       redis = start(REDIS_SERVER!, [...redisArgs, ...redisExtra], {}, /Ready to accept connections/)
       await redis.ready
-      await sleep(6000)
+      // The load goes on until the service has accepted Evidence again after the restart, however long
+      // reconnecting takes on this machine, and a little longer.
+      const atRestart = accepted.size
+      await until(async () => accepted.size > atRestart + 20, 'appraisals accepted after the Redis restart', 90_000)
+      await sleep(1000)
       loading = false
       await Promise.all(loaders)
 
@@ -263,7 +267,7 @@ describe('fault injection on Redis', { timeout: 180_000 }, () => {
           return [...accepted.keys()].every((id) => states.get(id) === 'complete' || states.get(id) === 'failed')
         },
         'every accepted appraisal to finish',
-        40_000,
+        90_000,
       ).catch(() => undefined)
 
       await stop(api)

@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict'
 import { randomUUID } from 'node:crypto'
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { mkdtempSync, rmSync } from 'node:fs'
 import type { Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
@@ -28,10 +28,11 @@ import { signEarJwt } from '../../../src/results/sign.js'
 import { createMemoryStore } from '../../../src/store/memory/create-memory-store.js'
 import { systemClock } from '../../../src/util/clock.js'
 import { deletePrefix, REDIS_URL } from '../../helpers/redis.js'
+import { readVector } from '../../helpers/vectors.js'
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url))
 const TOKEN = Buffer.from(
-  (JSON.parse(readFileSync(join(ROOT, '../shared/vectors/rfc9783-a1-psa-sign1.json'), 'utf8')) as { token_hex: string }).token_hex,
+  readVector<{ token_hex: string }>('rfc9783-a1-psa-sign1').token_hex,
   'hex',
 )
 const PSA = 'application/psa-attestation-token'

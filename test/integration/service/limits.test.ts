@@ -15,10 +15,11 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { after, describe, it } from 'node:test'
+import { readVector } from '../../helpers/vectors.js'
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url))
 const TOKEN = Buffer.from(
-  (JSON.parse(readFileSync(join(ROOT, '../shared/vectors/rfc9783-a1-psa-sign1.json'), 'utf8')) as { token_hex: string }).token_hex,
+  readVector<{ token_hex: string }>('rfc9783-a1-psa-sign1').token_hex,
   'hex',
 )
 const PSA = 'application/psa-attestation-token'
@@ -151,7 +152,7 @@ describe('memory bounds and the data-directory lock (real processes)', { timeout
     // Accepted Evidence always has room for its result: every appraisal accepted in the flood completes.
     const statuses = async () =>
       Promise.all(flooded.map(async (id) => ((await (await fetch(`${url}/v1/appraisals/${id}`)).json()) as { status: string }).status))
-    for (let i = 0; i < 100 && !(await statuses()).every((s) => s === 'complete'); i++) await new Promise((r) => setTimeout(r, 100))
+    for (let i = 0; i < 600 && !(await statuses()).every((s) => s === 'complete'); i++) await new Promise((r) => setTimeout(r, 100))
     assert.deepEqual(new Set(await statuses()), new Set(['complete']))
     proc.child.kill('SIGTERM')
     assert.equal(await proc.exited, 0, proc.stderr())

@@ -5,16 +5,17 @@
 import assert from 'node:assert/strict'
 import { spawn, type ChildProcess } from 'node:child_process'
 import { randomUUID } from 'node:crypto'
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { after, describe, it } from 'node:test'
 import { deletePrefix, REDIS_URL } from '../../helpers/redis.js'
+import { readVector } from '../../helpers/vectors.js'
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url))
 const TOKEN = Buffer.from(
-  (JSON.parse(readFileSync(join(ROOT, '../shared/vectors/rfc9783-a1-psa-sign1.json'), 'utf8')) as { token_hex: string }).token_hex,
+  readVector<{ token_hex: string }>('rfc9783-a1-psa-sign1').token_hex,
   'hex',
 )
 const PSA = 'application/psa-attestation-token'

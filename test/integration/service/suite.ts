@@ -14,15 +14,14 @@ import { base64urlDecode, base64urlEncode } from '../../../src/util/base64url.js
 import { fromHex } from '../../../src/util/bytes.js'
 import { systemClock } from '../../../src/util/clock.js'
 import { generateTestKey, rfc9783Iak, signSign1 } from '../../helpers/cose.js'
+import { readVector } from '../../helpers/vectors.js'
 
 export interface RunningService {
   readonly url: string
   stop(): Promise<void>
 }
 
-const VECTOR = JSON.parse(
-  readFileSync(new URL('../../../../shared/vectors/rfc9783-a1-psa-sign1.json', import.meta.url), 'utf8'),
-) as { token_hex: string }
+const VECTOR = readVector<{ token_hex: string }>('rfc9783-a1-psa-sign1')
 const RFC_TOKEN = fromHex(VECTOR.token_hex)
 const RFC_NONCE = new Uint8Array(32).fill(1)
 const PSA_TFM = 'application/eat+cwt; eat_profile="tag:psacertified.org,2023:psa#tfm"'
@@ -87,7 +86,8 @@ export function serviceSuite(name: string, start: (sessionTtlSeconds: number) =>
     })
 
     it('is ready: store reachable and a worker heartbeat seen', async () => {
-      for (let i = 0; i < 50; i++) {
+      // Polls for up to a minute: a worker process starts slowly on a busy machine.
+      for (let i = 0; i < 600; i++) {
         const res = await http('GET', '/readyz')
         if (res.status === 200) return
         await new Promise((r) => setTimeout(r, 100))
@@ -276,7 +276,7 @@ export function serviceSuite(name: string, start: (sessionTtlSeconds: number) =>
       const res = await http('POST', '/v1/appraisals', { body: psaToken((c) => c.set(10, nonce)), headers: { 'content-type': PSA_TFM } })
       assert.equal(res.status, 202)
       const location = res.headers.get('location')!
-      for (let i = 0; i < 100; i++) {
+      for (let i = 0; i < 1200; i++) {
         const got = (await (await http('GET', location)).json()) as { status: string }
         if (got.status === 'complete') return
         await new Promise((r) => setTimeout(r, 50))

@@ -5,7 +5,7 @@
  * only in test mode, and then every EAR says so in its verifier id. Real HTTP, embedded mode.
  */
 import assert from 'node:assert/strict'
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -19,13 +19,12 @@ import { base64urlDecode } from '../../../src/util/base64url.js'
 import { fromHex } from '../../../src/util/bytes.js'
 import { systemClock } from '../../../src/util/clock.js'
 import { rfc9783Iak, signSign1 } from '../../helpers/cose.js'
+import { readVector } from '../../helpers/vectors.js'
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url))
 const SAMPLES = join(ROOT, 'examples/reference-values')
 const PSA_TFM = 'application/eat+cwt; eat_profile="tag:psacertified.org,2023:psa#tfm"'
-const VECTOR = JSON.parse(
-  readFileSync(new URL('../../../../shared/vectors/rfc9783-a1-psa-sign1.json', import.meta.url), 'utf8'),
-) as { token_hex: string }
+const VECTOR = readVector<{ token_hex: string }>('rfc9783-a1-psa-sign1')
 const INSTANCE_ID = fromHex('01' + '02'.repeat(32))
 
 /** The RFC 9783 example claims over `nonce`, signed with the published IAK: what any attacker can make. */

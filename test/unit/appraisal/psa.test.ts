@@ -3,7 +3,6 @@
  * it (or, explicitly, any). Real ES256 keys; tokens are the RFC 9783 example claims re-signed.
  */
 import assert from 'node:assert/strict'
-import { readFileSync } from 'node:fs'
 import { describe, it } from 'node:test'
 import { MemoryEndorsements } from '../../../src/appraisal/endorsements.js'
 import { appraisePsa } from '../../../src/appraisal/psa.js'
@@ -12,10 +11,9 @@ import { createMemoryStore } from '../../../src/store/memory/create-memory-store
 import { fromHex } from '../../../src/util/bytes.js'
 import { systemClock } from '../../../src/util/clock.js'
 import { generateTestKey, signSign1 } from '../../helpers/cose.js'
+import { readVector } from '../../helpers/vectors.js'
 
-const VECTOR = JSON.parse(readFileSync(new URL('../../../../shared/vectors/rfc9783-a1-psa-sign1.json', import.meta.url), 'utf8')) as {
-  token_hex: string
-}
+const VECTOR = readVector<{ token_hex: string }>('rfc9783-a1-psa-sign1')
 const INSTANCE = '01' + '02'.repeat(32)
 const IMPL = fromHex('00'.repeat(32))
 const NONCE = new Uint8Array(32).fill(1)

@@ -11,9 +11,10 @@ import { addReferenceValueDocument, loadReferenceValueDir, type LoadOptions } fr
 import { importJwk, importSpki } from '../../../src/crypto/keys.js'
 import { VerifierError } from '../../../src/errors/errors.js'
 import { buildPki } from '../../helpers/pki.js'
+import { VECTOR_DIR } from '../../helpers/vectors.js'
 
 const SAMPLE_DIR = new URL('../../../examples/reference-values/', import.meta.url).pathname
-const VECTORS = new URL('../../../../shared/vectors/', import.meta.url).pathname
+const VECTORS = VECTOR_DIR
 const TEST_MODE: LoadOptions = { allowPublishedKeys: true }
 interface SampleDoc {
   tenant?: string

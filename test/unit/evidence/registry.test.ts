@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict'
-import { readFileSync } from 'node:fs'
 import { describe, it } from 'node:test'
 import type { ErrorCode } from '../../../src/errors/codes.js'
 import { VerifierError } from '../../../src/errors/errors.js'
@@ -7,9 +6,10 @@ import { createDefaultRegistry } from '../../../src/evidence/formats.js'
 import { formatMediaType, parseMediaType } from '../../../src/evidence/media-type.js'
 import { sniffEnvelope, sniffProfile } from '../../../src/evidence/sniff.js'
 import { fromHex, utf8 } from '../../../src/util/bytes.js'
+import { readVector } from '../../helpers/vectors.js'
 
 const vector = (id: string) =>
-  fromHex((JSON.parse(readFileSync(new URL(`../../../../shared/vectors/${id}.json`, import.meta.url), 'utf8')) as { token_hex: string }).token_hex)
+  fromHex(readVector<{ token_hex: string }>(id).token_hex)
 
 const PSA_TFM = vector('rfc9783-a1-psa-sign1')
 const PSA_MAC0 = vector('rfc9783-a2-psa-mac0')

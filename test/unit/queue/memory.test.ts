@@ -48,7 +48,7 @@ describe('memory queue', () => {
     await queue.producer.enqueue(big())
     await assert.rejects(queue.producer.enqueue(big()), (err) => isVerifierError(err, 'ERR_SERVICE_OVERLOADED'))
     await queue.consumer.start(async (job) => completeOutcome(job), { concurrency: 1 })
-    await queue.producer.waitFor(first.id, 1_000)
+    await queue.producer.waitFor(first.id, 10_000)
     await sleep(20)
     await queue.producer.enqueue(big())
     await queue.consumer.close()
@@ -103,13 +103,13 @@ describe('memory queue', () => {
     const jobs = [makeJob(), makeJob(), makeJob()]
     for (const job of jobs) {
       await queue.producer.enqueue(job)
-      await queue.producer.waitFor(job.id, 1_000)
+      await queue.producer.waitFor(job.id, 10_000)
     }
     assert.equal(queue.attemptsMade(jobs[0]!.id), undefined)
     assert.equal(queue.attemptsMade(jobs[2]!.id), 1)
 
     await queue.producer.enqueue(jobs[0]!)
-    assert.deepEqual(await queue.producer.waitFor(jobs[0]!.id, 1_000), completeOutcome(jobs[0]!))
+    assert.deepEqual(await queue.producer.waitFor(jobs[0]!.id, 10_000), completeOutcome(jobs[0]!))
     await queue.producer.enqueue(jobs[2]!)
     await sleep(20)
     assert.equal(calls, 4)
@@ -128,7 +128,7 @@ describe('memory queue', () => {
     )
     const job = makeJob()
     await queue.producer.enqueue(job)
-    assert.deepEqual(await queue.producer.waitFor(job.id, 2_000), { ...completeOutcome(job), status: 'failed' })
+    assert.deepEqual(await queue.producer.waitFor(job.id, 10_000), { ...completeOutcome(job), status: 'failed' })
     assert.equal(calls, 2)
     await queue.consumer.close()
   })
@@ -142,7 +142,7 @@ describe('memory queue', () => {
     await sleep(20)
     assert.equal(await queue.producer.depth(), 1)
     await queue.consumer.start(async (taken) => completeOutcome(taken), { concurrency: 1 })
-    assert.deepEqual(await queue.producer.waitFor(job.id, 1_000), completeOutcome(job))
+    assert.deepEqual(await queue.producer.waitFor(job.id, 10_000), completeOutcome(job))
     await queue.consumer.close()
   })
 

@@ -134,13 +134,13 @@ describe('memory store persistence', () => {
     const created = session()
     await store.sessions.create(created)
     let written: Session | undefined
-    for (let i = 0; i < 100 && written === undefined; i++) {
+    for (let i = 0; i < 1000 && written === undefined; i++) {
       await sleep(20)
       written = await onDisk((peek) => peek.sessions.get('default', created.id))
     }
     assert.deepEqual(written, created, 'creation written')
     await store.sessions.delete('default', created.id)
-    for (let i = 0; i < 100 && written !== undefined; i++) {
+    for (let i = 0; i < 1000 && written !== undefined; i++) {
       await sleep(20)
       written = await onDisk((peek) => peek.sessions.get('default', created.id))
     }
@@ -163,7 +163,7 @@ describe('memory store persistence', () => {
     const written = async (): Promise<boolean[]> =>
       onDisk((peek) => Promise.all(ids.map(async (id) => (await peek.sessions.get('default', id)) !== undefined)))
     let found = await written()
-    for (let i = 0; i < 100 && !found.every(Boolean); i++) {
+    for (let i = 0; i < 1000 && !found.every(Boolean); i++) {
       await sleep(20)
       found = await written()
     }
@@ -243,7 +243,7 @@ describe('memory store persistence', () => {
     const store = openStore({ writeIntervalMs: 5 })
     await rm(dataDir, { recursive: true, force: true })
     await store.sessions.create(session())
-    for (let i = 0; i < 100 && warnings.length === 0; i++) await sleep(10)
+    for (let i = 0; i < 1000 && warnings.length === 0; i++) await sleep(10)
     await store.sessions.create(session())
     await sleep(50)
     assert.equal(warnings.length, 1)

@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict'
 import { readFileSync } from 'node:fs'
 import { describe, it } from 'node:test'
-import { fileURLToPath } from 'node:url'
 import {
   CborFloat,
   CborTag,
@@ -28,8 +27,7 @@ import {
 } from '../../../../src/evidence/eat/descriptor.js'
 import { fromHex, toHex } from '../../../../src/util/bytes.js'
 import { fixedClock } from '../../../../src/util/clock.js'
-
-const VECTOR_DIR = fileURLToPath(new URL('../../../../../shared/vectors/', import.meta.url))
+import { VECTOR_DIR } from '../../../helpers/vectors.js'
 
 function vectorPayload(file: string, tags: readonly number[]): CborMap {
   const vector = JSON.parse(readFileSync(VECTOR_DIR + file, 'utf8')) as { token_hex: string }

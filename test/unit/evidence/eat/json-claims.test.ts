@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict'
 import { readFileSync } from 'node:fs'
 import { describe, it } from 'node:test'
-import { fileURLToPath } from 'node:url'
 import {
   CborFloat,
   CborTag,
@@ -18,8 +17,7 @@ import { decodeEatJsonClaims } from '../../../../src/evidence/eat/json-claims.js
 import { parseStrictJson, type JsonObject } from '../../../../src/jose/json.js'
 import { base64urlEncode } from '../../../../src/util/base64url.js'
 import { fromHex, utf8 } from '../../../../src/util/bytes.js'
-
-const VECTOR_DIR = fileURLToPath(new URL('../../../../../shared/vectors/', import.meta.url))
+import { VECTOR_DIR } from '../../../helpers/vectors.js'
 
 /** The claims-set of a published CWT, decoded by the CBOR decoder. */
 function vectorClaims(file: string): EatClaims {

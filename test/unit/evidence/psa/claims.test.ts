@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict'
 import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
 import { describe, it } from 'node:test'
 import { CborTag, decodeCbor, type CborKey, type CborMap, type CborValue } from '../../../../src/cose/cbor.js'
 import type { ErrorCode } from '../../../../src/errors/codes.js'
@@ -19,8 +20,8 @@ import {
   PSA_PROFILE_TFM,
 } from '../../../../src/evidence/psa/descriptor.js'
 import { fromHex } from '../../../../src/util/bytes.js'
+import { VECTOR_DIR } from '../../../helpers/vectors.js'
 
-const VECTORS = new URL('../../../../../shared/vectors/', import.meta.url)
 const LEGACY_VECTOR = 'veraison-psatoken-tfm-legacy-psa-iot-profile-1.json'
 const PSA_2_0_0_VECTOR = 'veraison-psatoken-tfm-psa-2.0.0-profile.json'
 const TFM_BOOT_SEED = 'a0a1a2a3a4a5a6a7a8a9aaabacadaeafb0b1b2b3b4b5b6b7b8b9babbbcbdbebf'
@@ -28,7 +29,7 @@ const TFM_INSTANCE_ID = '01fa58755f658627ce5460f29b75296713248cae7ad9e2984b90280
 
 /** The claims-set of a PSA vector: the payload of its tagged COSE_Sign1 or COSE_Mac0. */
 function vectorPayload(file: string): CborMap {
-  const vector = JSON.parse(readFileSync(new URL(file, VECTORS), 'utf8')) as { token_hex: string }
+  const vector = JSON.parse(readFileSync(join(VECTOR_DIR, file), 'utf8')) as { token_hex: string }
   const message = decodeCbor(fromHex(vector.token_hex), { allowedTags: new Set([18, 17]) })
   assert.ok(message instanceof CborTag && Array.isArray(message.value))
   const payload = decodeCbor((message.value as CborValue[])[2] as Uint8Array)

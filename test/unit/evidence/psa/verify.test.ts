@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict'
 import { createHash, createHmac } from 'node:crypto'
-import { readFileSync } from 'node:fs'
 import { describe, it } from 'node:test'
 import { CborTag, decodeCbor, encodeCbor, type CborMap, type EncodableValue } from '../../../../src/cose/cbor.js'
 import { importJwk, importSecret, type PublicKey, type SecretKey } from '../../../../src/crypto/keys.js'
@@ -11,12 +10,13 @@ import { PSA_MAX_TOKEN_BYTES, verifyPsaToken, type PsaVerifyOptions } from '../.
 import { base64urlDecode } from '../../../../src/util/base64url.js'
 import { bytesEqual, fromHex, toHex } from '../../../../src/util/bytes.js'
 import { flipS, generateTestKey, rfc9783Iak, signSign1, type TestKeyPair } from '../../../helpers/cose.js'
+import { readVector } from '../../../helpers/vectors.js'
 
 const vectorJson = (id: string) =>
-  JSON.parse(readFileSync(new URL(`../../../../../shared/vectors/${id}.json`, import.meta.url), 'utf8')) as {
+  readVector<{
     token_hex: string
     key: { k: string }
-  }
+  }>(id)
 
 const RFC_TOKEN = fromHex(vectorJson('rfc9783-a1-psa-sign1').token_hex)
 const RFC_MAC0 = fromHex(vectorJson('rfc9783-a2-psa-mac0').token_hex)
