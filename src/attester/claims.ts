@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto'
 import { z } from 'zod'
 import { DEBUG_STATUS, type DebugStatus } from '../evidence/eat/descriptor.js'
 import { PSA_LIFECYCLE_RANGES } from '../evidence/psa/descriptor.js'
-import { fromHex } from '../util/bytes.js'
+import { fromHex, toHex } from '../util/bytes.js'
 
 export interface PsaSoftwareComponentInput {
   readonly measurementType?: string
@@ -53,26 +53,34 @@ const digest = (text: string): Uint8Array => new Uint8Array(createHash('sha256')
 /** RFC 5612's documentation PEN: no real manufacturer's. */
 export const EXAMPLE_OEMID = 32473
 
-/** What a token carries when neither the claims file nor a flag says otherwise. */
-export const DEFAULT_PSA_CLAIMS: PsaClaimsInput = Object.freeze({
-  implementationId: digest('assay attest: implementation'),
-  clientId: 1,
-  securityLifecycle: 0x3000,
-  bootSeed: digest('assay attest: boot seed'),
-  softwareComponents: [
-    { measurementType: 'BL', measurementValue: digest('assay attest: BL 1.0.0'), signerId: digest('assay attest: signer'), version: '1.0.0' },
-    { measurementType: 'PRoT', measurementValue: digest('assay attest: PRoT 1.0.0'), signerId: digest('assay attest: signer'), version: '1.0.0' },
-  ],
-})
+/**
+ * What a token carries when neither the claims file nor a flag says otherwise. The Implementation ID
+ * and the hwmodel are derived from the device's identifier, so each device is a class of its own and
+ * the reference-values documents of several devices never provision one class twice.
+ */
+export function defaultPsaClaims(deviceId: Uint8Array): PsaClaimsInput {
+  return {
+    implementationId: digest(`assay attest: implementation ${toHex(deviceId)}`),
+    clientId: 1,
+    securityLifecycle: 0x3000,
+    bootSeed: digest(`assay attest: boot seed ${toHex(deviceId)}`),
+    softwareComponents: [
+      { measurementType: 'BL', measurementValue: digest('assay attest: BL 1.0.0'), signerId: digest('assay attest: signer'), version: '1.0.0' },
+      { measurementType: 'PRoT', measurementValue: digest('assay attest: PRoT 1.0.0'), signerId: digest('assay attest: signer'), version: '1.0.0' },
+    ],
+  }
+}
 
-export const DEFAULT_EAT_CLAIMS: EatClaimsInput = Object.freeze({
-  oemid: EXAMPLE_OEMID,
-  hwmodel: new TextEncoder().encode('assay-attest'),
-  hwversion: '1.0',
-  swname: 'assay-attest-firmware',
-  swversion: '1.0.0',
-  dbgstat: 'disabled-permanently',
-})
+export function defaultEatClaims(deviceId: Uint8Array): EatClaimsInput {
+  return {
+    oemid: EXAMPLE_OEMID,
+    hwmodel: new TextEncoder().encode(`assay-attest-${toHex(deviceId).slice(0, 16)}`),
+    hwversion: '1.0',
+    swname: 'assay-attest-firmware',
+    swversion: '1.0.0',
+    dbgstat: 'disabled-permanently',
+  }
+}
 
 // ---------------------------------------------------------------------------------------------
 // The JSON file and the flags
@@ -178,10 +186,10 @@ export interface ClaimFlags {
 const defined = <T extends object>(o: T): Partial<T> => Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>
 
 /**
- * The claims for both formats: defaults, then the claims file (`raw`, already parsed JSON), then
- * the flags. Throws an Error naming the field for anything invalid.
+ * The claims for both formats: the defaults of the device `deviceId`, then the claims file (`raw`,
+ * already parsed JSON), then the flags. Throws an Error naming the field for anything invalid.
  */
-export function resolveClaims(raw: unknown, flags: ClaimFlags): { psa: PsaClaimsInput; eat: EatClaimsInput } {
+export function resolveClaims(raw: unknown, flags: ClaimFlags, deviceId: Uint8Array): { psa: PsaClaimsInput; eat: EatClaimsInput } {
   const parsed = claimsFileSchema.safeParse(raw ?? {})
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!
@@ -208,8 +216,8 @@ export function resolveClaims(raw: unknown, flags: ClaimFlags): { psa: PsaClaims
     swversion: flags.swversion,
     dbgstat: flags.dbgstat === undefined ? undefined : flagged('dbgstat', () => z.enum(DEBUG_STATUS).parse(flags.dbgstat)),
   })
-  const psa = { ...DEFAULT_PSA_CLAIMS, ...defined(file.psa ?? {}), ...psaFlags } as PsaClaimsInput
-  const eat = { ...DEFAULT_EAT_CLAIMS, ...defined(file.eat ?? {}), ...eatFlags } as EatClaimsInput
+  const psa = { ...defaultPsaClaims(deviceId), ...defined(file.psa ?? {}), ...psaFlags } as PsaClaimsInput
+  const eat = { ...defaultEatClaims(deviceId), ...defined(file.eat ?? {}), ...eatFlags } as EatClaimsInput
   return { psa, eat: withInheritedClass(eat) }
 }
 

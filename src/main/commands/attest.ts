@@ -152,7 +152,7 @@ export async function attestCommand(flags: AttestFlags, io: Io): Promise<number>
   }
   let claims
   try {
-    claims = resolveClaims(rawClaims, flags)
+    claims = resolveClaims(rawClaims, flags, key.deviceId)
   } catch (err) {
     throw new CliError(err instanceof Error ? err.message : String(err))
   }

@@ -31,7 +31,7 @@ const TENANT = 'default'
 const clock = fixedClock(NOW)
 
 function setup(key: DeviceKey, claimsFile: unknown = {}) {
-  const claims = resolveClaims(claimsFile, {})
+  const claims = resolveClaims(claimsFile, {}, key.deviceId)
   const doc = JSON.parse(JSON.stringify(referenceValuesFor(key, claims))) as unknown
   const endorsements = new MemoryEndorsements()
   const warnings: string[] = []
@@ -116,7 +116,7 @@ describe('attester tokens', () => {
 
       it('PSA token with a changed software component is not affirming under the first document', async () => {
         const { deps } = setup(key)
-        const other = resolveClaims({ psa: { softwareComponents: [{ measurementType: 'BL', measurementValue: 'aa'.repeat(32), signerId: 'bb'.repeat(32) }] } }, {})
+        const other = resolveClaims({ psa: { softwareComponents: [{ measurementType: 'BL', measurementValue: 'aa'.repeat(32), signerId: 'bb'.repeat(32) }] } }, {}, key.deviceId)
         const token = buildPsaToken(key, other.psa, await issued(deps))
         const out = await appraisePsa({ tenant: TENANT, token }, deps)
         assert.equal(out.vector.executables, 33)
@@ -156,17 +156,25 @@ describe('attester tokens', () => {
     assert.equal(out[EAT_SUBMOD]!.vector['instance-identity'], 99)
   })
 
+  it('two devices with default claims are two classes: both documents load into one store', () => {
+    const endorsements = new MemoryEndorsements()
+    for (const key of [generateDeviceKey('ES256'), generateDeviceKey('ES256')]) {
+      addReferenceValueDocument(endorsements, JSON.parse(JSON.stringify(referenceValuesFor(key, resolveClaims({}, {}, key.deviceId)))), `${key.kid}.json`)
+    }
+  })
+
   it('claims: flags override the file, and bad values are named', () => {
-    const c = resolveClaims({ eat: { swname: 'from-file' } }, { swname: 'from-flag', lifecycle: 'non-psa-rot-debug', oemid: '0a0b0c' })
+    const id = new Uint8Array(32)
+    const c = resolveClaims({ eat: { swname: 'from-file' } }, { swname: 'from-flag', lifecycle: 'non-psa-rot-debug', oemid: '0a0b0c' }, id)
     assert.equal(c.eat.swname, 'from-flag')
     assert.equal(c.psa.securityLifecycle, 0x4000)
     assert.deepEqual(c.eat.oemid, Uint8Array.of(10, 11, 12))
-    assert.throws(() => resolveClaims({ psa: { implementationId: 'abcd' } }, {}), /claims psa\.implementationId: implementationId must be 32 bytes/)
-    assert.throws(() => resolveClaims({ eat: { colour: 'red' } }, {}), /claims eat/)
-    assert.throws(() => resolveClaims({}, { lifecycle: 'sleepy' }), /--lifecycle: security lifecycle "sleepy"/)
-    assert.throws(() => resolveClaims({}, { dbgstat: 'on' }), /--dbgstat/)
-    assert.throws(() => resolveClaims({}, { oemid: 'xyz' }), /--oemid: oemid "xyz"/)
-    assert.throws(() => resolveClaims({}, { clientId: '0' }), /--client-id/)
+    assert.throws(() => resolveClaims({ psa: { implementationId: 'abcd' } }, {}, id), /claims psa\.implementationId: implementationId must be 32 bytes/)
+    assert.throws(() => resolveClaims({ eat: { colour: 'red' } }, {}, id), /claims eat/)
+    assert.throws(() => resolveClaims({}, { lifecycle: 'sleepy' }, id), /--lifecycle: security lifecycle "sleepy"/)
+    assert.throws(() => resolveClaims({}, { dbgstat: 'on' }, id), /--dbgstat/)
+    assert.throws(() => resolveClaims({}, { oemid: 'xyz' }, id), /--oemid: oemid "xyz"/)
+    assert.throws(() => resolveClaims({}, { clientId: '0' }, id), /--client-id/)
   })
 
   describe('key files', () => {
