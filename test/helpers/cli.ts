@@ -13,8 +13,11 @@ import { freePort } from './redis-server.js'
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url))
 export const CLI = join(ROOT, 'src/main/cli.ts')
 
+/** tsx's loader as a URL, so the CLI runs from any working directory. */
+export const TSX = import.meta.resolve('tsx')
+
 /** The argv that runs the CLI: `node --import tsx src/main/cli.ts`. */
-export const ASSAY_ARGV: readonly string[] = [process.execPath, '--import', 'tsx', CLI]
+export const ASSAY_ARGV: readonly string[] = [process.execPath, '--import', TSX, CLI]
 
 export interface RunResult {
   readonly code: number | null
