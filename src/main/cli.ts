@@ -96,7 +96,10 @@ function packageVersion(): string {
 const stdout = (text: string | Uint8Array) => void process.stdout.write(text)
 const stderr = (text: string) => void process.stderr.write(text)
 
-/** Runs a tool command: its exit code, or 1 and one line on stderr when it fails. */
+/**
+ * Runs a tool command: its exit code, or 1 and one line on stderr when it fails (with `--json`,
+ * also `{ "error": { "code", "message" } }` on stdout).
+ */
 function toolAction<A extends unknown[]>(run: (...args: A) => Promise<number> | number): (...args: A) => Promise<void> {
   return async (...args: A) => {
     try {
@@ -104,6 +107,8 @@ function toolAction<A extends unknown[]>(run: (...args: A) => Promise<number> | 
     } catch (err) {
       if (err instanceof CliError) {
         stderr(`assay: ${err.message}\n`)
+        const json = args.some((a) => typeof a === 'object' && a !== null && (a as { json?: unknown }).json === true)
+        if (json) stdout(`${JSON.stringify({ error: { code: err.code, message: err.message } }, null, 2)}\n`)
         process.exitCode = err.exitCode
         return
       }
@@ -189,6 +194,12 @@ export function createProgram(): Command {
 
   return program
 }
+
+// `assay … | head` closes stdout early: that ends the output; it is not a failure.
+process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+  if (err.code !== 'EPIPE') throw err
+  process.exit(typeof process.exitCode === 'number' ? process.exitCode : 0)
+})
 
 // `assay` alone starts the service, as it always has.
 const argv = process.argv.length > 2 ? process.argv : [...process.argv, 'start']

@@ -210,6 +210,9 @@ describe('assay attest against a running Assay', { timeout: 240_000 }, () => {
       const r = await verify(expired, jwks)
       assert.equal(r.code, 1)
       assert.match(r.stderr, /the EAR does not verify: result expired at 1700003600/)
+      const json = await runAssay(['ear', 'verify', '-', '--jwks', jwks, '--json'], { input: expired })
+      assert.equal(json.code, 1)
+      assert.deepEqual(JSON.parse(json.stdout), { error: { code: 'ERR_EAR_EXPIRED', message: 'the EAR does not verify: result expired at 1700003600 (now ' + /now (\d+)/.exec(json.stderr)![1] + ')' } })
     })
 
     it('malformed input, an empty file, a JWKS that is not one, and a JWKS URL that does not answer', async () => {
