@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
-import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, describe, it } from 'node:test'
@@ -145,6 +145,25 @@ describe('attester tokens', () => {
           : await appraiseEat({ tenant: TENANT, token: new TextEncoder().encode(buildEatJwt(key, claims.eat, { nonce, issuedAt: NOW })), envelope: 'jwt' }, deps)
       assert.deepEqual(Object.keys(out).sort(), ['EAT', 'EAT/tee'])
       for (const sub of Object.values(out)) assert.deepEqual(sub.vector, { 'instance-identity': 2, hardware: 2, executables: 2 }, build)
+    }
+  })
+
+  it('the example claims file (examples/attester-claims.json) gives affirming PSA, CWT and JWT Evidence', async () => {
+    const key = generateDeviceKey('ES256')
+    const file = JSON.parse(readFileSync(new URL('../../../examples/attester-claims.json', import.meta.url), 'utf8')) as unknown
+    const { claims, deps } = setup(key, file)
+    assert.equal(claims.eat.swname, 'example-firmware')
+    assert.equal(claims.psa.softwareComponents.length, 2)
+    const psa = await appraisePsa({ tenant: TENANT, token: buildPsaToken(key, claims.psa, await issued(deps)) }, deps)
+    assert.deepEqual(psa.vector, { 'instance-identity': 2, hardware: 2, executables: 2 })
+    const cwt = await appraiseEat({ tenant: TENANT, token: buildEatCwt(key, claims.eat, { nonce: await issued(deps), issuedAt: NOW }) }, deps)
+    const jwt = await appraiseEat(
+      { tenant: TENANT, token: new TextEncoder().encode(buildEatJwt(key, claims.eat, { nonce: await issued(deps), issuedAt: NOW })), envelope: 'jwt' },
+      deps,
+    )
+    for (const out of [cwt, jwt]) {
+      assert.deepEqual(Object.keys(out).sort(), ['EAT', 'EAT/tee'])
+      for (const sub of Object.values(out)) assert.deepEqual(sub.vector, { 'instance-identity': 2, hardware: 2, executables: 2 })
     }
   })
 
