@@ -23,7 +23,6 @@ import { attestCommand, EVIDENCE_FORMATS } from './commands/attest.js'
 import { checkConfigCommand } from './commands/check-config.js'
 import { CliError, earVerifyCommand } from './commands/ear-verify.js'
 import { createProcessLogger } from './logger.js'
-import { startAssay } from './server.js'
 import type { Role } from './services.js'
 
 const ROLES: Readonly<Record<string, Role>> = { start: 'all', serve: 'api', worker: 'worker' }
@@ -47,6 +46,8 @@ async function rotateKey(): Promise<void> {
 async function runServer(command: string): Promise<void> {
   const role = ROLES[command]!
   const config = configFromEnv(process.env)
+  // Loaded here, not at the top: the tool commands need none of the service.
+  const { startAssay } = await import('./server.js')
   // Handlers go in before anything starts: a signal during start-up waits for it, then stops cleanly.
   const starting = startAssay(config, { role, log })
   let signals = 0
