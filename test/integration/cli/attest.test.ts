@@ -161,6 +161,21 @@ describe('assay attest against a running Assay', { timeout: 240_000 }, () => {
     assert.match(r.stderr, /hint: Assay does not know this device key: provision it with `assay attest --print-reference-values --key /)
   })
 
+  it('refusals are named: a problem from the server, a nonce of the wrong size, a bad --timeout', async () => {
+    const problem = await runAssay(['attest', '--key', es256, '--url', `${server.url}/no-such-prefix`])
+    assert.equal(problem.code, 1)
+    assert.match(problem.stderr, /^assay: POST \/v1\/nonces: HTTP 404 .*\(ERR_[A-Z_]+\)$/m)
+    const short = await attest(['--key', es256, '--format', 'psa', '--nonce', 'AAECAwQFBgcICQoLDA0ODw'])
+    assert.equal(short.code, 1)
+    assert.match(short.stderr, /--nonce is 16 bytes; a PSA nonce is 32, 48 or 64 bytes/)
+    const tiny = await attest(['--key', es256, '--format', 'cwt', '--nonce', 'AAEC'])
+    assert.equal(tiny.code, 1)
+    assert.match(tiny.stderr, /--nonce is 3 bytes; a nonce is 8 to 64 bytes/)
+    const timeout = await attest(['--key', es256, '--timeout', 'soon'])
+    assert.equal(timeout.code, 1)
+    assert.match(timeout.stderr, /--timeout soon: a number of seconds/)
+  })
+
   it('no Assay at --url: exit 1 with a clear message', async () => {
     const r = await runAssay(['attest', '--key', es256, '--url', `http://127.0.0.1:${await freePort()}`])
     assert.equal(r.code, 1)
