@@ -105,7 +105,10 @@ export async function startAssayProcess(env: Record<string, string> = {}): Promi
   }
   const deadline = Date.now() + 30_000
   for (;;) {
-    if (child.exitCode !== null) throw new Error(`assay start exited with ${child.exitCode}: ${output}`)
+    if (child.exitCode !== null) {
+      rmSync(dataDir, { recursive: true, force: true })
+      throw new Error(`assay start exited with ${child.exitCode}: ${output}`)
+    }
     const ok = await fetch(`${url}/healthz`).then((r) => r.ok, () => false)
     if (ok) return server
     if (Date.now() > deadline) {
