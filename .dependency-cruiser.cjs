@@ -4,6 +4,7 @@
  *
  * Imports flow one way:
  *   main → (api, queue) → appraisal → evidence → (cose, jose) → crypto
+ *   main → attester → evidence (descriptors), cose, crypto    (`assay attest` only)
  * with errors and util as leaves that every layer may use. jose (the JSON twin of cose) sits at the
  * level of cose and reads only cose/algorithms.ts, the algorithm table the two share. store, results, policy and config sit
  * beside the chain; the lower layers (crypto, cose, evidence) must not reach them where noted.
@@ -52,6 +53,22 @@ module.exports = {
       comment: 'src/main holds the process entry points (the only readers of process.env); nothing imports them.',
       from: { path: '^src/', pathNot: inLayers('main') },
       to: { path: inLayers('main') },
+    },
+    {
+      name: 'attester-only-from-main',
+      severity: 'error',
+      comment:
+        'src/attester builds and signs Evidence for `assay attest` (a test attester). Only src/main may use it: ' +
+        'the verifier itself never makes Evidence.',
+      from: { path: '^src/', pathNot: inLayers('main', 'attester') },
+      to: { path: inLayers('attester') },
+    },
+    {
+      name: 'attester-layer',
+      severity: 'error',
+      comment: 'src/attester sits on cose, jose, crypto and the evidence descriptors; it must not import api, queue, store, appraisal or results.',
+      from: { path: inLayers('attester') },
+      to: { path: inLayers('api', 'queue', 'store', 'appraisal', 'results', 'config') },
     },
     {
       name: 'queue-not-to-api',

@@ -85,3 +85,22 @@ export function exportPrivateJwk(key: Es256SigningKey): JsonWebKey {
 export function signEs256(key: Es256SigningKey, data: Uint8Array): Buffer {
   return nodeSign('sha256', data, { key: key.privateKey, dsaEncoding: 'ieee-p1363' })
 }
+
+/** Signature algorithms a test attester (`assay attest`) signs Evidence with. */
+export type EvidenceSigningAlg = 'ES256' | 'ES384' | 'EdDSA'
+
+/**
+ * Signature over `data` as COSE and JOSE carry it: ES256 and ES384 are ECDSA over SHA-256 / SHA-384
+ * with raw r||s (RFC 9053 §2.1, RFC 7518 §3.4), EdDSA is Ed25519 over the message itself (RFC 8032).
+ * Only `assay attest` uses it: Assay itself never signs Evidence.
+ */
+export function signEvidence(alg: EvidenceSigningAlg, privateKey: KeyObject, data: Uint8Array): Buffer {
+  switch (alg) {
+    case 'ES256':
+      return nodeSign('sha256', data, { key: privateKey, dsaEncoding: 'ieee-p1363' })
+    case 'ES384':
+      return nodeSign('sha384', data, { key: privateKey, dsaEncoding: 'ieee-p1363' })
+    case 'EdDSA':
+      return nodeSign(null, data, privateKey)
+  }
+}
