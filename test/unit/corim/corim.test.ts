@@ -135,7 +135,7 @@ describe('signed CoRIM', () => {
     // The IAK inside the CoRIM is not a provisioning key.
     rejects(() => processCorim(signed, options({ keys: [iak.publicKey] })), 'ERR_CORIM_SIGNATURE')
     const tampered = Uint8Array.from(signed)
-    tampered[tampered.length - 80] ^= 1
+    tampered[tampered.length - 80] = tampered[tampered.length - 80]! ^ 1
     rejects(() => processCorim(tampered, options({ keys: [signer.publicKey] })), 'ERR_CORIM_SIGNATURE')
   })
 
