@@ -134,6 +134,24 @@ export function sourceOf(p: CorimProvenance): string {
 }
 
 /**
+ * How an incoming entry relates to a stored one of the same CoMID tag-id, for a store's
+ * idempotency (draft-ietf-rats-corim: a tag-id names one tag; a higher tag-version supersedes it):
+ * - `unchanged`: same tag-version and same CoMID bytes: a re-submission, nothing to do;
+ * - `supersedes`: a higher tag-version: replace what the stored tag provided;
+ * - `stale`: a lower tag-version: keep the stored one;
+ * - `conflict`: same tag-version, other bytes: refuse (a tag changed without a new version);
+ * - `unrelated`: another tag-id.
+ */
+export type ProvenanceOrder = 'unchanged' | 'supersedes' | 'stale' | 'conflict' | 'unrelated'
+
+export function orderProvenance(stored: CorimProvenance, incoming: CorimProvenance): ProvenanceOrder {
+  if (stored.tagId !== incoming.tagId) return 'unrelated'
+  if (incoming.tagVersion > stored.tagVersion) return 'supersedes'
+  if (incoming.tagVersion < stored.tagVersion) return 'stale'
+  return incoming.tagDigest === stored.tagDigest ? 'unchanged' : 'conflict'
+}
+
+/**
  * The mapping without a profile: reference triples are kept as `CorimReferenceValue`s. Endorsed,
  * identity and attest-key triples are refused (ERR_CORIM_UNSUPPORTED): without a profile nothing
  * says what a key may speak for, and endorsements are never dropped silently.

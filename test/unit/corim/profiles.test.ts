@@ -3,7 +3,7 @@ import { describe, it } from 'node:test'
 import type { EatReferenceValues, PsaReferenceValues, PsaTrustAnchor } from '../../../src/appraisal/endorsements.js'
 import { MemoryEndorsements } from '../../../src/appraisal/endorsements.js'
 import { processCorim, type CorimProcessOptions } from '../../../src/corim/corim.js'
-import { mapCorim, mapGeneric, type MappedEndorsements } from '../../../src/corim/map.js'
+import { mapCorim, mapGeneric, orderProvenance, type MappedEndorsements } from '../../../src/corim/map.js'
 import { CorimProfileRegistry } from '../../../src/corim/profile.js'
 import { builtInProfiles } from '../../../src/corim/profiles/index.js'
 import { EAT_CLASS_PROFILE } from '../../../src/corim/profiles/eat-class.js'
@@ -197,5 +197,21 @@ describe('generic mapping and the registry', () => {
   it('refuses registering one id twice', () => {
     assert.throws(() => new CorimProfileRegistry([psaEndorsementProfile, psaEndorsementProfile]), TypeError)
     assert.equal(builtInProfiles().size, 2)
+  })
+})
+
+describe('provenance order', () => {
+  it('tells a re-submission, a newer and an older version and a silent change apart', () => {
+    const base = run(psaCorim(iak)).psaTrustAnchors[0]!.provenance
+    const again = run(psaCorim(iak)).psaTrustAnchors[0]!.provenance
+    assert.equal(orderProvenance(base, again), 'unchanged')
+    const v2 = run(corimBytes([comidMap(akTriple(map([0, psaClass()], [1, tag(550, INSTANCE_ID)]), [tag(554, pemOf(iak))]), [], 2)], [], PSA))
+    const newer = v2.psaTrustAnchors[0]!.provenance
+    assert.equal(newer.tagVersion, 2)
+    assert.equal(orderProvenance(base, newer), 'supersedes')
+    assert.equal(orderProvenance(newer, base), 'stale')
+    const changed = run(corimBytes([comidMap(akTriple(map([0, psaClass()], [1, tag(550, INSTANCE_ID)]), [tag(554, pemOf(generateTestKey('ES256')))]))], [], PSA))
+    assert.equal(orderProvenance(base, changed.psaTrustAnchors[0]!.provenance), 'conflict')
+    assert.equal(orderProvenance(base, { ...base, tagId: 'other' }), 'unrelated')
   })
 })
