@@ -1,5 +1,6 @@
 /**
- * Conformance of src/corim over the 23 published CoRIM/CoMID vectors (files named *corim*), read in
+ * Conformance of src/corim over the 23 published CoRIM/CoMID vectors (files named *corim* in
+ * test/vectors/, helpers/vectors.ts), read in
  * place. Each vector checks its `expected.outcome`:
  * - `valid`: decodes, passes its profile, and maps (the mapped counts are asserted);
  * - `valid-signature` (and the signed `valid`): verifies with the vector's key on a clock inside
@@ -12,7 +13,6 @@ import assert from 'node:assert/strict'
 import type { JsonWebKey } from 'node:crypto'
 import { readFileSync, readdirSync } from 'node:fs'
 import { describe, it } from 'node:test'
-import { fileURLToPath } from 'node:url'
 import { decodeComid } from '../../src/corim/comid.js'
 import { decodeUnsignedCorim, processCorim, type CorimTrust } from '../../src/corim/corim.js'
 import { mapCorim } from '../../src/corim/map.js'
@@ -23,9 +23,8 @@ import type { ErrorCode } from '../../src/errors/codes.js'
 import { VerifierError } from '../../src/errors/errors.js'
 import { fromHex, toHex } from '../../src/util/bytes.js'
 import { generateTestKey } from '../helpers/cose.js'
+import { VECTOR_DIR } from '../helpers/vectors.js'
 
-/** Where the vectors live; the lead repoints this at test/vectors/ when the copies are merged. */
-const VECTOR_DIR = fileURLToPath(new URL('../../../shared/vectors/', import.meta.url))
 
 interface Vector {
   readonly id: string

@@ -11,7 +11,6 @@ import assert from 'node:assert/strict'
 import fc from 'fast-check'
 import { readFileSync, readdirSync } from 'node:fs'
 import { describe, it } from 'node:test'
-import { fileURLToPath } from 'node:url'
 import { decodeComid } from '../../src/corim/comid.js'
 import { processCorim, type CorimProcessOptions } from '../../src/corim/corim.js'
 import { mapCorim } from '../../src/corim/map.js'
@@ -21,13 +20,13 @@ import { VerifierError } from '../../src/errors/errors.js'
 import { fromHex, toHex } from '../../src/util/bytes.js'
 import { cborValueArb, hostileBytesArb, mutatedArb, type MutatedInput } from '../fuzz/arbitraries.js'
 import { generateTestKey } from '../helpers/cose.js'
+import { VECTOR_DIR } from '../helpers/vectors.js'
 import { corimMeta, psaCorim, signCorim } from '../helpers/corim.js'
 
 const RUNS = Number(process.env['FUZZ_RUNS'] ?? 200)
 const SEED = process.env['FUZZ_SEED'] === undefined ? undefined : Number(process.env['FUZZ_SEED'])
 const params = { numRuns: RUNS, ...(SEED === undefined ? {} : { seed: SEED }) }
 
-const VECTOR_DIR = fileURLToPath(new URL('../../../shared/vectors/', import.meta.url))
 const vectorSeeds = readdirSync(VECTOR_DIR)
   .filter((f) => f.includes('corim') && f.endsWith('.json'))
   .sort()
