@@ -7,10 +7,12 @@ import { CborTag, decodeCbor, type CborKey, type CborMap, type CborValue } from 
 import type { ErrorCode } from '../errors/codes.js'
 import { VerifierError, isVerifierError } from '../errors/errors.js'
 
+/** Throws ERR_CORIM_MALFORMED: a value of the wrong shape, size or type at `path`. */
 export function malformed(path: string, message: string): never {
   throw new VerifierError('ERR_CORIM_MALFORMED', `${path}: ${message}`, { path })
 }
 
+/** Throws ERR_CORIM_UNSUPPORTED: a well-formed field, tag or type that Assay does not process, named. */
 export function unsupported(path: string, message: string): never {
   throw new VerifierError('ERR_CORIM_UNSUPPORTED', `${path}: ${message}`, { path })
 }
