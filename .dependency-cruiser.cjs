@@ -5,6 +5,7 @@
  * Imports flow one way:
  *   main → (api, queue) → appraisal → evidence → (cose, jose) → crypto
  *   main → attester → evidence (descriptors), cose, crypto    (`assay attest` only)
+ *   appraisal → corim → (cose, crypto)       (CoRIM intake: pure decoding and mapping)
  * with errors and util as leaves that every layer may use. jose (the JSON twin of cose) sits at the
  * level of cose and reads only cose/algorithms.ts, the algorithm table the two share. store, results, policy and config sit
  * beside the chain; the lower layers (crypto, cose, evidence) must not reach them where noted.
@@ -115,6 +116,22 @@ module.exports = {
         'algorithm table), nothing else in src.',
       from: { path: inLayers('jose') },
       to: { path: '^src/', pathNot: [inLayers('jose', 'crypto', 'errors', 'util'), '^src/cose/algorithms\\.ts$'] },
+    },
+    {
+      name: 'corim-layer',
+      severity: 'error',
+      comment:
+        'src/corim (CoRIM/CoMID decoding and mapping) is pure and sits beside evidence: it may import cose, ' +
+        'crypto, errors and util, nothing else in src (the appraisal shapes it maps to are restated, not imported).',
+      from: { path: inLayers('corim') },
+      to: { path: '^src/', pathNot: inLayers('corim', 'cose', 'crypto', 'errors', 'util') },
+    },
+    {
+      name: 'nothing-below-imports-corim',
+      severity: 'error',
+      comment: 'The layers src/corim stands on (and evidence, beside it) must not import it; appraisal, store, api and queue may.',
+      from: { path: inLayers('cose', 'jose', 'crypto', 'errors', 'util', 'evidence') },
+      to: { path: inLayers('corim') },
     },
     {
       name: 'crypto-layer',

@@ -108,6 +108,16 @@ export const ERROR_CATALOGUE = {
   ERR_BUNDLE_DIGEST_MISMATCH: evidence('A detached claims-set does not match its digest in the main token'),
   ERR_PSA_LIFECYCLE_INVALID: evidence('PSA security lifecycle is outside the defined ranges'),
 
+  // CoRIM / CoMID endorsements an operator provisions (src/corim). Request family: a refused CoRIM
+  // is a bad submission, answered with a problem that names the field, never a fault.
+  ERR_CORIM_MALFORMED: request(422, 'CoRIM or CoMID is not well-formed or breaks the CoRIM CDDL'),
+  ERR_CORIM_UNSUPPORTED: request(422, 'CoRIM uses a field, tag, type or algorithm the verifier does not process'),
+  ERR_CORIM_PROFILE_UNKNOWN: request(422, 'CoRIM declares a profile the verifier does not know'),
+  ERR_CORIM_PROFILE_VIOLATION: request(422, 'CoRIM breaks a rule of its profile'),
+  ERR_CORIM_SIGNATURE: request(422, 'Signed CoRIM does not verify with a trusted provisioning key, or is unsigned where a signature is required'),
+  ERR_CORIM_EXPIRED: request(422, 'CoRIM validity or signature validity has ended'),
+  ERR_CORIM_NOT_YET_VALID: request(422, 'CoRIM validity or signature validity has not begun'),
+
   // Format selection (src/evidence/registry.ts)
   ERR_MEDIA_TYPE_UNSUPPORTED: request(415, 'Media type is not supported'),
   ERR_MEDIA_TYPE_MALFORMED: request(400, 'Media type cannot be parsed'),
