@@ -48,7 +48,13 @@ export interface BuildOptions {
   readonly clock?: Clock
 }
 
-const HEARTBEAT_SECONDS = 5
+/**
+ * A worker beats every second with a 3 s TTL, so `/readyz` stops counting a worker that died
+ * (SIGKILL, lost host) within 3 s of its last beat; a worker that stops cleanly ends its heartbeat
+ * at once. One small Redis script call per worker per second.
+ */
+const HEARTBEAT_INTERVAL_MS = 1000
+const HEARTBEAT_TTL_SECONDS = 3
 const KEY_RELOAD_SECONDS = 5
 
 async function drain(producer: QueueProducer, timeoutMs: number): Promise<void> {
@@ -152,14 +158,19 @@ export async function buildServices(config: Config, options: BuildOptions): Prom
       })
       const onFailed = createFailureRecorder({ store, config, log })
       await consumer.start(processor, { concurrency: config.workerConcurrency, onFailed })
-      const beat = () => store.heartbeats.beat(workerId, HEARTBEAT_SECONDS * 3).catch((err) => log('heartbeat', err))
+      const beat = () => store.heartbeats.beat(workerId, HEARTBEAT_TTL_SECONDS).catch((err) => log('heartbeat', err))
       await beat()
-      heartbeat = setInterval(beat, HEARTBEAT_SECONDS * 1000)
+      heartbeat = setInterval(beat, HEARTBEAT_INTERVAL_MS)
       heartbeat.unref()
     },
     async close() {
       clearInterval(keyReload)
-      if (heartbeat !== undefined) clearInterval(heartbeat)
+      if (heartbeat !== undefined) {
+        clearInterval(heartbeat)
+        heartbeat = undefined
+        // A stopping worker takes no new jobs: it stops counting for `/readyz` now, not in 3 s.
+        await store.heartbeats.end(workerId).catch((err: unknown) => log('heartbeat', err))
+      }
       // The in-process queue keeps nothing across a restart: every appraisal it accepted is finished
       // before the worker stops. On Redis, waiting jobs stay queued for the next worker.
       if (embedded && producer !== undefined) await drain(producer, config.shutdownGraceSeconds * 1000)
