@@ -9,7 +9,7 @@ import { VerifierError } from '../../errors/errors.js'
 import { DEFAULT_TENANT, type Session } from '../../store/types.js'
 import type { ApiDeps } from '../deps.js'
 import { admit, bodyBytes, checkEvidenceMediaType, rawBody, submit } from '../http.js'
-import { nonceSize, withReservedResult } from './appraisals.js'
+import { countResult, nonceSize, withReservedResult } from './appraisals.js'
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/
 const BASE64 = /^(?:[A-Za-z0-9+/_-]{4})*(?:[A-Za-z0-9+/_-]{2}(?:==)?|[A-Za-z0-9+/_-]{3}=?)?$/
@@ -105,7 +105,8 @@ export function challengeResponseRoutes(deps: ApiDeps): Router {
  * also echoes the Evidence (`evidence: {type, value}`); Assay keeps only its digest, given as
  * `evidenceDigest: {type, alg, value}`, and leaves `evidence` out (Veraison's clients read only
  * `status` and `result`, and the Rust client requires `value` whenever `evidence` is present).
- * A session whose appraisal failed for a fault names the fault id in `fault`.
+ * A session whose appraisal failed for a fault names the fault id in `fault`. A document that carries
+ * a finished result counts it in `assay_appraisals_total`.
  */
 async function sessionView(deps: ApiDeps, session: Session): Promise<Record<string, unknown>> {
   const out: Record<string, unknown> = {
@@ -122,9 +123,11 @@ async function sessionView(deps: ApiDeps, session: Session): Promise<Record<stri
     if (record?.status === 'complete') {
       out['status'] = 'complete'
       out['result'] = deps.results.render(record, 'jwt', 'veraison')
+      countResult(deps, 'challenge-response', record)
     } else if (record?.status === 'failed' || (record === undefined && (await deps.queue.state(session.appraisalId)) === 'failed')) {
       out['status'] = 'failed'
       if (record?.fault !== undefined) out['fault'] = record.fault
+      deps.metrics.appraisals.inc({ api: 'challenge-response', status: 'failed' })
     }
   }
   return out
