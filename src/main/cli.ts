@@ -10,14 +10,15 @@
 import { configFromEnv } from '../config/load.js'
 import { loadSigningKeys } from '../results/keys.js'
 import { systemClock } from '../util/clock.js'
-import { createProcessLogger } from './logger.js'
+import { createProcessLogger, loggerOptionsFor } from './logger.js'
 import { startAssay } from './server.js'
 import type { Role } from './services.js'
 
 const ROLES: Readonly<Record<string, Role>> = { start: 'all', serve: 'api', worker: 'worker' }
 
-const logger = createProcessLogger()
-const log = logger.log
+// Settings errors are logged with the defaults; once the settings are read, with theirs.
+let logger = createProcessLogger()
+let log = logger.log
 
 /** Rotates the EAR signing key kept in the data directory; running processes pick it up. */
 async function rotateKey(): Promise<void> {
@@ -41,8 +42,11 @@ async function main(): Promise<void> {
     process.exit(2)
   }
   const config = configFromEnv(process.env)
+  logger = createProcessLogger(loggerOptionsFor(config))
+  log = logger.log
   // Handlers go in before anything starts: a signal during start-up waits for it, then stops cleanly.
-  const starting = startAssay(config, { role, log })
+  // Once started, `startAssay` logs the start summary.
+  const starting = startAssay(config, { role, logger })
   let signals = 0
   const shutdown = (signal: string) => {
     if (++signals > 1) process.exit(1)
@@ -57,9 +61,7 @@ async function main(): Promise<void> {
   }
   process.on('SIGTERM', () => shutdown('SIGTERM'))
   process.on('SIGINT', () => shutdown('SIGINT'))
-  const running = await starting
-  const mode = running.services.mode === 'embedded' ? `embedded mode, data in ${config.dataDir}` : `Redis at ${config.redisUrl}`
-  logger.info(`${command}: ${running.url === undefined ? 'worker running' : `listening on ${running.url}`} (${mode})`)
+  await starting
 }
 
 main().catch((err: unknown) => {

@@ -8,6 +8,7 @@ import { VerifierError } from '../../errors/errors.js'
 import { DEFAULT_TENANT, type AppraisalRecord } from '../../store/types.js'
 import { base64urlEncode } from '../../util/base64url.js'
 import type { ApiDeps } from '../deps.js'
+import { addLogFields } from '../log-fields.js'
 import { earStatusOf, type AppraisalApi } from '../metrics.js'
 import { admit, bodyBytes, checkEvidenceMediaType, negotiate, preferWaitSeconds, rawBody, submit } from '../http.js'
 
@@ -74,10 +75,12 @@ export function appraisalRoutes(deps: ApiDeps): Router {
   router.post('/appraisals', rawBody(deps.config.bodyLimitBytes), async (req: Request, res: Response) => {
     const evidence = bodyBytes(req.body)
     const mediaType = checkEvidenceMediaType(deps, req.get('content-type'), evidence)
+    addLogFields(res, { tenant, mediaType })
     const representation = negotiate(req.get('accept'))
     await admit(deps)
     const waitMs = preferWaitSeconds(req.get('prefer'), deps.config.maxWaitSeconds) * 1000
     const id = randomUUID()
+    addLogFields(res, { appraisalId: id })
     const submitted = await withReservedResult(deps, id, evidence.length, () =>
       submit(
         deps,
@@ -130,6 +133,7 @@ export function appraisalRoutes(deps: ApiDeps): Router {
   router.get('/appraisals/:id', async (req: Request, res: Response) => {
     const id = String(req.params['id'])
     if (!UUID.test(id)) throw new VerifierError('ERR_APPRAISAL_NOT_FOUND')
+    addLogFields(res, { appraisalId: id, tenant })
     const representation = negotiate(req.get('accept'))
     const record = await deps.store.results.get(tenant, id)
     if (record !== undefined) {

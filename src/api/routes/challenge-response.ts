@@ -8,6 +8,7 @@ import { Router, type Request, type Response } from 'express'
 import { VerifierError } from '../../errors/errors.js'
 import { DEFAULT_TENANT, type Session } from '../../store/types.js'
 import type { ApiDeps } from '../deps.js'
+import { addLogFields } from '../log-fields.js'
 import { admit, bodyBytes, checkEvidenceMediaType, rawBody, submit } from '../http.js'
 import { countResult, nonceSize, withReservedResult } from './appraisals.js'
 
@@ -26,8 +27,9 @@ export function challengeResponseRoutes(deps: ApiDeps): Router {
   const router = Router()
   const tenant = DEFAULT_TENANT
 
-  const sessionOf = async (req: Request): Promise<Session> => {
+  const sessionOf = async (req: Request, res: Response): Promise<Session> => {
     const id = String(req.params['id'])
+    if (UUID.test(id)) addLogFields(res, { sessionId: id, tenant })
     const session = UUID.test(id) ? await deps.store.sessions.get(tenant, id) : undefined
     if (session === undefined || session.expiresAt <= Date.now()) throw new VerifierError('ERR_SESSION_NOT_FOUND')
     return session
@@ -47,18 +49,21 @@ export function challengeResponseRoutes(deps: ApiDeps): Router {
       accept: deps.registry.accepted(),
     }
     await deps.store.sessions.create(session)
+    addLogFields(res, { sessionId: session.id, tenant })
     res.setHeader('Location', `session/${session.id}`)
     res.status(201).json(await sessionView(deps, session))
   })
 
   router.post('/session/:id', rawBody(deps.config.bodyLimitBytes), async (req: Request, res: Response) => {
-    const session = await sessionOf(req)
+    const session = await sessionOf(req, res)
     const evidence = bodyBytes(req.body)
     const mediaType = checkEvidenceMediaType(deps, req.get('content-type'), evidence)
+    addLogFields(res, { mediaType })
     if (session.status !== 'waiting') throw new VerifierError('ERR_SESSION_STATE', `session is ${session.status}`)
     await admit(deps)
     // The appraisal id is fixed before the claim so the session names it from the start.
     const appraisalId = randomUUID()
+    addLogFields(res, { appraisalId })
     // The session keeps the digest; the Evidence itself travels in the job only.
     const evidenceDigest = createHash('sha256').update(evidence).digest('base64')
     const claimed = await withReservedResult(deps, appraisalId, evidence.length, async () => {
@@ -88,7 +93,9 @@ export function challengeResponseRoutes(deps: ApiDeps): Router {
   })
 
   router.get('/session/:id', async (req: Request, res: Response) => {
-    res.status(200).json(await sessionView(deps, await sessionOf(req)))
+    const session = await sessionOf(req, res)
+    if (session.appraisalId !== undefined) addLogFields(res, { appraisalId: session.appraisalId })
+    res.status(200).json(await sessionView(deps, session))
   })
 
   router.delete('/session/:id', async (req: Request, res: Response) => {
