@@ -5,9 +5,12 @@
  * media type, status, duration) and one per appraisal from the worker; the request id taken from a
  * sane `X-Request-Id` and echoed; a warning when nothing is provisioned; and neither the Evidence
  * (its bytes as hex, base64 or base64url, or its signature) nor Authorization and Cookie values
- * anywhere in the output.
+ * anywhere in the output. On Redis, the API's request line and the worker process's appraisal line
+ * carry the same appraisal id.
  */
 import assert from 'node:assert/strict'
+import { spawn } from 'node:child_process'
+import { randomUUID } from 'node:crypto'
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -21,6 +24,7 @@ import { startAssay, type RunningAssay } from '../../../src/main/server.js'
 import { base64urlDecode } from '../../../src/util/base64url.js'
 import { fromHex, toHex } from '../../../src/util/bytes.js'
 import { rfc9783Iak, signSign1 } from '../../helpers/cose.js'
+import { deletePrefix, REDIS_URL } from '../../helpers/redis.js'
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url))
 const SAMPLES = join(ROOT, 'examples/reference-values')
@@ -214,5 +218,62 @@ describe('process log', { timeout: 60_000 }, () => {
     assert.equal((await fetch(`${service.url}/v1/appraisals/00000000-0000-4000-8000-000000000000`)).status, 404)
     assert.deepEqual(log.stdout(), [])
     assert.ok(log.stderr().length > 0 && log.stderr().every((l) => l.level >= 40))
+  })
+
+  it('on Redis: the API logs the request and a separate worker process the appraisal, under one appraisal id', async () => {
+    const prefix = `assay-test-${randomUUID().slice(0, 8)}`
+    const dataDir = tempDir()
+    const log = memoryLogger()
+    const api = await startAssay(
+      loadConfig({ port: 0, redisUrl: REDIS_URL, redisPrefix: prefix, dataDir, rateLimitPoints: 0 }),
+      { role: 'api', logger: log.logger },
+    )
+    running.push(api)
+    const worker = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'src/main/cli.ts'), 'worker'], {
+      cwd: ROOT,
+      env: {
+        ...process.env,
+        REDIS_URL,
+        ASSAY_REDIS_PREFIX: prefix,
+        ASSAY_DATA_DIR: dataDir,
+        ASSAY_REFERENCE_VALUES_DIR: SAMPLES,
+        ASSAY_ALLOW_PUBLISHED_KEYS: 'true',
+        ASSAY_LOG_FORMAT: 'auto',
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    })
+    let workerOut = ''
+    worker.stdout.on('data', (chunk: Buffer) => (workerOut += chunk.toString('utf8')))
+    worker.stderr.resume()
+    const exited = new Promise((resolve) => worker.once('exit', resolve))
+    try {
+      const workerLines = () => workerOut.split('\n').filter(Boolean).map((l) => JSON.parse(l) as Line)
+      for (let i = 0; !workerLines().some((l) => /worker: worker running/.test(l.msg)); i++) {
+        assert.ok(i < 600, 'the worker did not start')
+        await new Promise((r) => setTimeout(r, 50))
+      }
+      // The worker's summary: what it appraises with, and no address (it does not listen).
+      const summary = workerLines().find((l) => /worker: worker running/.test(l.msg))!
+      assert.deepEqual([summary['mode'], summary['address'], (summary['referenceValues'] as { trustAnchors: number }).trustAnchors], ['redis', undefined, 1])
+
+      const res = await fetch(`${api.url}/v1/nonces`, { method: 'POST' })
+      const token = psaToken(base64urlDecode(((await res.json()) as { nonce: string }).nonce))
+      const submitted = await fetch(`${api.url}/v1/appraisals`, { method: 'POST', body: token, headers: { 'content-type': PSA_TFM, prefer: 'wait=10' } })
+      assert.equal(submitted.status, 200)
+      const { id } = (await submitted.json()) as { id: string }
+      const request = log.stdout().find((l) => l['appraisalId'] === id)
+      assert.equal(request?.['status'], 200)
+      for (let i = 0; !workerLines().some((l) => l['appraisalId'] === id); i++) {
+        assert.ok(i < 200, 'no worker line for the appraisal')
+        await new Promise((r) => setTimeout(r, 50))
+      }
+      const line = workerLines().find((l) => l['appraisalId'] === id)!
+      assert.deepEqual([line['status'], line['tenant'], line['api']], ['affirming', 'default', 'native'])
+      assert.ok(!workerOut.includes(Buffer.from(token).toString('base64').slice(0, 24)))
+    } finally {
+      worker.kill('SIGTERM')
+      await exited
+      await deletePrefix(prefix)
+    }
   })
 })
