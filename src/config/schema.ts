@@ -108,7 +108,7 @@ export const configSchema = z
     /**
      * Least level logged: `trace`, `debug`, `info`, `warn`, `error`, `fatal`, or `silent`. At `info`
      * every request and every appraisal is one line; probes (`/healthz`, `/readyz`, `/metrics`) are
-     * logged at `debug`. @defaultValue info
+     * logged at `debug`, whatever their status. @defaultValue info
      */
     logLevel: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
     /**

@@ -1,5 +1,6 @@
 /**
- * The process logger: pino, one JSON object per line; `info` to stdout, `warn` and above to stderr.
+ * The process logger: pino, one JSON object per line; `info` (and `debug`, `trace`) to stdout, `warn`
+ * and above to stderr.
  * Every message, error message and stack goes through `redactCredentials`, and fields named like
  * credentials are censored by pino's `redact`, so a `REDIS_URL` password never reaches the output,
  * whoever wrote the text (Assay, ioredis, BullMQ, Node). Errors are logged with their stack and
@@ -98,7 +99,8 @@ export function createProcessLogger(options: LoggerOptions = {}): ProcessLogger 
   const stderr = json ? (options.stderr ?? pino.destination({ fd: 2, sync: true })) : readable(options.stderr ?? 2)
   const streams = pino.multistream(
     [
-      { level: 'info', stream: stdout },
+      // Below warn (info, and debug and trace when the level lets them through) to stdout.
+      { level: 'trace', stream: stdout },
       { level: 'warn', stream: stderr },
     ],
     { dedupe: true },

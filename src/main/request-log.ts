@@ -16,7 +16,7 @@ import { redactCredentials } from '../util/redact.js'
 import type { ProcessLogger } from './logger.js'
 
 const REQUEST_ID = /^[A-Za-z0-9._:@-]{1,128}$/
-/** Operations probes, polled every few seconds: logged at debug, not info. */
+/** Operations probes, polled every few seconds: logged at debug, whatever their status. */
 const PROBES = new Set(['/healthz', '/readyz', '/metrics'])
 /** Longest path logged; a longer one is cut (Node bounds the whole head to 16 KiB anyway). */
 const MAX_PATH = 512
@@ -88,8 +88,10 @@ export function withRequestLog(logger: ProcessLogger, app: RequestListener): Req
       return id
     },
     customLogLevel(req, res) {
+      // A probe answers 503 every few seconds while not ready: that is what it is for, not a warning.
+      if (PROBES.has(pathOf(req))) return 'debug'
       if (res.statusCode >= 500) return res.statusCode === 503 ? 'warn' : 'error'
-      return PROBES.has(pathOf(req)) ? 'debug' : 'info'
+      return 'info'
     },
     customSuccessObject: (req, res, value: { responseTime: number }) => lineOf(req, res, value.responseTime),
     customErrorObject: (req, res, _err, value: { responseTime: number }) => lineOf(req, res, value.responseTime),

@@ -175,9 +175,12 @@ describe('process log', { timeout: 60_000 }, () => {
     })
 
     it('logs probes at debug only, so not at info', async () => {
-      const res = await fetch(`${service.url}/readyz`)
-      const id = res.headers.get('x-request-id')
-      assert.equal(log.stdout().find((l) => l['reqId'] === id), undefined)
+      for (const probe of ['/healthz', '/readyz', '/metrics']) {
+        const res = await fetch(service.url + probe)
+        assert.equal(res.status, 200)
+        const id = res.headers.get('x-request-id')
+        assert.equal([...log.stdout(), ...log.stderr()].find((l) => l['reqId'] === id), undefined, probe)
+      }
     })
 
     it('never logs the Evidence, nor Authorization or Cookie values', () => {
@@ -206,6 +209,23 @@ describe('process log', { timeout: 60_000 }, () => {
     assert.equal(warnings.length, 1, JSON.stringify(log.stderr()))
     const summary = log.stdout().find((l) => /listening on/.test(l.msg))!
     assert.deepEqual(summary['referenceValues'], { dir: empty, trustAnchors: 0, keys: 0, referenceValues: 0, files: [] })
+  })
+
+  it('logs a not-ready probe (503) at debug, not as a warning', async () => {
+    const log = memoryLogger('debug')
+    const prefix = `assay-test-${randomUUID().slice(0, 8)}`
+    // An API with no worker is not ready.
+    const api = await startAssay(loadConfig({ port: 0, redisUrl: REDIS_URL, redisPrefix: prefix, dataDir: tempDir() }), { role: 'api', logger: log.logger })
+    running.push(api)
+    try {
+      const res = await fetch(`${api.url}/readyz`)
+      assert.equal(res.status, 503)
+      const line = log.stdout().find((l) => l['reqId'] === res.headers.get('x-request-id'))
+      assert.deepEqual([line?.level, line?.['status'], line?.['path']], [20, 503, '/readyz'])
+      assert.deepEqual(log.stderr().filter((l) => l['path'] === '/readyz'), [])
+    } finally {
+      await deletePrefix(prefix)
+    }
   })
 
   it('at level warn, logs no request lines and no start summary', async () => {
