@@ -95,7 +95,20 @@ export function createProcessLogger(options: LoggerOptions = {}): ProcessLogger 
       ignore: 'pid,hostname,name',
     })
   const json = options.format !== 'pretty'
-  const stdout = json ? (options.stdout ?? pino.destination({ fd: 1, sync: true })) : readable(options.stdout ?? 1)
+  // Process stdout in JSON is buffered (4 KiB): a line per request and per appraisal would otherwise
+  // be a write(2) each. It is written out every second, after every line of the safeguarded logger
+  // (start summary, messages; so scripts waiting for the start line see it at once), and at exit.
+  // Warnings and errors, on stderr, are written at once.
+  const buffered = json && options.stdout === undefined ? pino.destination({ fd: 1, sync: false, minLength: 4096 }) : undefined
+  const flush = () => {
+    try {
+      buffered?.flush()
+    } catch {
+      // Destroyed at exit (SonicBoom throws then): what it held was written by its exit handler.
+    }
+  }
+  if (buffered !== undefined) setInterval(flush, 1000).unref()
+  const stdout = json ? (buffered ?? options.stdout!) : readable(options.stdout ?? 1)
   const stderr = json ? (options.stderr ?? pino.destination({ fd: 2, sync: true })) : readable(options.stderr ?? 2)
   const streams = pino.multistream(
     [
@@ -126,13 +139,19 @@ export function createProcessLogger(options: LoggerOptions = {}): ProcessLogger 
   return {
     pino: logger,
     lines: pino(common, streams),
-    info: (message, fields) => logger.info(fields ?? {}, tag(message)),
+    info(message, fields) {
+      logger.info(fields ?? {}, tag(message))
+      flush()
+    },
     warn: (message, fields) => logger.warn(fields ?? {}, tag(message)),
     log(message, err) {
       // The `log(message, err?)` callback has no level: a message it marks as a warning is one.
       if (err !== undefined) logger.error({ err }, tag(message))
       else if (message.startsWith('WARNING: ')) logger.warn(tag(message))
-      else logger.info(tag(message))
+      else {
+        logger.info(tag(message))
+        flush()
+      }
     },
   }
 }
