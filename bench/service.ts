@@ -9,11 +9,12 @@
  *
  * Every request carries a distinct PSA token signed at start with the RFC 9783 test IAK over a
  * nonce the service issued, so each appraisal is a real, affirming one. Each request waits for its
- * result (`Prefer: wait=10`), so autocannon's latency is submit→result.
+ * result (`Prefer: wait=10`), so autocannon's latency is submit→result. The services log at
+ * `ASSAY_LOG_LEVEL` (info unless set) into files in their data directories; `bench:logging` compares.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process'
 import { createPrivateKey, randomUUID, sign, verify } from 'node:crypto'
-import { readFileSync, mkdtempSync, rmSync } from 'node:fs'
+import { closeSync, openSync, readFileSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -96,13 +97,17 @@ interface Service {
 }
 
 function startProcess(args: string[], env: Record<string, string>): ChildProcess {
-  return spawn(process.execPath, [join(ROOT, 'dist/main/cli.js'), ...args], {
+  // The service logs a line per request and per appraisal (ASSAY_LOG_LEVEL, info by default): into a
+  // file in its data directory, as a deployment would, never into a pipe nobody reads.
+  const log = openSync(join(env['ASSAY_DATA_DIR']!, `${args[0]}.log`), 'a')
+  const child = spawn(process.execPath, [join(ROOT, 'dist/main/cli.js'), ...args], {
     cwd: ROOT,
-    // One client drives the whole load: per-client rate limits would measure the limiter, not Assay.
     // One autocannon client sends everything: rate limits are off unless ASSAY_RATE_LIMIT_POINTS says otherwise.
     env: { ASSAY_RATE_LIMIT_POINTS: '0', ...process.env, ...env },
-    stdio: ['ignore', 'pipe', 'inherit'],
+    stdio: ['ignore', log, 'inherit'],
   })
+  closeSync(log)
+  return child
 }
 
 async function waitReady(url: string): Promise<void> {

@@ -128,7 +128,10 @@ export async function submit(
     return submitted
   }
   const outcome = await deps.queue.enqueueAndWait(job, waitMs)
-  if (outcome?.completedAt !== undefined) deps.metrics.latency.observe((outcome.completedAt - receivedAt) / 1000)
+  if (outcome?.completedAt !== undefined) {
+    const api = job.sessionId === undefined ? 'native' : 'challenge-response'
+    deps.metrics.duration.observe({ api }, (outcome.completedAt - receivedAt) / 1000)
+  }
   return outcome === undefined ? submitted : { ...submitted, outcome }
 }
 

@@ -49,7 +49,12 @@ export function sendProblem(req: Request, res: Response, err: unknown, options: 
   const error = toVerifierError(err)
   // Evidence errors that reach HTTP (e.g. a request-time media type sniff) are the client's doing.
   const status = error.family === 'evidence' ? 400 : error.status
-  if (error.family === 'fault' && options.log !== undefined) logFault(options.log, `${req.method} ${req.path}`, error, err)
+  if (error.family === 'fault' && options.log !== undefined) {
+    // The request id (set by the request log, `main/request-log.ts`) ties the fault to its request line.
+    const requestId = (req as { id?: unknown }).id
+    const where = `${req.method} ${req.path}${typeof requestId === 'string' ? ` (request ${requestId})` : ''}`
+    logFault(options.log, where, error, err)
+  }
   const body: Record<string, unknown> = {
     type: options.typeBase + typeSlug(error.code),
     title: error.title,

@@ -50,6 +50,8 @@ export interface LoadOptions {
   readonly allowPublishedKeys?: boolean
   /** Receives each warning (an `"any"` binding, a published key in test mode). */
   readonly warn?: (message: string) => void
+  /** Hears of each document once it is added, with the file it came from (`provisioned.ts` counts them). */
+  readonly onDocument?: (file: string, document: ReferenceValueDocument) => void
 }
 
 const hex = (sizes: readonly number[], what: string) =>
@@ -324,6 +326,7 @@ export function addReferenceValueDocument(into: MemoryEndorsements, raw: unknown
       throw invalid(file, `psa.referenceValues.${i}.implementationId: ${toHex(implementationId)} is provisioned twice for tenant ${tenant}`)
     }
   }
+  options.onDocument?.(file, doc)
 }
 
 function addEatSection(into: MemoryEndorsements, eat: z.infer<typeof eatSchema>, tenant: string, file: string, options: LoadOptions): void {

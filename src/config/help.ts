@@ -41,6 +41,8 @@ export const SETTING_DESCRIPTIONS: Readonly<Record<keyof Config, string>> = {
   requestTimeoutSeconds: 'time a client has to send a whole request',
   rateLimitPoints: 'points each client address may spend per window; 0 turns rate limiting off',
   rateLimitWindowSeconds: 'length of the rate limit window',
+  logLevel: 'log level: trace, debug, info, warn, error, fatal or silent',
+  logFormat: 'log format: json, pretty (readable lines), or auto (pretty on a terminal, json otherwise)',
   includeRawEvidence: 'include the Evidence in EARs (ear_raw_evidence)',
 }
 

@@ -54,6 +54,8 @@ export const ENV_NAMES: Readonly<Record<keyof Config, string>> = {
   requestTimeoutSeconds: 'ASSAY_REQUEST_TIMEOUT_SECONDS',
   rateLimitPoints: 'ASSAY_RATE_LIMIT_POINTS',
   rateLimitWindowSeconds: 'ASSAY_RATE_LIMIT_WINDOW_SECONDS',
+  logLevel: 'ASSAY_LOG_LEVEL',
+  logFormat: 'ASSAY_LOG_FORMAT',
 }
 
 /** Picks the variables named in ENV_NAMES out of `env` (empty strings count as unset). */

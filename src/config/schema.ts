@@ -131,6 +131,17 @@ export const configSchema = z
     rateLimitPoints: z.coerce.number().int().min(0).max(100_000_000).default(3000),
     /** Length of the rate limit window. @defaultValue 10 */
     rateLimitWindowSeconds: seconds(10, 86400),
+    /**
+     * Least level logged: `trace`, `debug`, `info`, `warn`, `error`, `fatal`, or `silent`. At `info`
+     * every request and every appraisal is one line; probes (`/healthz`, `/readyz`, `/metrics`) are
+     * logged at `debug`, whatever their status. @defaultValue info
+     */
+    logLevel: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
+    /**
+     * Log format: `json` (one JSON object per line), `pretty` (readable lines, pino-pretty), or `auto`:
+     * `pretty` when stdout is a terminal, `json` otherwise. @defaultValue auto
+     */
+    logFormat: z.enum(['auto', 'json', 'pretty']).default('auto'),
     /** Include the Evidence in EARs (`ear_raw_evidence`). Off by default: it may be personal data. */
     includeRawEvidence: z
       .union([z.boolean(), z.enum(['true', 'false', '1', '0'])])

@@ -22,13 +22,14 @@ import { DEVICE_ALGS } from '../attester/keys.js'
 import { attestCommand, EVIDENCE_FORMATS } from './commands/attest.js'
 import { checkConfigCommand } from './commands/check-config.js'
 import { CliError, earVerifyCommand } from './commands/ear-verify.js'
-import { createProcessLogger } from './logger.js'
+import { createProcessLogger, loggerOptionsFor } from './logger.js'
 import type { Role } from './services.js'
 
 const ROLES: Readonly<Record<string, Role>> = { start: 'all', serve: 'api', worker: 'worker' }
 
-const logger = createProcessLogger()
-const log = logger.log
+// Settings errors are logged with the defaults; once the settings are read, with theirs.
+let logger = createProcessLogger()
+let log = logger.log
 
 /** Rotates the EAR signing key kept in the data directory; running processes pick it up. */
 async function rotateKey(): Promise<void> {
@@ -46,10 +47,13 @@ async function rotateKey(): Promise<void> {
 async function runServer(command: string): Promise<void> {
   const role = ROLES[command]!
   const config = configFromEnv(process.env)
+  logger = createProcessLogger(loggerOptionsFor(config))
+  log = logger.log
   // Loaded here, not at the top: the tool commands need none of the service.
   const { startAssay } = await import('./server.js')
   // Handlers go in before anything starts: a signal during start-up waits for it, then stops cleanly.
-  const starting = startAssay(config, { role, log })
+  // Once started, `startAssay` logs the start summary.
+  const starting = startAssay(config, { role, logger })
   let signals = 0
   const shutdown = (signal: string) => {
     if (++signals > 1) process.exit(1)
@@ -64,9 +68,7 @@ async function runServer(command: string): Promise<void> {
   }
   process.on('SIGTERM', () => shutdown('SIGTERM'))
   process.on('SIGINT', () => shutdown('SIGINT'))
-  const running = await starting
-  const mode = running.services.mode === 'embedded' ? `embedded mode, data in ${config.dataDir}` : `Redis at ${config.redisUrl}`
-  logger.info(`${command}: ${running.url === undefined ? 'worker running' : `listening on ${running.url}`} (${mode})`)
+  await starting
 }
 
 /** Runs a server command; a start that fails is logged and exits 1. */

@@ -9,6 +9,9 @@ import { createMetrics } from '../api/metrics.js'
 import type { Config } from '../config/schema.js'
 import { createDefaultRegistry } from '../evidence/formats.js'
 import { createMemoryRateLimiter, createRedisRateLimiter, type RateLimiter } from '../store/rate-limiter.js'
+import { redactCredentials } from '../util/redact.js'
+import type { ProcessLogger } from './logger.js'
+import { withRequestLog } from './request-log.js'
 import { buildServices, type Role, type Services } from './services.js'
 
 export interface RunningAssay {
@@ -20,15 +23,25 @@ export interface RunningAssay {
 
 export interface StartOptions {
   readonly role: Role
+  /** Where messages and faults go. @defaultValue `logger.log`, else nowhere */
   readonly log?: (message: string, err?: unknown) => void
+  /**
+   * The process logger. With it, every HTTP request and every appraisal is logged, and a started
+   * process logs one summary (`startSummary`). @defaultValue none
+   */
+  readonly logger?: ProcessLogger
 }
 
+/** The command that runs each role, as the summary names it. */
+const COMMAND: Readonly<Record<Role, string>> = { all: 'start', api: 'serve', worker: 'worker' }
+
 export async function startAssay(config: Config, options: StartOptions): Promise<RunningAssay> {
+  const log = options.log ?? options.logger?.log
   const services = await buildServices(config, options)
   let server: Server | undefined
   let limiter: RateLimiter | undefined
   if (options.role !== 'worker') {
-    limiter = createLimiter(config, options.log)
+    limiter = createLimiter(config, log)
     const producer = services.producer!
     const app = createApp({
       config,
@@ -38,11 +51,12 @@ export async function startAssay(config: Config, options: StartOptions): Promise
       results: services.renderer,
       metrics: createMetrics(() => producer.depth()),
       clock: services.clock,
-      ...(options.log === undefined ? {} : { log: options.log }),
+      ...(log === undefined ? {} : { log }),
       ...(limiter === undefined ? {} : { limiter }),
     })
     try {
-      server = await listen(createHttpServer(config, app), config.port, config.host)
+      const listener = options.logger === undefined ? app : withRequestLog(options.logger, app)
+      server = await listen(createHttpServer(config, listener), config.port, config.host)
     } catch (err) {
       await limiter?.close()
       await services.close().catch(() => {})
@@ -59,6 +73,10 @@ export async function startAssay(config: Config, options: StartOptions): Promise
   }
   const address = server?.address() as AddressInfo | null | undefined
   const url = address ? `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}` : undefined
+  if (options.logger !== undefined) {
+    const { message, fields } = startSummary(config, options.role, services, url)
+    options.logger.info(message, fields)
+  }
 
   let stopping: Promise<void> | undefined
   return {
@@ -73,6 +91,44 @@ export async function startAssay(config: Config, options: StartOptions): Promise
       return stopping
     },
   }
+}
+
+/**
+ * The one line a started process logs: what runs (role, mode, address), what it appraises with
+ * (each reference-values file and what it provisioned), and which key signs (the EAR key id). The
+ * message keeps the form `<command>: listening on <url> (<mode>)` / `worker: worker running (<mode>)`.
+ */
+export function startSummary(
+  config: Config,
+  role: Role,
+  services: Pick<Services, 'mode' | 'keys' | 'provisioned'>,
+  url: string | undefined,
+): { message: string; fields: Record<string, unknown> } {
+  const redis = config.redisUrl === undefined ? undefined : redactCredentials(config.redisUrl)
+  const mode = services.mode === 'embedded' ? `embedded mode, data in ${config.dataDir}` : `Redis at ${redis}`
+  const command = COMMAND[role]
+  const fields: Record<string, unknown> = {
+    role: command,
+    mode: services.mode,
+    ...(url === undefined ? {} : { address: url }),
+    ...(redis === undefined ? { dataDir: config.dataDir } : { redis, redisPrefix: config.redisPrefix }),
+    earKeyId: services.keys.current.kid,
+    earKeySource: services.keys.source,
+    logLevel: config.logLevel,
+  }
+  if (services.provisioned !== undefined) {
+    const p = services.provisioned
+    fields['referenceValues'] = {
+      dir: p.dir ?? null,
+      trustAnchors: p.trustAnchors,
+      keys: p.keys,
+      referenceValues: p.referenceValues,
+      files: p.files,
+    }
+    fields['workerConcurrency'] = config.workerConcurrency
+    if (config.allowPublishedKeys) fields['testMode'] = true
+  }
+  return { message: `${command}: ${url === undefined ? 'worker running' : `listening on ${url}`} (${mode})`, fields }
 }
 
 /** Per-client budgets (settings `rateLimitPoints`, `rateLimitWindowSeconds`): in Redis when there is one. */

@@ -8,13 +8,14 @@ import { randomUUID } from 'node:crypto'
 import { join } from 'node:path'
 import type { AppraisalDeps } from '../appraisal/pipeline.js'
 import type { MemoryEndorsements } from '../appraisal/endorsements.js'
+import { provisioningCollector, type ProvisionedSummary } from '../appraisal/provisioned.js'
 import { loadReferenceValueDir } from '../appraisal/reference-values.js'
 import { EAR_KEY_RELOAD_SECONDS, type Config } from '../config/schema.js'
 import { createDefaultProfiles } from '../evidence/eat/profiles.js'
 import { createDefaultRegistry } from '../evidence/formats.js'
 import { createBullmqConsumer, createBullmqProducer } from '../queue/bullmq.js'
 import { createMemoryQueue } from '../queue/memory.js'
-import { createFailureRecorder, createProcessor } from '../queue/processor.js'
+import { createFailureRecorder, createProcessor, type AppraisalDone } from '../queue/processor.js'
 import type { QueueConsumer, QueueProducer } from '../queue/types.js'
 import { TEST_MODE_BUILD_SUFFIX } from '../results/ear.js'
 import { loadSigningKeys, type EarKeyManager } from '../results/keys.js'
@@ -24,6 +25,8 @@ import { createMemoryStore } from '../store/memory/create-memory-store.js'
 import { createRedisStore } from '../store/redis/create-redis-store.js'
 import type { Store } from '../store/types.js'
 import { systemClock, type Clock } from '../util/clock.js'
+import type { ProcessLogger } from './logger.js'
+import { redactedText } from './request-log.js'
 
 export type Role = 'api' | 'worker' | 'all'
 
@@ -36,6 +39,8 @@ export interface Services {
   readonly keys: EarKeyManager
   readonly renderer: ResultRenderer
   readonly clock: Clock
+  /** What the reference values provisioned, for roles that appraise (not `api`). */
+  readonly provisioned: ProvisionedSummary | undefined
   /** Starts the worker side (if this role has one) and its heartbeat. */
   startWorker(): Promise<void>
   /** Stops intake, lets in-flight jobs finish, closes connections. */
@@ -44,21 +49,30 @@ export interface Services {
 
 export interface BuildOptions {
   readonly role: Role
+  /** Where messages and faults go. @defaultValue `logger.log`, else nowhere */
   readonly log?: (message: string, err?: unknown) => void
+  /** The process logger: also gets one line per appraisal the worker finishes. @defaultValue none */
+  readonly logger?: ProcessLogger
   readonly clock?: Clock
 }
 
-const HEARTBEAT_SECONDS = 5
+/**
+ * A worker beats every second with a 3 s TTL, so `/readyz` stops counting a worker that died
+ * (SIGKILL, lost host) within 3 s of its last beat; a worker that stops cleanly ends its heartbeat
+ * at once. One small Redis script call per worker per second.
+ */
+const HEARTBEAT_INTERVAL_MS = 1000
+const HEARTBEAT_TTL_SECONDS = 3
 
 async function drain(producer: QueueProducer, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs
   while ((await producer.depth()) > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20))
 }
 
-/** The reference values a worker appraises with; says at start what is (not) provisioned. */
-function loadEndorsements(config: Config, log: (message: string) => void): MemoryEndorsements {
+/** The reference values a worker appraises with and what they provision; warns when that is nothing. */
+function loadEndorsements(config: Config, log: (message: string) => void): { endorsements: MemoryEndorsements; provisioned: ProvisionedSummary } {
   if (config.referenceValuesDir === undefined) {
-    log('no reference values provisioned (ASSAY_REFERENCE_VALUES_DIR is unset): every attester is unknown, no Evidence can be affirming')
+    log('WARNING: no reference values provisioned (ASSAY_REFERENCE_VALUES_DIR is unset): every attester is unknown, no Evidence can be affirming')
   }
   if (config.allowPublishedKeys) {
     log(
@@ -66,21 +80,52 @@ function loadEndorsements(config: Config, log: (message: string) => void): Memor
         `can forge Evidence they verify; every EAR's verifier build says "${TEST_MODE_BUILD_SUFFIX.trim()}". Never use this in production.`,
     )
   }
-  return loadReferenceValueDir(config.referenceValuesDir, {
+  const collector = provisioningCollector(config.referenceValuesDir)
+  const endorsements = loadReferenceValueDir(config.referenceValuesDir, {
     allowPublishedKeys: config.allowPublishedKeys,
     warn: (message) => log(`WARNING: ${message}`),
+    onDocument: collector.onDocument,
   })
+  const provisioned = collector.summary()
+  if (config.referenceValuesDir !== undefined && provisioned.trustAnchors + provisioned.keys + provisioned.referenceValues === 0) {
+    log(
+      `WARNING: no reference values provisioned: ${config.referenceValuesDir} holds no trust anchors, keys or reference values ` +
+        `(${provisioned.files.length} JSON files); every attester is unknown, no Evidence can be affirming`,
+    )
+  }
+  return { endorsements, provisioned }
+}
+
+/** The worker's line for an appraisal it finished: ids, media type, status, durations; never Evidence or claims. */
+function logAppraisal(logger: ProcessLogger, done: AppraisalDone): void {
+  const durationMs = done.completedAt - done.startedAt
+  // Every field is chosen here and the client's text (the media type) redacted, so `lines` will do.
+  logger.lines.info(
+    {
+      appraisalId: done.job.id,
+      tenant: done.job.tenant,
+      api: done.job.sessionId === undefined ? 'native' : 'challenge-response',
+      ...(done.job.sessionId === undefined ? {} : { sessionId: done.job.sessionId }),
+      mediaType: redactedText(done.job.mediaType),
+      status: done.status,
+      durationMs,
+      queuedMs: Math.max(0, done.startedAt - done.job.receivedAt),
+    },
+    `[assay] appraisal ${done.job.id} ${done.status} in ${durationMs} ms`,
+  )
 }
 
 export async function buildServices(config: Config, options: BuildOptions): Promise<Services> {
   const clock = options.clock ?? systemClock
-  const log = options.log ?? (() => {})
+  const log = options.log ?? options.logger?.log ?? (() => {})
+  const logger = options.logger
   const embedded = config.redisUrl === undefined
   if (embedded && options.role !== 'all') {
     throw new TypeError('embedded mode (no REDIS_URL) runs API and worker in one process: use the "start" role')
   }
   // Endorsements first: a bad or refused reference value stops the start before anything listens.
-  const endorsements = options.role === 'api' ? undefined : loadEndorsements(config, log)
+  const loaded = options.role === 'api' ? undefined : loadEndorsements(config, log)
+  const endorsements = loaded?.endorsements
   const keys = await loadSigningKeys({
     ...(config.earKeyFile === undefined ? {} : { keyFile: config.earKeyFile }),
     dataDir: config.dataDir,
@@ -131,6 +176,7 @@ export async function buildServices(config: Config, options: BuildOptions): Prom
     keys,
     renderer: createRenderer(keys),
     clock,
+    provisioned: loaded?.provisioned,
     async startWorker() {
       if (consumer === undefined || endorsements === undefined) return
       const appraisal: AppraisalDeps = {
@@ -149,17 +195,23 @@ export async function buildServices(config: Config, options: BuildOptions): Prom
         // In test mode every EAR says so, in its verifier id, whatever it appraised.
         config: config.allowPublishedKeys ? { ...config, verifierBuild: `${config.verifierBuild}${TEST_MODE_BUILD_SUFFIX}` } : config,
         clock,
+        ...(logger === undefined ? {} : { onAppraised: (done: AppraisalDone) => logAppraisal(logger, done) }),
       })
       const onFailed = createFailureRecorder({ store, config, log })
       await consumer.start(processor, { concurrency: config.workerConcurrency, onFailed })
-      const beat = () => store.heartbeats.beat(workerId, HEARTBEAT_SECONDS * 3).catch((err) => log('heartbeat', err))
+      const beat = () => store.heartbeats.beat(workerId, HEARTBEAT_TTL_SECONDS).catch((err) => log('heartbeat', err))
       await beat()
-      heartbeat = setInterval(beat, HEARTBEAT_SECONDS * 1000)
+      heartbeat = setInterval(beat, HEARTBEAT_INTERVAL_MS)
       heartbeat.unref()
     },
     async close() {
       clearInterval(keyReload)
-      if (heartbeat !== undefined) clearInterval(heartbeat)
+      if (heartbeat !== undefined) {
+        clearInterval(heartbeat)
+        heartbeat = undefined
+        // A stopping worker takes no new jobs: it stops counting for `/readyz` now, not in 3 s.
+        await store.heartbeats.end(workerId).catch((err: unknown) => log('heartbeat', err))
+      }
       // The in-process queue keeps nothing across a restart: every appraisal it accepted is finished
       // before the worker stops. On Redis, waiting jobs stay queued for the next worker.
       if (embedded && producer !== undefined) await drain(producer, config.shutdownGraceSeconds * 1000)

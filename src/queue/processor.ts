@@ -16,7 +16,7 @@ import type { Config } from '../config/schema.js'
 import type { AppraisalOutcome, SubmodOutcome } from '../results/ear.js'
 import type { EarNaming } from '../results/ear.js'
 import { storeOutcome } from '../results/stored.js'
-import { NO_CLAIM, TRUST_CLAIMS, deriveStatus, type TrustClaim } from '../results/trust-vector.js'
+import { NO_CLAIM, TRUST_CLAIMS, deriveStatus, worstTier, type Tier, type TrustClaim } from '../results/trust-vector.js'
 import type { Reason } from '../appraisal/types.js'
 import { ERROR_CATALOGUE } from '../errors/codes.js'
 import { isVerifierError } from '../errors/errors.js'
@@ -36,6 +36,18 @@ export interface ProcessorDeps {
     'earLifetimeSeconds' | 'resultTtlSeconds' | 'verifierDeveloper' | 'verifierBuild' | 'includeRawEvidence'
   >
   readonly clock: Clock
+  /** Hears of each appraisal done, after its result is stored (the worker logs it). @defaultValue none */
+  readonly onAppraised?: (done: AppraisalDone) => void
+}
+
+/** An appraisal done, as {@link ProcessorDeps.onAppraised} hears of it: no Evidence, no claims. */
+export interface AppraisalDone {
+  readonly job: Pick<AppraisalJob, 'id' | 'tenant' | 'mediaType' | 'receivedAt' | 'sessionId'>
+  /** The EAR status (the worst submodule status), or `failed` when an earlier run stored a failure. */
+  readonly status: Tier | 'failed'
+  /** Milliseconds since the epoch when this run took the job, and when its result was stored. */
+  readonly startedAt: number
+  readonly completedAt: number
 }
 
 /**
@@ -55,6 +67,7 @@ function fullVector(
 
 export function createProcessor(deps: ProcessorDeps): JobProcessor {
   return async (job: AppraisalJob): Promise<JobOutcome> => {
+    const startedAt = Date.now()
     const evidence = new Uint8Array(Buffer.from(job.evidence, 'base64'))
     const sessionNonce = job.expectedNonce === undefined ? undefined : new Uint8Array(Buffer.from(job.expectedNonce, 'base64'))
     const { nonces } = deps.appraisal
@@ -102,6 +115,12 @@ export function createProcessor(deps: ProcessorDeps): JobProcessor {
     // A second run of this job (see above) answers with the first run's result.
     const status = stored.status === 'failed' ? 'failed' : 'complete'
     if (job.sessionId !== undefined) await deps.store.sessions.finish(job.tenant, job.sessionId, status)
+    deps.onAppraised?.({
+      job,
+      status: status === 'failed' ? 'failed' : worstTier(Object.values(submods).map((s) => s.status ?? 'none')),
+      startedAt,
+      completedAt: Date.now(),
+    })
     return {
       id: job.id,
       tenant: job.tenant,

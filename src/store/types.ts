@@ -146,7 +146,10 @@ export interface ResultStore {
 
 /** Liveness of workers, for `/readyz`. */
 export interface HeartbeatStore {
+  /** Records that worker `workerId` is alive for the next `ttlSeconds`. */
   beat(workerId: string, ttlSeconds: number): Promise<void>
+  /** Forgets worker `workerId` at once (a clean stop), rather than when its last beat expires. */
+  end(workerId: string): Promise<void>
   /** Number of workers that beat within their TTL. */
   live(): Promise<number>
 }

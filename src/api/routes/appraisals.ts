@@ -8,6 +8,8 @@ import { VerifierError } from '../../errors/errors.js'
 import { DEFAULT_TENANT, type AppraisalRecord } from '../../store/types.js'
 import { base64urlEncode } from '../../util/base64url.js'
 import type { ApiDeps } from '../deps.js'
+import { addLogFields } from '../log-fields.js'
+import { earStatusOf, type AppraisalApi } from '../metrics.js'
 import { admit, bodyBytes, checkEvidenceMediaType, negotiate, preferWaitSeconds, rawBody, refuseOtherMethods, submit } from '../http.js'
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/
@@ -73,10 +75,12 @@ export function appraisalRoutes(deps: ApiDeps): Router {
   router.post('/appraisals', rawBody(deps.config.bodyLimitBytes), async (req: Request, res: Response) => {
     const evidence = bodyBytes(req.body)
     const mediaType = checkEvidenceMediaType(deps, req.get('content-type'), evidence)
+    addLogFields(res, { tenant, mediaType })
     const representation = negotiate(req.get('accept'))
     await admit(deps)
     const waitMs = preferWaitSeconds(req.get('prefer'), deps.config.maxWaitSeconds) * 1000
     const id = randomUUID()
+    addLogFields(res, { appraisalId: id })
     const submitted = await withReservedResult(deps, id, evidence.length, () =>
       submit(
         deps,
@@ -99,13 +103,13 @@ export function appraisalRoutes(deps: ApiDeps): Router {
     const ear = outcome.status === 'complete' ? outcome.ear : undefined
     // The fast path: the queue handed back the signed EAR, so the store is not read.
     if (ear !== undefined && representation.kind === 'ear' && representation.form === 'jwt' && representation.naming === submitted.naming) {
-      deps.metrics.appraisals.inc({ status: earStatus(jwtClaims(ear)) })
+      deps.metrics.appraisals.inc({ api: 'native', status: earStatusOf(jwtClaims(ear), submitted.naming) })
       res.status(200).type(deps.results.mediaType('jwt', submitted.naming)).send(ear)
       return
     }
     if (ear !== undefined && representation.kind === 'json' && submitted.naming === 'ear-03') {
       const claims = jwtClaims(ear)
-      deps.metrics.appraisals.inc({ status: earStatus(claims) })
+      deps.metrics.appraisals.inc({ api: 'native', status: earStatusOf(claims, 'ear-03') })
       res.status(200).json({
         id: submitted.id,
         status: 'complete',
@@ -117,18 +121,23 @@ export function appraisalRoutes(deps: ApiDeps): Router {
     }
     const record = await deps.store.results.get(tenant, submitted.id)
     // A fault (logged by the worker with a fault id) is a 500 naming that id, never "not found".
-    if (outcome.status === 'failed' || record?.status === 'failed') throw appraisalFailed(record)
+    if (outcome.status === 'failed' || record?.status === 'failed') {
+      deps.metrics.appraisals.inc({ api: 'native', status: 'failed' })
+      throw appraisalFailed(record)
+    }
     if (record === undefined) throw new VerifierError('ERR_APPRAISAL_NOT_FOUND', 'the result expired before it could be read')
-    countResult(deps, record)
+    countResult(deps, 'native', record)
     sendRecord(deps, res.status(200), record, representation)
   })
 
   router.get('/appraisals/:id', async (req: Request, res: Response) => {
     const id = String(req.params['id'])
     if (!UUID.test(id)) throw new VerifierError('ERR_APPRAISAL_NOT_FOUND')
+    addLogFields(res, { appraisalId: id, tenant })
     const representation = negotiate(req.get('accept'))
     const record = await deps.store.results.get(tenant, id)
     if (record !== undefined) {
+      countResult(deps, 'native', record)
       sendRecord(deps, res.status(200), record, representation)
       return
     }
@@ -147,12 +156,10 @@ function jwtClaims(ear: string): Record<string, unknown> {
   return JSON.parse(Buffer.from(ear.split('.')[1] ?? '', 'base64url').toString('utf8')) as Record<string, unknown>
 }
 
-function earStatus(claims: Record<string, unknown>): string {
-  return String(claims['ear_status'] ?? 'none')
-}
-
-function countResult(deps: ApiDeps, record: AppraisalRecord): void {
-  deps.metrics.appraisals.inc({ status: record.status === 'complete' ? earStatus(deps.results.claims(record)) : 'failed' })
+/** Counts a finished appraisal's result as sent (`assay_appraisals_total`); a pending one is not counted. */
+export function countResult(deps: ApiDeps, api: AppraisalApi, record: AppraisalRecord): void {
+  if (record.status === 'failed') deps.metrics.appraisals.inc({ api, status: 'failed' })
+  else if (record.status === 'complete') deps.metrics.appraisals.inc({ api, status: earStatusOf(deps.results.claims(record), 'ear-03') })
 }
 
 function sendRecord(deps: ApiDeps, res: Response, record: AppraisalRecord, representation: ReturnType<typeof negotiate>): void {

@@ -18,8 +18,9 @@ import { DEFAULT_TENANT, type Session } from '../../store/types.js'
 import type { ApiDeps } from '../deps.js'
 import { tryParseMediaType } from '../../evidence/media-type.js'
 import { base64urlEncode, decodeBase64Lenient, type Base64Refusal } from '../../util/base64url.js'
+import { addLogFields } from '../log-fields.js'
 import { admit, bodyBytes, boundedList, checkEvidenceMediaType, rawBody, refuseOtherMethods, submit } from '../http.js'
-import { nonceSize, withReservedResult } from './appraisals.js'
+import { countResult, nonceSize, withReservedResult } from './appraisals.js'
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/
 
@@ -82,8 +83,9 @@ export function challengeResponseRoutes(deps: ApiDeps): Router {
   const router = Router()
   const tenant = DEFAULT_TENANT
 
-  const sessionOf = async (req: Request): Promise<Session> => {
+  const sessionOf = async (req: Request, res: Response): Promise<Session> => {
     const id = String(req.params['id'])
+    if (UUID.test(id)) addLogFields(res, { sessionId: id, tenant })
     const session = UUID.test(id) ? await deps.store.sessions.get(tenant, id) : undefined
     if (session === undefined || session.expiresAt <= Date.now()) throw new VerifierError('ERR_SESSION_NOT_FOUND')
     return session
@@ -104,19 +106,22 @@ export function challengeResponseRoutes(deps: ApiDeps): Router {
       accept: deps.registry.accepted(),
     }
     await deps.store.sessions.create(session)
+    addLogFields(res, { sessionId: session.id, tenant })
     res.setHeader('Location', `session/${session.id}`)
     sendSession(req, res, 201, await sessionView(deps, session))
   })
 
   router.post('/session/:id', rawBody(deps.config.bodyLimitBytes), async (req: Request, res: Response) => {
     sessionMediaType(req.get('accept'))
-    const session = await sessionOf(req)
+    const session = await sessionOf(req, res)
     const evidence = bodyBytes(req.body)
     const mediaType = checkEvidenceMediaType(deps, req.get('content-type'), evidence)
+    addLogFields(res, { mediaType })
     if (session.status !== 'waiting') throw new VerifierError('ERR_SESSION_STATE', `session is ${session.status}`)
     await admit(deps)
     // The appraisal id is fixed before the claim so the session names it from the start.
     const appraisalId = randomUUID()
+    addLogFields(res, { appraisalId })
     // The session keeps the digest; the Evidence itself travels in the job only.
     const evidenceDigest = createHash('sha256').update(evidence).digest('base64')
     const claimed = await withReservedResult(deps, appraisalId, evidence.length, async () => {
@@ -149,7 +154,9 @@ export function challengeResponseRoutes(deps: ApiDeps): Router {
 
   router.get('/session/:id', async (req: Request, res: Response) => {
     sessionMediaType(req.get('accept'))
-    sendSession(req, res, 200, await sessionView(deps, await sessionOf(req)))
+    const session = await sessionOf(req, res)
+    if (session.appraisalId !== undefined) addLogFields(res, { appraisalId: session.appraisalId })
+    sendSession(req, res, 200, await sessionView(deps, session))
   })
 
   router.delete('/session/:id', async (req: Request, res: Response) => {
@@ -166,7 +173,8 @@ export function challengeResponseRoutes(deps: ApiDeps): Router {
  * also echoes the Evidence (`evidence: {type, value}`); Assay keeps only its digest, given as
  * `evidenceDigest: {type, alg, value}`, and leaves `evidence` out (Veraison's clients read only
  * `status` and `result`, and the Rust client requires `value` whenever `evidence` is present).
- * A session whose appraisal failed for a fault names the fault id in `fault`.
+ * A session whose appraisal failed for a fault names the fault id in `fault`. A document that carries
+ * a finished result counts it in `assay_appraisals_total`.
  */
 async function sessionView(deps: ApiDeps, session: Session): Promise<Record<string, unknown>> {
   const out: Record<string, unknown> = {
@@ -183,9 +191,11 @@ async function sessionView(deps: ApiDeps, session: Session): Promise<Record<stri
     if (record?.status === 'complete') {
       out['status'] = 'complete'
       out['result'] = deps.results.render(record, 'jwt', 'veraison')
+      countResult(deps, 'challenge-response', record)
     } else if (record?.status === 'failed' || (record === undefined && (await deps.queue.state(session.appraisalId)) === 'failed')) {
       out['status'] = 'failed'
       if (record?.fault !== undefined) out['fault'] = record.fault
+      deps.metrics.appraisals.inc({ api: 'challenge-response', status: 'failed' })
     }
   }
   return out

@@ -393,6 +393,10 @@ export function createMemoryStoreWithPersistence(
       assertTtlSeconds(ttlSeconds)
       stored(workerMap.set(workerId, true, nowMs() + ttlSeconds * 1000), 'workers')
     },
+    async end(workerId) {
+      assertWorkerId(workerId)
+      workerMap.delete(workerId)
+    },
     async live() {
       workerMap.sweep()
       return workerMap.size

@@ -217,6 +217,10 @@ export function createRedisStore(options: RedisStoreOptions): Store {
       assertTtlSeconds(ttlSeconds)
       await command(() => scripts[SCRIPT_NAMES.beatHeartbeat](hbKey, workerId, ttlSeconds * 1000))
     },
+    async end(workerId) {
+      assertWorkerId(workerId)
+      await command(() => redis.zrem(hbKey, workerId))
+    },
     async live() {
       const count = await command(() => scripts[SCRIPT_NAMES.countHeartbeats](hbKey))
       if (typeof count !== 'number') {

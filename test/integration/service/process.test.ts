@@ -128,6 +128,8 @@ describe('assay process', { timeout: 120_000 }, () => {
     await until(() => /listening on/.test(p.stdout()), 'the start banner')
     const banner = jsonLines(p.stdout()).find((l) => /listening on/.test(l.msg))!
     assert.match(banner.msg, new RegExp(`Redis at redis://default:\\*\\*\\*@127\\.0\\.0\\.1:${redis.port}`))
+    // The start summary's fields carry the URL masked too.
+    assert.equal((banner as unknown as { redis?: string }).redis, `redis://default:***@127.0.0.1:${redis.port}`)
 
     // Redis goes away: connection errors and 503 faults are logged, with stacks.
     await redis.stop()

@@ -38,6 +38,20 @@ function psaToken(change: (claims: Map<number, EncodableValue>) => void, key = i
   return signSign1(key, { payload: encodeCbor(claims) })
 }
 
+/** The value of one sample of a Prometheus text exposition, by name and exact label set; 0 when absent. */
+function metricValue(text: string, name: string, labels: Record<string, string>): number {
+  const want = Object.entries(labels).sort(([a], [b]) => a.localeCompare(b))
+  for (const line of text.split('\n')) {
+    const m = /^([A-Za-z_:][A-Za-z0-9_:]*)(?:\{(.*)\})? (\S+)$/.exec(line)
+    if (m === null || m[1] !== name) continue
+    const got = [...(m[2] ?? '').matchAll(/([A-Za-z_][A-Za-z0-9_]*)="((?:[^"\\]|\\.)*)"/g)]
+      .map((l) => [l[1]!, l[2]!] as const)
+      .sort(([a], [b]) => a.localeCompare(b))
+    if (JSON.stringify(got) === JSON.stringify(want)) return Number(m[3])
+  }
+  return 0
+}
+
 /** Every (method, route, status) the suite saw, to check against openapi.yaml. */
 type Seen = Set<string>
 
@@ -66,6 +80,13 @@ export function serviceSuite(name: string, start: (sessionTtlSeconds: number) =>
       const body = (await res.json()) as { id: string; status: string; result: { ear: string } }
       assert.equal(body.status, 'complete')
       return { id: body.id, claims: await verifyJwt(body.result.ear) }
+    }
+
+    async function scrapeMetrics(): Promise<string> {
+      const res = await http('GET', '/metrics')
+      assert.equal(res.status, 200)
+      assert.match(res.headers.get('content-type')!, /^text\/plain; version=0\.0\.4/)
+      return res.text()
     }
 
     async function freshNonce(): Promise<Uint8Array> {
@@ -307,9 +328,84 @@ export function serviceSuite(name: string, start: (sessionTtlSeconds: number) =>
       assert.equal((await http('GET', '/openapi.yaml')).status, 200)
       assert.equal((await http('GET', '/healthz')).status, 200)
       const metrics = await (await http('GET', '/metrics')).text()
-      assert.match(metrics, /assay_appraisals_total\{status="affirming"\} \d+/)
+      assert.match(metrics, /assay_appraisals_total\{api="native",status="affirming"\} \d+/)
       assert.match(metrics, /assay_queue_depth \d+/)
-      assert.match(metrics, /assay_appraisal_latency_seconds_count \d+/)
+      assert.match(metrics, /assay_appraisal_duration_seconds_count\{api="native"\} \d+/)
+    })
+
+    it('counts results sent through each API by EAR status, in either naming, with durations, queue depth and process metrics', async () => {
+      const [n1, n2, n3] = [await freshNonce(), await freshNonce(), await freshNonce()]
+      const before = await scrapeMetrics()
+      let native = 0
+      let challengeResponse = 0
+
+      // Native: two submissions answered with their result, as JSON and as an EAR in Veraison's
+      // naming (whose claims have no top-level status: still counted as affirming, not none).
+      const waited = await appraise(psaToken((c) => c.set(10, n1)))
+      assert.equal(waited.claims.submods.get('PSA')!.status, 'affirming')
+      native++
+      const veraisonAccept = 'application/eat+jwt; eat_profile="tag:github.com,2023:veraison/ear"'
+      const asEar = await http('POST', '/v1/appraisals', {
+        body: psaToken((c) => c.set(10, n2)),
+        headers: { 'content-type': PSA_TFM, prefer: 'wait=10', accept: veraisonAccept },
+      })
+      assert.equal(asEar.status, 200)
+      assert.equal((await verifyJwt(await asEar.text())).submods.get('PSA')!.status, 'affirming')
+      native++
+      // A 202, polled until finished (a pending appraisal is not counted), then fetched as an EAR.
+      const queued = await http('POST', '/v1/appraisals', { body: psaToken((c) => c.set(10, n3)), headers: { 'content-type': PSA_TFM } })
+      assert.equal(queued.status, 202)
+      const location = queued.headers.get('location')!
+      for (let i = 0; ; i++) {
+        assert.ok(i < 200, 'appraisal did not complete')
+        if (((await (await http('GET', location)).json()) as { status: string }).status === 'complete') break
+        await new Promise((r) => setTimeout(r, 50))
+      }
+      native++
+      assert.equal((await http('GET', location, { headers: { accept: veraisonAccept } })).status, 200)
+      native++
+
+      // Challenge/response: the submission's answer and each GET carrying the result count.
+      const nonce = Buffer.from(RFC_NONCE).toString('base64')
+      const created = await http('POST', `/challenge-response/v1/newSession?nonce=${encodeURIComponent(nonce)}`)
+      const sessionPath = `/challenge-response/v1/${created.headers.get('location')!}`
+      const submitted = (await (await http('POST', sessionPath, { body: RFC_TOKEN, headers: { 'content-type': PSA_TFM } })).json()) as { status: string }
+      if (submitted.status === 'complete') challengeResponse++
+      for (let i = 0; ; i++) {
+        assert.ok(i < 200, 'session did not complete')
+        const got = (await (await http('GET', sessionPath)).json()) as { status: string }
+        if (got.status === 'complete') {
+          challengeResponse++
+          break
+        }
+        await new Promise((r) => setTimeout(r, 50))
+      }
+
+      const after = await scrapeMetrics()
+      const delta = (name: string, labels: Record<string, string>) => metricValue(after, name, labels) - metricValue(before, name, labels)
+      assert.equal(delta('assay_appraisals_total', { api: 'native', status: 'affirming' }), native)
+      assert.equal(delta('assay_appraisals_total', { api: 'challenge-response', status: 'affirming' }), challengeResponse)
+      assert.ok(challengeResponse >= 1)
+      for (const api of ['native', 'challenge-response']) {
+        for (const status of ['none', 'warning', 'contraindicated', 'failed']) assert.equal(delta('assay_appraisals_total', { api, status }), 0, `${api} ${status}`)
+      }
+      // Durations: one per submission that waited for its result.
+      assert.equal(delta('assay_appraisal_duration_seconds_count', { api: 'native' }), 2)
+      assert.equal(delta('assay_appraisal_duration_seconds_count', { api: 'challenge-response' }), submitted.status === 'complete' ? 1 : 0)
+      assert.ok(delta('assay_appraisal_duration_seconds_sum', { api: 'native' }) > 0)
+      assert.equal(
+        delta('assay_appraisal_duration_seconds_bucket', { api: 'native', le: '+Inf' }),
+        delta('assay_appraisal_duration_seconds_count', { api: 'native' }),
+      )
+      // Nothing is left in the queue, and the requests themselves are counted.
+      assert.equal(metricValue(after, 'assay_queue_depth', {}), 0)
+      assert.ok(delta('assay_http_requests_total', { route: '/v1/appraisals', method: 'POST', status: '200' }) >= 2)
+      assert.ok(delta('assay_http_requests_total', { route: '/challenge-response/v1/session/:id', method: 'GET', status: '200' }) >= 1)
+      // prom-client's default process metrics, on the same registry.
+      for (const name of ['process_cpu_user_seconds_total', 'process_resident_memory_bytes', 'nodejs_heap_size_used_bytes']) {
+        assert.ok(metricValue(after, name, {}) > 0, name)
+      }
+      assert.match(after, /^# TYPE nodejs_eventloop_lag_seconds gauge$/m)
     })
 
     it('answers only with routes and status codes that openapi.yaml documents', () => {

@@ -1,9 +1,11 @@
 import assert from 'node:assert/strict'
 import { Writable } from 'node:stream'
 import { describe, it } from 'node:test'
-import { createProcessLogger } from '../../../src/main/logger.js'
+import { configFromEnv } from '../../../src/config/load.js'
+import { createProcessLogger, loggerOptionsFor } from '../../../src/main/logger.js'
+import { requestIdOf } from '../../../src/main/request-log.js'
 
-function sink(): { stream: Writable & { write(chunk: string): boolean }; lines: () => Record<string, unknown>[] } {
+function sink(): { stream: Writable & { write(chunk: string): boolean }; lines: () => Record<string, unknown>[]; raw: () => string } {
   let text = ''
   const stream = new Writable({
     write(chunk: Buffer, _enc, done) {
@@ -11,7 +13,7 @@ function sink(): { stream: Writable & { write(chunk: string): boolean }; lines: 
       done()
     },
   })
-  return { stream, lines: () => text.split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>) }
+  return { stream, lines: () => text.split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>), raw: () => text }
 }
 
 describe('process logger', () => {
@@ -54,5 +56,47 @@ describe('process logger', () => {
     for (const secret of ['pw-one', 'pw-two', 'pw-three', 'pw-four', 'pw-five', 'pw-six']) assert.ok(!text.includes(secret), secret)
     assert.match(text, /redis:\/\/u:\*\*\*@h:1/)
     assert.match(text, /redis:\/\/:\*\*\*@h:1/)
+  })
+
+  it('writes readable lines in the pretty format, warnings to stderr, with URL credentials still redacted', () => {
+    const out = sink()
+    const err = sink()
+    const logger = createProcessLogger({ stdout: out.stream, stderr: err.stream, format: 'pretty' })
+    logger.info('listening on http://127.0.0.1:8080', { redis: 'x', address: 'http://127.0.0.1:8080' })
+    logger.log('WARNING: nothing provisioned at redis://u:pw-seven@h:1')
+    const stdout = out.raw()
+    const stderr = err.raw()
+    assert.match(stdout, /^\[\d{2}:\d{2}:\d{2}\.\d{3}\] INFO: \[assay\] listening on http:\/\/127\.0\.0\.1:8080 \{"redis":"x","address":"http:\/\/127\.0\.0\.1:8080"\}\n$/)
+    assert.match(stderr, /^\[[\d:.]+\] WARN: \[assay\] WARNING: nothing provisioned at redis:\/\/u:\*\*\*@h:1\n$/)
+    assert.throws(() => JSON.parse(stdout))
+  })
+
+  it('honours the level', () => {
+    const out = sink()
+    const err = sink()
+    const logger = createProcessLogger({ stdout: out.stream, stderr: err.stream, level: 'warn' })
+    logger.info('not shown')
+    logger.warn('shown')
+    assert.deepEqual(out.lines(), [])
+    assert.deepEqual(err.lines().map((l) => l['msg']), ['[assay] shown'])
+  })
+
+  it('takes level and format from ASSAY_LOG_LEVEL and ASSAY_LOG_FORMAT; auto is pretty on a terminal, JSON otherwise', () => {
+    const defaults = configFromEnv({})
+    assert.deepEqual([defaults.logLevel, defaults.logFormat], ['info', 'auto'])
+    assert.deepEqual(loggerOptionsFor(defaults, true), { level: 'info', format: 'pretty', colorize: true })
+    assert.deepEqual(loggerOptionsFor(defaults, false), { level: 'info', format: 'json', colorize: false })
+    const set = configFromEnv({ ASSAY_LOG_LEVEL: 'debug', ASSAY_LOG_FORMAT: 'json' })
+    assert.deepEqual(loggerOptionsFor(set, true), { level: 'debug', format: 'json', colorize: false })
+    assert.deepEqual(loggerOptionsFor(configFromEnv({ ASSAY_LOG_FORMAT: 'pretty' }), false), { level: 'info', format: 'pretty', colorize: false })
+    assert.throws(() => configFromEnv({ ASSAY_LOG_LEVEL: 'verbose' }), /logLevel/)
+    assert.throws(() => configFromEnv({ ASSAY_LOG_FORMAT: 'xml' }), /logFormat/)
+  })
+
+  it('takes a sane X-Request-Id and replaces anything else with a UUID', () => {
+    for (const id of ['abc', 'A-1_b.c:d@e', 'x'.repeat(128)]) assert.equal(requestIdOf(id), id)
+    for (const bad of [undefined, '', 'x'.repeat(129), 'a b', 'a\u00e9', '<script>', ['a', 'b']]) {
+      assert.match(requestIdOf(bad), /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/, String(bad))
+    }
   })
 })

@@ -354,9 +354,24 @@ export function storeContract(name: string, make: () => Promise<StoreHarness>): 
         assert.equal(await store.heartbeats.live(), base + 2)
       })
 
+      it('forgets an ended worker at once, and ending an unknown one is a no-op', async () => {
+        const base = await store.heartbeats.live()
+        const [w1, w2] = [`worker-${randomUUID()}`, `worker-${randomUUID()}`]
+        await store.heartbeats.beat(w1, 60)
+        await store.heartbeats.beat(w2, 60)
+        await store.heartbeats.end(w1)
+        assert.equal(await store.heartbeats.live(), base + 1)
+        await store.heartbeats.end(w1)
+        await store.heartbeats.end(`worker-${randomUUID()}`)
+        assert.equal(await store.heartbeats.live(), base + 1)
+        await store.heartbeats.end(w2)
+        assert.equal(await store.heartbeats.live(), base)
+      })
+
       it('throws TypeError for a malformed worker id or TTL', async () => {
         await assert.rejects(store.heartbeats.beat('worker:1', 60), TypeError)
         await assert.rejects(store.heartbeats.beat('worker-1', 0), TypeError)
+        await assert.rejects(store.heartbeats.end('worker:1'), TypeError)
       })
     })
 

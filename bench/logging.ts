@@ -1,0 +1,178 @@
+/**
+ * What logging costs (issue 8 item 9): two embedded services (API and worker in one process, so
+ * one request line and one appraisal line per appraisal), one with `ASSAY_LOG_LEVEL=info` writing
+ * JSON lines to a file, one with `ASSAY_LOG_LEVEL=silent`, driven in turn at full speed over HTTP in
+ * short interleaved slices (ABBA order), so a machine busy with other work skews both alike. Prints
+ * each level's median appraisals/s and service CPU per appraisal, and the median of the per-slice
+ * ratios.
+ *
+ *   npm run bench:logging
+ *   BENCH_SECONDS=3 BENCH_SLICES=12 npm run bench:logging
+ */
+import { spawn, type ChildProcess } from 'node:child_process'
+import { randomUUID } from 'node:crypto'
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, statSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import autocannon from 'autocannon'
+import { CborTag, decodeCbor, encodeCbor, type CborMap } from '../src/cose/cbor.js'
+import { sigStructure1 } from '../src/cose/structure.js'
+import { rawSign, rfc9783Iak } from '../test/helpers/cose.js'
+import { readVector } from '../test/helpers/vectors.js'
+
+const ROOT = fileURLToPath(new URL('../', import.meta.url))
+const SLICE_SECONDS = Number(process.env['BENCH_SECONDS'] ?? 2)
+const SLICES = Number(process.env['BENCH_SLICES'] ?? 8)
+const CONNECTIONS = Number(process.env['BENCH_CONNECTIONS'] ?? 32)
+const PSA_TFM = 'application/eat+cwt; eat_profile="tag:psacertified.org,2023:psa#tfm"'
+
+const iak = rfc9783Iak()
+const vector = readVector<{ token_hex: string }>('rfc9783-a1-psa-sign1')
+const template = decodeCbor(((decodeCbor(Buffer.from(vector.token_hex, 'hex'), { allowedTags: new Set([18]) }) as CborTag).value as Uint8Array[])[2]!) as CborMap
+const protectedBytes = encodeCbor(new Map([[1, -7]]))
+
+function token(nonce: Uint8Array): Buffer {
+  const claims = new Map(template)
+  claims.set(10, nonce)
+  const payload = encodeCbor(claims as never)
+  const signature = rawSign(iak, sigStructure1(protectedBytes, new Uint8Array(0), payload))
+  return Buffer.from(encodeCbor(new CborTag(18, [protectedBytes, new Map(), payload, signature])))
+}
+
+function cpuMicros(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ')
+  return (Number(fields[11]) + Number(fields[12])) * (1_000_000 / 100)
+}
+
+interface Service {
+  readonly level: 'info' | 'silent'
+  readonly url: string
+  readonly pid: number
+  readonly logFile: string
+  readonly tokens: Buffer[]
+  next: number
+  stop(): Promise<void>
+}
+
+async function startService(level: 'info' | 'silent', port: number, tokenCount: number): Promise<Service> {
+  const dir = mkdtempSync(join(tmpdir(), 'assay-bench-log-'))
+  const logFile = join(dir, 'assay.log')
+  const out = openSync(logFile, 'w')
+  const child: ChildProcess = spawn(process.execPath, [join(ROOT, 'dist/main/cli.js'), 'start'], {
+    cwd: ROOT,
+    env: {
+      ...process.env,
+      PORT: String(port),
+      ASSAY_DATA_DIR: dir,
+      ASSAY_REFERENCE_VALUES_DIR: join(ROOT, 'examples/reference-values'),
+      ASSAY_ALLOW_PUBLISHED_KEYS: 'true',
+      ASSAY_RATE_LIMIT_POINTS: '0',
+      ASSAY_MAX_QUEUE_DEPTH: '1000000',
+      ASSAY_STORE_MAX_BYTES: String(1024 * 1024 * 1024),
+      ASSAY_QUEUE_MAX_BYTES: String(512 * 1024 * 1024),
+      ASSAY_LOG_LEVEL: level,
+      ASSAY_LOG_FORMAT: 'json',
+    },
+    // Info lines go to a real file; warnings (test mode) to the same file, so the terminal stays clean.
+    stdio: ['ignore', out, out],
+  })
+  const url = `http://127.0.0.1:${port}`
+  const stop = async () => {
+    child.kill('SIGTERM')
+    await new Promise((r) => (child.exitCode === null ? child.once('exit', r) : r(null)))
+    closeSync(out)
+    rmSync(dir, { recursive: true, force: true })
+  }
+  try {
+    for (let i = 0; ; i++) {
+      if (i > 300) throw new Error('service did not become ready')
+      if (await fetch(`${url}/readyz`).then((r) => r.status === 200, () => false)) break
+      await new Promise((r) => setTimeout(r, 100))
+    }
+    const tokens: Buffer[] = []
+    for (let i = 0; i < tokenCount; i += 64) {
+      const nonces = await Promise.all(
+        Array.from({ length: Math.min(64, tokenCount - i) }, async () => {
+          const res = await fetch(`${url}/v1/nonces`, { method: 'POST' })
+          return Buffer.from(((await res.json()) as { nonce: string }).nonce, 'base64url')
+        }),
+      )
+      for (const n of nonces) tokens.push(token(n))
+    }
+    return { level, url, pid: child.pid!, logFile, tokens, next: 0, stop }
+  } catch (err) {
+    await stop()
+    throw err
+  }
+}
+
+interface Slice {
+  readonly perSecond: number
+  readonly cpuPerAppraisal: number
+  readonly logBytesPerAppraisal: number
+}
+
+async function slice(service: Service, seconds: number): Promise<Slice> {
+  const bytes0 = statSync(service.logFile).size
+  const cpu0 = cpuMicros(service.pid)
+  const result = await autocannon({
+    url: service.url,
+    connections: CONNECTIONS,
+    duration: seconds,
+    requests: [
+      {
+        method: 'POST',
+        path: '/v1/appraisals',
+        headers: { 'content-type': PSA_TFM, prefer: 'wait=10', 'x-request-id': randomUUID() },
+        setupRequest: (req) => ({ ...req, body: service.tokens[service.next++ % service.tokens.length] }),
+      },
+    ],
+  })
+  if (service.next > service.tokens.length) throw new Error('ran out of tokens: raise BENCH_TOKENS')
+  const completed = Math.max(result['2xx'], 1)
+  return {
+    perSecond: result['2xx'] / seconds,
+    cpuPerAppraisal: (cpuMicros(service.pid) - cpu0) / completed,
+    logBytesPerAppraisal: (statSync(service.logFile).size - bytes0) / completed,
+  }
+}
+
+const median = (values: number[]) => {
+  const sorted = [...values].sort((a, b) => a - b)
+  const mid = sorted.length >> 1
+  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2
+}
+
+const TOKENS = Number(process.env['BENCH_TOKENS'] ?? 2500 * SLICE_SECONDS * (SLICES + 1))
+const info = await startService('info', 18700, TOKENS)
+const silent = await startService('silent', 18701, TOKENS)
+try {
+  await slice(info, 2) // warm-up
+  await slice(silent, 2)
+  const results: Record<'info' | 'silent', Slice[]> = { info: [], silent: [] }
+  for (let i = 0; i < SLICES; i++) {
+    // ABBA order: a drift in the machine's load affects both services alike.
+    for (const service of i % 2 === 0 ? [info, silent] : [silent, info]) results[service.level].push(await slice(service, SLICE_SECONDS))
+  }
+  for (const level of ['info', 'silent'] as const) {
+    const r = results[level]
+    console.log(
+      `[logging] ${level.padEnd(6)}: median ${median(r.map((x) => x.perSecond)).toFixed(0)} appraisals/s, ` +
+        `${median(r.map((x) => x.cpuPerAppraisal)).toFixed(0)} µs CPU per appraisal, ` +
+        `${median(r.map((x) => x.logBytesPerAppraisal)).toFixed(0)} log bytes per appraisal ` +
+        `(slices: ${r.map((x) => x.perSecond.toFixed(0)).join(' ')})`,
+    )
+  }
+  // Each slice's ratio against the other level's slice next to it, then the median of those.
+  const throughput = median(results.info.map((x, i) => x.perSecond / results.silent[i]!.perSecond))
+  const cpu = median(results.info.map((x, i) => x.cpuPerAppraisal / results.silent[i]!.cpuPerAppraisal))
+  console.log(
+    `[logging] info vs silent, ${SLICES} interleaved slices of ${SLICE_SECONDS} s, ${CONNECTIONS} connections: ` +
+      `throughput ×${throughput.toFixed(3)} (${((1 - throughput) * 100).toFixed(1)}% cost), ` +
+      `CPU per appraisal ×${cpu.toFixed(3)} (${((cpu - 1) * 100).toFixed(1)}% cost); target: at most 5%`,
+  )
+} finally {
+  await info.stop()
+  await silent.stop()
+}
