@@ -178,9 +178,13 @@ export interface EndorsementStore {
   revision(tenant: TenantId): Promise<number>
   /**
    * Calls `listener` after each change of any tenant, made by this store or (Redis) any other
-   * process on the same prefix. Returns a function that stops it. Listener errors are ignored.
+   * process on the same prefix. Resolves, with a function that stops it, once the subscription is in
+   * place: a change made after that is heard (unless the connection drops; compare revisions). A
+   * cache subscribes first, then reads the revision and its data, so no change falls in between.
+   * Listener errors are ignored.
+   * @throws VerifierError `ERR_STORE_UNAVAILABLE` when the subscription cannot be made
    */
-  watch(listener: EndorsementListener): () => void
+  watch(listener: EndorsementListener): Promise<() => void>
   close(): Promise<void>
 }
 

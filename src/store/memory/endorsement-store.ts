@@ -332,7 +332,7 @@ export function createMemoryEndorsementStore(options: MemoryEndorsementStoreOpti
       assertTenantId(tenant)
       return tenants.get(tenant)?.revision ?? 0
     },
-    watch(listener) {
+    async watch(listener) {
       const own = (event: Parameters<EndorsementListener>[0]) => listener(event)
       listeners.add(own)
       return () => void listeners.delete(own)

@@ -199,9 +199,10 @@ export function createRedisEndorsementStore(options: RedisEndorsementStoreOption
 
   const listeners = new Set<EndorsementListener>()
   let subscriber: Redis | undefined
+  let subscribed: Promise<void> | undefined
 
-  function subscribe(): void {
-    if (subscriber !== undefined) return
+  function subscribe(): Promise<void> {
+    if (subscribed !== undefined) return subscribed
     const sub = redis.duplicate()
     sub.on('error', onClientError)
     sub.on('message', (from: string, message: string) => {
@@ -211,8 +212,18 @@ export function createRedisEndorsementStore(options: RedisEndorsementStoreOption
       if (!isTenantId(tenant) || !Number.isSafeInteger(rev) || !isRecordId(id)) return
       notify(listeners, { tenant, revision: rev, ids: [id] })
     })
-    sub.subscribe(channel).catch(onClientError)
     subscriber = sub
+    // ioredis subscribes again by itself after a reconnection.
+    subscribed = sub.subscribe(channel).then(
+      () => undefined,
+      (err: unknown) => {
+        subscribed = undefined
+        subscriber = undefined
+        sub.disconnect()
+        throw unavailable(err)
+      },
+    )
+    return subscribed
   }
 
   let closed = false
@@ -286,10 +297,10 @@ export function createRedisEndorsementStore(options: RedisEndorsementStoreOption
       const rev = await command(() => redis.hget(`${base}t`, 'rev'))
       return rev === null ? 0 : Number(rev)
     },
-    watch(listener) {
+    async watch(listener) {
+      await subscribe()
       const own = (event: Parameters<EndorsementListener>[0]) => listener(event)
       listeners.add(own)
-      subscribe()
       return () => void listeners.delete(own)
     },
     async close() {

@@ -52,20 +52,32 @@ async function refusal(promise: Promise<unknown>, code: ErrorCode): Promise<void
   })
 }
 
-/** Resolves with the first event `store` sees for `tenant`, or rejects after `ms`. */
-function nextEvent(store: EndorsementStore, tenant: string, ms: number): Promise<EndorsementChangeEvent> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      stop()
-      reject(new Error(`no change event within ${ms} ms`))
-    }, ms)
-    const stop = store.watch((event) => {
-      if (event.tenant !== tenant) return
-      clearTimeout(timer)
-      stop()
-      resolve(event)
-    })
+/**
+ * Watches `store` for `tenant`: `event` resolves with its first change, or rejects `ms` after
+ * `start()` is called (once the subscription is in place).
+ */
+async function watchFor(store: EndorsementStore, tenant: string): Promise<{ event: (ms: number) => Promise<EndorsementChangeEvent> }> {
+  let resolveEvent: (event: EndorsementChangeEvent) => void = () => {}
+  const seen = new Promise<EndorsementChangeEvent>((resolve) => {
+    resolveEvent = resolve
   })
+  const stop = await store.watch((event) => {
+    if (event.tenant === tenant) resolveEvent(event)
+  })
+  return {
+    event: async (ms) => {
+      let timer: NodeJS.Timeout | undefined
+      const timeout = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`no change event within ${ms} ms`)), ms)
+      })
+      try {
+        return await Promise.race([seen, timeout])
+      } finally {
+        clearTimeout(timer)
+        stop()
+      }
+    },
+  }
 }
 
 export function endorsementContract(name: string, make: () => Promise<EndorsementHarness>): void {
@@ -370,22 +382,9 @@ export function endorsementContract(name: string, make: () => Promise<Endorsemen
         const tenant = newTenant()
         const watcher = harness.shared ? await harness.open() : store
         try {
-          // A change made before the subscription is in place is caught by the revision, not by an
-          // event; so first wait until the watcher hears changes at all (another tenant's), then time one.
-          const warm = newTenant()
-          const heard = nextEvent(watcher, warm, 10_000)
-          let warming = true
-          void heard.finally(() => {
-            warming = false
-          })
-          for (let n = 0; warming && n < 200; n++) {
-            await store.putIfChanged(warm, 'warm', anchor('01', { body: { n } }))
-            await new Promise((resolve) => setTimeout(resolve, 20))
-          }
-          await heard
-          const event = nextEvent(watcher, tenant, 1000)
+          const watching = await watchFor(watcher, tenant)
           const made = await store.create(tenant, 'dev', anchor('01'))
-          const seen = await event
+          const seen = await watching.event(1000)
           assert.deepEqual(seen, { tenant, revision: 1, ids: ['dev'] })
           assert.equal(made.version, 1)
           assert.equal(await watcher.revision(tenant), 1)
@@ -398,20 +397,20 @@ export function endorsementContract(name: string, make: () => Promise<Endorsemen
       it('stops telling a listener once it unsubscribes, and survives a listener that throws', async () => {
         const tenant = newTenant()
         const seen: number[] = []
-        const stop = store.watch((event) => {
+        const stop = await store.watch((event) => {
           if (event.tenant === tenant) seen.push(event.revision)
         })
-        const noisy = store.watch(() => {
+        const noisy = await store.watch(() => {
           throw new Error('listener fault')
         })
-        const first = nextEvent(store, tenant, 1000)
+        const first = await watchFor(store, tenant)
         await store.create(tenant, 'dev', anchor('01'))
-        await first
+        await first.event(1000)
         stop()
         noisy()
-        const second = nextEvent(store, tenant, 1000)
+        const second = await watchFor(store, tenant)
         await store.put(tenant, 'dev', anchor('02'))
-        await second
+        await second.event(1000)
         assert.deepEqual(seen, [1])
       })
     })
