@@ -179,6 +179,29 @@ export function endorsementContract(name: string, make: () => Promise<Endorsemen
         assert.deepEqual((await store.lookup(tenant, 'psa-instance:01')).map((v) => v.version), [3])
       })
 
+      it('lets exactly one of concurrent creates of one id win, and numbers concurrent replaces apart', async () => {
+        const tenant = newTenant()
+        const other = harness.shared ? await harness.open() : store
+        try {
+          const creates = await Promise.allSettled(
+            Array.from({ length: 6 }, (_, i) => (i % 2 === 0 ? store : other).create(tenant, 'dev', anchor(`0${i}`))),
+          )
+          assert.equal(creates.filter((r) => r.status === 'fulfilled').length, 1)
+          for (const r of creates) {
+            if (r.status === 'rejected') assert.ok(isVerifierError(r.reason, 'ERR_ENDORSEMENT_CONFLICT'), String(r.reason))
+          }
+          const puts = await Promise.all(
+            Array.from({ length: 4 }, (_, i) => (i % 2 === 0 ? store : other).put(tenant, 'dev', anchor('01', { body: { i } }))),
+          )
+          assert.deepEqual(puts.map((v) => v.version).sort(), [2, 3, 4, 5])
+          assert.deepEqual((await store.versions(tenant, 'dev')).map((v) => v.version), [1, 2, 3, 4, 5])
+          assert.equal(await store.revision(tenant), 5)
+          assert.equal((await store.list(tenant)).items.length, 1)
+        } finally {
+          if (other !== store) await other.close()
+        }
+      })
+
       it('keeps the caller’s objects out of the store', async () => {
         const tenant = newTenant()
         const write = anchor('01')
