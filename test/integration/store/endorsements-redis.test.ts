@@ -2,8 +2,8 @@
  * The endorsement store contract against real Redis (REDIS_URL, default redis://127.0.0.1:6379), with
  * two stores of their own connections on one prefix standing in for two processes; plus what only
  * the Redis adapter has: the key layout (the index moved and emptied with the versions), stored values
- * that do not decode, an unreachable server. (Races between two stores are in the contract.) Every key lives under a prefix unique to this run and is deleted
- * afterwards.
+ * that do not decode, an unreachable server (races between two stores are in the contract). Every
+ * key lives under a prefix unique to this run and is deleted afterwards.
  */
 import assert from 'node:assert/strict'
 import { randomUUID } from 'node:crypto'
