@@ -23,8 +23,7 @@
  * binary search plus the page; adding or removing a document costs a move of the sorted array
  * (memmove of pointers: fine at the embedded mode's scale, a few hundred thousand documents).
  */
-import { closeSync, fdatasyncSync, ftruncateSync, fstatSync, openSync, renameSync, rmSync, writeSync } from 'node:fs'
-import { mkdirSync } from 'node:fs'
+import { closeSync, fdatasyncSync, fsyncSync, ftruncateSync, fstatSync, mkdirSync, openSync, renameSync, rmSync, writeSync } from 'node:fs'
 import { join } from 'node:path'
 import { VerifierError } from '../../errors/errors.js'
 import {
@@ -417,7 +416,7 @@ function openJournal(
     let count = 0
     try {
       for (const [record, revision] of versions) {
-        writeSync(out, encodeLine(record, revision))
+        writeAllSync(out, encodeLine(record, revision))
         count++
       }
       fdatasyncSync(out)
@@ -425,6 +424,7 @@ function openJournal(
       closeSync(out)
     }
     renameSync(temp, path)
+    syncDirectorySync(dataDir)
     if (fd >= 0) closeSync(fd)
     fd = openSync(path, 'a', 0o600)
     size = fstatSync(fd).size
@@ -440,7 +440,7 @@ function openJournal(
       if (broken || fd < 0) throw new VerifierError('ERR_STORE_PERSIST_FAILED', `${path} cannot be written since an earlier failure`)
       const line = encodeLine(record, revision)
       try {
-        writeSync(fd, line)
+        writeAllSync(fd, line)
         fdatasyncSync(fd)
         size += Buffer.byteLength(line, 'utf8')
         lines++
@@ -470,6 +470,25 @@ function openJournal(
     },
   }
   return journal
+}
+
+/** Writes all of `text` (a single `write` may write less). */
+function writeAllSync(fd: number, text: string): void {
+  const data = Buffer.from(text, 'utf8')
+  for (let offset = 0; offset < data.length; ) offset += writeSync(fd, data, offset, data.length - offset)
+}
+
+/** Makes a rename in `dir` durable, where the platform can fsync a directory. */
+function syncDirectorySync(dir: string): void {
+  let fd: number | undefined
+  try {
+    fd = openSync(dir, 'r')
+    fsyncSync(fd)
+  } catch {
+    // Some platforms (Windows) cannot open or fsync a directory; the rename is atomic regardless.
+  } finally {
+    if (fd !== undefined) closeSync(fd)
+  }
 }
 
 function deepFreeze(value: unknown): void {
