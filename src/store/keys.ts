@@ -101,7 +101,7 @@ export function heartbeatsKey(prefix: string): string {
 
 /**
  * First part of every endorsement key of a tenant: `<prefix>:{<tenant>}:e:`. Under it (see
- * `redis/endorsement-store.ts`): `m:<id>` the head of a document (hash), `v:<id>:<n>` its version `n`
+ * `redis/endorsement-store.ts`): `m:<id>` the head of a document (one string), `v:<id>:<n>` its version `n`
  * (JSON string), `live` and `kind:<kind>` the live documents (sorted sets, by id), `i:<index id>` the
  * documents whose latest version names that index identifier (sorted set), `t` the tenant's revision
  * and document count (hash). The hash tag keeps them in one slot, so one script may touch them all.

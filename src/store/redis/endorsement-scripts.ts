@@ -16,6 +16,17 @@ export const ENDORSEMENT_SCRIPT_NAMES = {
 } as const
 
 /**
+ * A document's head `m:<id>` is one string, `<latest> <first> <kind> <deleted> <active> <digest>
+ * [<index id>…]` (none of these holds a space): a hash would leave Redis's compact encoding as soon as
+ * one value passes 64 bytes, as an index identifier may, and cost three times as much.
+ */
+const PARSE_HEAD = `local function parseHead(text)
+  local f = {}
+  for word in string.gmatch(text, '%S+') do f[#f + 1] = word end
+  return f
+end`
+
+/**
  * KEYS[1] document head `m:<id>`, KEYS[2] tenant hash `t`. ARGV: base, id, expected latest version
  * (0: none), new version number, version JSON, kind, deleted ('0'/'1'), active ('0'/'1'), digest,
  * index ids (space-separated), versions to keep, most documents, channel, tenant.
@@ -28,23 +39,24 @@ export const ENDORSEMENT_SCRIPT_NAMES = {
  * published as `<tenant> <revision> <id>`. Returns `{'ok', revision}`.
  */
 export const COMMIT_VERSION = `#!lua
+${PARSE_HEAD}
 local base, id = ARGV[1], ARGV[2]
-local latest = tonumber(redis.call('HGET', KEYS[1], 'latest') or '0')
+local text = redis.call('GET', KEYS[1])
+local head = text and parseHead(text) or nil
+local latest = head and tonumber(head[1]) or 0
 if latest ~= tonumber(ARGV[3]) then return {'stale'} end
 local n = tonumber(ARGV[4])
 local first
-if latest == 0 then
+if head == nil then
   if tonumber(redis.call('HGET', KEYS[2], 'docs') or '0') >= tonumber(ARGV[12]) then return {'full'} end
   redis.call('HINCRBY', KEYS[2], 'docs', 1)
   first = n
 else
-  first = tonumber(redis.call('HGET', KEYS[1], 'first'))
-  if redis.call('HGET', KEYS[1], 'deleted') == '0' then
+  first = tonumber(head[2])
+  if head[4] == '0' then
     redis.call('ZREM', base .. 'live', id)
-    redis.call('ZREM', base .. 'kind:' .. redis.call('HGET', KEYS[1], 'kind'), id)
-    for ix in string.gmatch(redis.call('HGET', KEYS[1], 'idx') or '', '%S+') do
-      redis.call('ZREM', base .. 'i:' .. ix, id)
-    end
+    redis.call('ZREM', base .. 'kind:' .. head[3], id)
+    for i = 7, #head do redis.call('ZREM', base .. 'i:' .. head[i], id) end
   end
 end
 redis.call('SET', base .. 'v:' .. id .. ':' .. n, ARGV[5])
@@ -60,8 +72,9 @@ while n - first + 1 > keep do
   redis.call('UNLINK', base .. 'v:' .. id .. ':' .. first)
   first = first + 1
 end
-redis.call('HSET', KEYS[1], 'latest', n, 'first', first, 'kind', ARGV[6], 'deleted', ARGV[7],
-  'active', ARGV[8], 'digest', ARGV[9], 'idx', ARGV[10])
+local newHead = n .. ' ' .. first .. ' ' .. ARGV[6] .. ' ' .. ARGV[7] .. ' ' .. ARGV[8] .. ' ' .. ARGV[9]
+if ARGV[10] ~= '' then newHead = newHead .. ' ' .. ARGV[10] end
+redis.call('SET', KEYS[1], newHead)
 local rev = redis.call('HINCRBY', KEYS[2], 'rev', 1)
 redis.call('PUBLISH', ARGV[13], ARGV[14] .. ' ' .. rev .. ' ' .. id)
 return {'ok', rev}
@@ -75,9 +88,9 @@ export const LOOKUP = `#!lua flags=no-writes
 local base = ARGV[1]
 local out = {}
 for _, id in ipairs(redis.call('ZRANGE', KEYS[1], 0, tonumber(ARGV[2]) - 1)) do
-  local head = redis.call('HMGET', base .. 'm:' .. id, 'latest', 'active')
-  if head[1] and head[2] == '1' then
-    local v = redis.call('GET', base .. 'v:' .. id .. ':' .. head[1])
+  local latest, active = string.match(redis.call('GET', base .. 'm:' .. id) or '', '^(%d+) %d+ %S+ %d (%d) ')
+  if latest and active == '1' then
+    local v = redis.call('GET', base .. 'v:' .. id .. ':' .. latest)
     if v then
       out[#out + 1] = id
       out[#out + 1] = v
@@ -100,9 +113,9 @@ local count = math.min(#ids, limit)
 local out = {#ids > limit and '1' or '0', ids[count] or ''}
 for i = 1, count do
   local id = ids[i]
-  local head = redis.call('HMGET', base .. 'm:' .. id, 'latest', 'kind')
-  if head[1] and (ARGV[4] == '' or head[2] == ARGV[4]) then
-    local v = redis.call('GET', base .. 'v:' .. id .. ':' .. head[1])
+  local latest, kind = string.match(redis.call('GET', base .. 'm:' .. id) or '', '^(%d+) %d+ (%S+) ')
+  if latest and (ARGV[4] == '' or kind == ARGV[4]) then
+    local v = redis.call('GET', base .. 'v:' .. id .. ':' .. latest)
     if v then
       out[#out + 1] = id
       out[#out + 1] = v
@@ -114,7 +127,7 @@ return out
 
 /** KEYS[1] document head. ARGV: base, id. The latest version JSON, or nil. */
 export const LATEST_VERSION = `#!lua flags=no-writes
-local n = redis.call('HGET', KEYS[1], 'latest')
+local n = string.match(redis.call('GET', KEYS[1]) or '', '^(%d+) ')
 if not n then return false end
 return redis.call('GET', ARGV[1] .. 'v:' .. ARGV[2] .. ':' .. n)
 `

@@ -101,12 +101,11 @@ export function createRedisEndorsementStore(options: RedisEndorsementStoreOption
   }
 
   async function readHead(base: string, id: string): Promise<DocumentHead | undefined> {
-    const [latest, kind, deleted, active, digest] = await command(() =>
-      redis.hmget(`${base}m:${id}`, 'latest', 'kind', 'deleted', 'active', 'digest'),
-    )
-    if (latest === null || latest === undefined) return undefined
+    const text = await command(() => redis.get(`${base}m:${id}`))
+    if (text === null) return undefined
+    const [latest, , kind, deleted, active, digest] = text.split(' ')
     const version = Number(latest)
-    if (!Number.isSafeInteger(version) || !isEndorsementKind(kind) || typeof digest !== 'string') {
+    if (!Number.isSafeInteger(version) || !isEndorsementKind(kind) || digest === undefined) {
       throw new VerifierError('ERR_STORE_CORRUPT', 'stored endorsement head cannot be decoded')
     }
     return { version, kind, deleted: deleted === '1', active: active === '1', digest }
@@ -248,10 +247,14 @@ export function createRedisEndorsementStore(options: RedisEndorsementStoreOption
     async versions(tenant, id) {
       const base = endorsementBase(prefix, tenant)
       assertRecordId(id)
-      const [first, latest] = await command(() => redis.hmget(`${base}m:${id}`, 'first', 'latest'))
-      if (first === null || latest === null || first === undefined || latest === undefined) return []
+      const text = await command(() => redis.get(`${base}m:${id}`))
+      if (text === null) return []
+      const [latest, first] = text.split(' ').map(Number)
+      if (!Number.isSafeInteger(latest) || !Number.isSafeInteger(first)) {
+        throw new VerifierError('ERR_STORE_CORRUPT', 'stored endorsement head cannot be decoded')
+      }
       const keys: string[] = []
-      for (let n = Number(first); n <= Number(latest); n++) keys.push(`${base}v:${id}:${n}`)
+      for (let n = first!; n <= latest!; n++) keys.push(`${base}v:${id}:${n}`)
       if (keys.length === 0) return []
       const found = await command(() => redis.mget(...keys))
       return found.filter((json): json is string => json !== null).map((json) => decodeVersion(json, tenant, id))
