@@ -82,14 +82,18 @@ return {'ok', rev}
 
 /**
  * KEYS[1] index set `i:<index id>`. ARGV: base, most results. The latest version JSON of each active
- * document in the set, in id order: a flat list of id, JSON, id, JSON…
+ * document in the set, in id order: a flat list of id, JSON, id, JSON… (nil for JSON when a head does
+ * not parse, which the caller reports as corrupt).
  */
 export const LOOKUP = `#!lua flags=no-writes
 local base = ARGV[1]
 local out = {}
 for _, id in ipairs(redis.call('ZRANGE', KEYS[1], 0, tonumber(ARGV[2]) - 1)) do
   local latest, active = string.match(redis.call('GET', base .. 'm:' .. id) or '', '^(%d+) %d+ %S+ %d (%d) ')
-  if latest and active == '1' then
+  if not latest then
+    out[#out + 1] = id
+    out[#out + 1] = false
+  elseif active == '1' then
     local v = redis.call('GET', base .. 'v:' .. id .. ':' .. latest)
     if v then
       out[#out + 1] = id
@@ -104,7 +108,7 @@ return out
  * KEYS[1] a sorted set of live documents (`live`, `kind:<kind>` or `i:<index id>`). ARGV: base,
  * start (`-` or `(<id>`), limit, kind ('' for any). Returns `{more, last id, id, JSON, id, JSON…}`:
  * whether more ids follow the page, the last id of the page (the next cursor), and the latest version
- * of each document of the page that is of that kind.
+ * of each document of the page that is of that kind (nil for JSON when a head does not parse).
  */
 export const LIST_PAGE = `#!lua flags=no-writes
 local base, limit = ARGV[1], tonumber(ARGV[3])
@@ -114,7 +118,10 @@ local out = {#ids > limit and '1' or '0', ids[count] or ''}
 for i = 1, count do
   local id = ids[i]
   local latest, kind = string.match(redis.call('GET', base .. 'm:' .. id) or '', '^(%d+) %d+ (%S+) ')
-  if latest and (ARGV[4] == '' or kind == ARGV[4]) then
+  if not latest then
+    out[#out + 1] = id
+    out[#out + 1] = false
+  elseif ARGV[4] == '' or kind == ARGV[4] then
     local v = redis.call('GET', base .. 'v:' .. id .. ':' .. latest)
     if v then
       out[#out + 1] = id
@@ -125,9 +132,11 @@ end
 return out
 `
 
-/** KEYS[1] document head. ARGV: base, id. The latest version JSON, or nil. */
+/** KEYS[1] document head. ARGV: base, id. The latest version JSON; nil without a head; `{'corrupt'}` for a head that does not parse. */
 export const LATEST_VERSION = `#!lua flags=no-writes
-local n = string.match(redis.call('GET', KEYS[1]) or '', '^(%d+) ')
-if not n then return false end
+local text = redis.call('GET', KEYS[1])
+if not text then return false end
+local n = string.match(text, '^(%d+) ')
+if not n then return {'corrupt'} end
 return redis.call('GET', ARGV[1] .. 'v:' .. ARGV[2] .. ':' .. n)
 `

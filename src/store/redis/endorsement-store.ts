@@ -113,7 +113,9 @@ export function createRedisEndorsementStore(options: RedisEndorsementStoreOption
 
   async function readLatest(tenant: TenantId, base: string, id: string): Promise<EndorsementVersion | undefined> {
     const json = await command(() => scripts[NAMES.latest](`${base}m:${id}`, base, id))
-    return typeof json === 'string' ? decodeVersion(json, tenant, id) : undefined
+    if (json === null) return undefined
+    if (typeof json !== 'string') throw new VerifierError('ERR_STORE_CORRUPT', 'stored endorsement head cannot be decoded')
+    return decodeVersion(json, tenant, id)
   }
 
   /** Writes `record` if the head is still at `expected`; false when another process wrote first. */

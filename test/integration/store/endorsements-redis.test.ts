@@ -91,7 +91,7 @@ describe('redis endorsement store: layout and faults', () => {
     assert.deepEqual(left, [`${base}m:dev`, `${base}t`, `${base}v:dev:1`, `${base}v:dev:2`, `${base}v:dev:3`])
   })
 
-  it('reports a stored version that does not decode as ERR_STORE_CORRUPT', async () => {
+  it('reports a stored version or head that does not decode as ERR_STORE_CORRUPT', async () => {
     await store.create('bad', 'dev', anchor(1))
     const base = endorsementBase(prefix, 'bad')
     await admin.set(`${base}v:dev:1`, '{"tenant":"other"}')
@@ -100,6 +100,17 @@ describe('redis endorsement store: layout and faults', () => {
     }
     await admin.set(`${base}v:dev:1`, 'not json')
     await assert.rejects(store.get('bad', 'dev', 1), (err: unknown) => isVerifierError(err, 'ERR_STORE_CORRUPT'))
+    // A head that does not parse: every read and write of the document says so.
+    await admin.set(`${base}m:dev`, 'garbage')
+    const reads = [
+      store.get('bad', 'dev'),
+      store.versions('bad', 'dev'),
+      store.lookup('bad', 'eat-ueid:01'),
+      store.list('bad'),
+      store.put('bad', 'dev', anchor(2)),
+      store.delete('bad', 'dev', BY),
+    ]
+    for (const read of reads) await assert.rejects(read, (err: unknown) => isVerifierError(err, 'ERR_STORE_CORRUPT'))
   })
 
   it('answers ERR_STORE_UNAVAILABLE when Redis cannot be reached', async () => {
