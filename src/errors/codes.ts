@@ -148,6 +148,11 @@ export const ERROR_CATALOGUE = {
   ERR_SESSION_STATE: request(409, 'Session does not accept Evidence in its current state'),
   ERR_APPRAISAL_NOT_FOUND: request(404, 'Appraisal does not exist or has expired'),
   ERR_APPRAISAL_NOT_READY: request(409, 'Appraisal has no result yet'),
+  ERR_ENDORSEMENT_NOT_FOUND: request(404, 'No such provisioned document, or it was deleted'),
+  ERR_ENDORSEMENT_CONFLICT: request(409, 'Provisioned document exists already, has another kind, or changed concurrently'),
+  ERR_ENDORSEMENT_INVALID: request(400, 'Provisioned document or its index identifiers break the store rules'),
+  ERR_ENDORSEMENT_TOO_LARGE: request(413, 'Provisioned document exceeds the size limit'),
+  ERR_PAGE_CURSOR_INVALID: request(400, 'Paging cursor was not made by this listing'),
   ERR_APPRAISAL_FAILED: fault('Appraisal failed because of a verifier fault'),
   ERR_SERVICE_OVERLOADED: { family: 'fault', status: 503, title: 'Too much Evidence is waiting; retry later' },
 

@@ -99,6 +99,25 @@ export function heartbeatsKey(prefix: string): string {
   return `${prefix}:hb`
 }
 
+/**
+ * First part of every endorsement key of a tenant: `<prefix>:{<tenant>}:e:`. Under it (see
+ * `redis/endorsement-store.ts`): `m:<id>` the head of a document (one string), `v:<id>:<n>` its version `n`
+ * (JSON string), `live` and `kind:<kind>` the live documents (sorted sets, by id), `i:<index id>` the
+ * documents whose latest version names that index identifier (sorted set), `t` the tenant's revision
+ * and document count (hash). The hash tag keeps them in one slot, so one script may touch them all.
+ */
+export function endorsementBase(prefix: string, tenant: TenantId): string {
+  assertKeyPrefix(prefix)
+  assertTenantId(tenant)
+  return `${prefix}:{${tenant}}:e:`
+}
+
+/** The pub/sub channel of endorsement changes under `prefix`: `<prefix>:endorsements`. */
+export function endorsementChannel(prefix: string): string {
+  assertKeyPrefix(prefix)
+  return `${prefix}:endorsements`
+}
+
 /** `SCAN MATCH` pattern for every key under `prefix` (safe: prefixes hold no glob characters). */
 export function prefixPattern(prefix: string): string {
   assertKeyPrefix(prefix)
