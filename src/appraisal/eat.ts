@@ -56,7 +56,7 @@ import { nonceRefusal } from './nonce-refusal.js'
 import type { Clock } from '../util/clock.js'
 import { base64urlDecode } from '../util/base64url.js'
 import { fromHex, toHex, utf8 } from '../util/bytes.js'
-import { oemidKey, type Endorsements } from './endorsements.js'
+import { oemidKey, readEndorsements, type Endorsements } from './endorsements.js'
 import { everyClaim as everyOne, type Reason, type SubmodAppraisal, type TrustClaim } from './types.js'
 
 export const EAT_SUBMOD = 'EAT'
@@ -171,15 +171,17 @@ function failed(err: VerifierError): SubmodAppraisal {
 export async function appraiseEat(input: EatAppraisalInput, deps: EatAppraisalDeps): Promise<Record<string, SubmodAppraisal>> {
   let verified: VerifiedEat
   try {
-    const options = {
-      profiles: deps.profiles,
-      keys: deps.endorsements.eatKeys(input.tenant),
-      clock: deps.clock,
-      skewSeconds: deps.skewSeconds ?? DEFAULT_SKEW_SECONDS,
-      expectedProfile: input.expectedProfile,
-      expectedNonce: input.sessionNonce,
-    }
-    verified = input.envelope === 'jwt' ? verifyEatJws(jwsText(input.token), options) : verifyEatCwt(input.token, options)
+    verified = await readEndorsements(deps.endorsements, (endorsements) => {
+      const options = {
+        profiles: deps.profiles,
+        keys: endorsements.eatKeys(input.tenant),
+        clock: deps.clock,
+        skewSeconds: deps.skewSeconds ?? DEFAULT_SKEW_SECONDS,
+        expectedProfile: input.expectedProfile,
+        expectedNonce: input.sessionNonce,
+      }
+      return input.envelope === 'jwt' ? verifyEatJws(jwsText(input.token), options) : verifyEatCwt(input.token, options)
+    })
   } catch (err) {
     if (!isVerifierError(err) || err.family !== 'evidence') throw err
     return { [EAT_SUBMOD]: failed(err) }
@@ -196,14 +198,16 @@ export async function appraiseEat(input: EatAppraisalInput, deps: EatAppraisalDe
   const bound: BoundDeps = { ...deps, speaksFor: verified.attester.speaksFor ?? SPEAKS_FOR_NOTHING }
   const out: Record<string, SubmodAppraisal> = {}
   out[EAT_SUBMOD] = {
-    ...appraiseClaims(
-      claims,
-      profile,
-      input.tenant,
-      bound,
-      [{ claim: 'instance-identity', value: 2, code: 'EAT_KEY_VERIFIED', detail: `signed by a provisioned key (${verified.attester.source})` }],
-      verified.chain?.leaf.ueid,
-    ),
+    ...(await readEndorsements(deps.endorsements, (endorsements) =>
+      appraiseClaims(
+        claims,
+        profile,
+        input.tenant,
+        { ...bound, endorsements },
+        [{ claim: 'instance-identity', value: 2, code: 'EAT_KEY_VERIFIED', detail: `signed by a provisioned key (${verified.attester.source})` }],
+        verified.chain?.leaf.ueid,
+      ),
+    )),
     ...(fresh.nonce === undefined ? {} : { nonce: fresh.nonce }),
     ...(typeof claims.eatProfile === 'string' ? { profile: claims.eatProfile } : {}),
     attester: attesterName(verified),
@@ -387,9 +391,8 @@ async function appraiseSubmods(
       addSubmod(out, name, everyClaim(99, err.code, err.message))
       return
     }
-    addSubmod(out, name, appraiseClaims(nested, profile, input.tenant, deps, [
-      { claim: 'instance-identity', value: 2, code: 'EAT_COVERED_BY_PARENT', detail: `claims-set signed within ${parent}` },
-    ]))
+    const identity: Reason[] = [{ claim: 'instance-identity', value: 2, code: 'EAT_COVERED_BY_PARENT', detail: `claims-set signed within ${parent}` }]
+    addSubmod(out, name, await readEndorsements(deps.endorsements, (endorsements) => appraiseClaims(nested, profile, input.tenant, { ...deps, endorsements }, identity)))
     await appraiseSubmods(nested, profile, input, deps, name, depth + 1, out)
   }
   /** A token inside the parent: its own key path; fresh by inclusion; its submodules renamed under `name`. */

@@ -11,6 +11,7 @@ import type { EatKeyStore, ProvisionedCertificate, ProvisionedKey } from '../evi
 import type { SpeaksFor } from '../evidence/speaks-for.js'
 import type { TenantId } from '../store/types.js'
 import { toHex } from '../util/bytes.js'
+import { VerifierError } from '../errors/errors.js'
 
 export { oemidKey } from '../evidence/speaks-for.js'
 
@@ -58,6 +59,48 @@ export interface Endorsements {
   /** Keys and certificate anchors for generic EAT attesters of a tenant. */
   eatKeys(tenant: TenantId): EatKeyStore
   eatReferenceValues(tenant: TenantId, oemid: string, hwmodelHex: string): EatReferenceValues | undefined
+  /**
+   * Present on endorsements that answer from a cache of a store (`store-endorsements.ts`): a view
+   * for one read, answering from the cache and noting what it lacks, for `load` to fetch. Read
+   * through {@link readEndorsements}. Absent: every answer is final.
+   */
+  view?(): EndorsementView
+}
+
+/** One read's view of cached endorsements. */
+export interface EndorsementView extends Endorsements {
+  /** Fetches what reads through this view found missing; false when nothing was (their answers are final). */
+  load(): Promise<boolean>
+}
+
+/** Most rounds of {@link readEndorsements}: each round fetches what the previous one lacked. */
+const MAX_READ_ROUNDS = 8
+
+/**
+ * Runs `read` (synchronous and without side effects, e.g. a token verification that looks keys up)
+ * on `endorsements`; on cached ones, fetches what it missed and runs it again, until it misses
+ * nothing. What `read` throws is thrown once its answers are final.
+ * @throws VerifierError `ERR_STORE_UNAVAILABLE` when the store cannot be read, or `read` still
+ *   misses endorsements after {@link MAX_READ_ROUNDS} rounds
+ */
+export async function readEndorsements<T>(endorsements: Endorsements, read: (e: Endorsements) => T): Promise<T> {
+  const view = endorsements.view?.()
+  if (view === undefined) return read(endorsements)
+  for (let round = 1; ; round++) {
+    let outcome: { readonly value: T } | { readonly error: unknown }
+    try {
+      outcome = { value: read(view) }
+    } catch (error) {
+      outcome = { error }
+    }
+    if (!(await view.load())) {
+      if ('error' in outcome) throw outcome.error
+      return outcome.value
+    }
+    if (round >= MAX_READ_ROUNDS) {
+      throw new VerifierError('ERR_STORE_UNAVAILABLE', `endorsements still incomplete after ${MAX_READ_ROUNDS} reads`)
+    }
+  }
 }
 
 /** COSE hash ids an x5t may use, and node's names for them. */
@@ -195,6 +238,13 @@ export class MemoryEndorsements implements Endorsements {
 
   eatKeys(tenant: TenantId): EatKeyStore {
     return this.eatKeyStores.get(tenant) ?? NO_EAT_KEYS
+  }
+
+  /** The certificate anchors of a tenant's generic EAT attesters, with what chains under each may claim. */
+  eatAnchors(tenant: TenantId): { readonly anchor: X509Anchor; readonly speaksFor: SpeaksFor }[] {
+    const keys = this.eatKeyStores.get(tenant)
+    if (keys === undefined) return []
+    return keys.anchors.map((anchor) => ({ anchor, speaksFor: keys.anchorBindings.get(createHash('sha256').update(anchor.der).digest('hex'))! }))
   }
 
   eatReferenceValues(tenant: TenantId, oemid: string, hwmodelHex: string): EatReferenceValues | undefined {

@@ -24,7 +24,7 @@ import type { NonceStore, TenantId } from '../store/types.js'
 import { nonceRefusal } from './nonce-refusal.js'
 import type { Clock } from '../util/clock.js'
 import { bytesEqual, toHex } from '../util/bytes.js'
-import type { Endorsements, PsaReferenceComponent, PsaTrustAnchor } from './endorsements.js'
+import { readEndorsements, type Endorsements, type PsaReferenceComponent, type PsaTrustAnchor } from './endorsements.js'
 import type { AttesterName } from '../results/ear.js'
 import { everyClaim, type Reason, type SubmodAppraisal, type TrustClaim } from './types.js'
 
@@ -57,15 +57,19 @@ export async function appraisePsa(input: PsaAppraisalInput, deps: PsaAppraisalDe
   let anchor: PsaTrustAnchor | undefined
   let claims: PsaClaims
   try {
-    ;({ claims } = verifyPsaToken(input.token, {
-      resolveKey: ({ instanceId }) => {
-        anchor = deps.endorsements.psaTrustAnchor(input.tenant, toHex(instanceId))
-        return anchor?.key
-      },
-      expectedProfile: input.expectedProfile,
-      expectedNonce: input.sessionNonce,
-      clock: deps.clock,
-      skewSeconds: deps.skewSeconds ?? DEFAULT_SKEW_SECONDS,
+    ;({ claims, anchor } = await readEndorsements(deps.endorsements, (endorsements) => {
+      let found: PsaTrustAnchor | undefined
+      const verified = verifyPsaToken(input.token, {
+        resolveKey: ({ instanceId }) => {
+          found = endorsements.psaTrustAnchor(input.tenant, toHex(instanceId))
+          return found?.key
+        },
+        expectedProfile: input.expectedProfile,
+        expectedNonce: input.sessionNonce,
+        clock: deps.clock,
+        skewSeconds: deps.skewSeconds ?? DEFAULT_SKEW_SECONDS,
+      })
+      return { claims: verified.claims, anchor: found }
     }))
   } catch (err) {
     if (!isVerifierError(err) || err.family !== 'evidence') throw err
@@ -105,7 +109,7 @@ export async function appraisePsa(input: PsaAppraisalInput, deps: PsaAppraisalDe
 
   // The key resolved from this Instance ID, so `anchor` is set; it speaks for one Implementation ID or, explicitly, any.
   const bound = anchor!.implementationId
-  const reference = deps.endorsements.psaReferenceValues(input.tenant, toHex(claims.implementationId))
+  const reference = await readEndorsements(deps.endorsements, (e) => e.psaReferenceValues(input.tenant, toHex(claims.implementationId)))
   if (bound !== 'any' && !bytesEqual(bound, claims.implementationId)) {
     set('hardware', 96, 'PSA_IMPLEMENTATION_ID_MISMATCH', 'the token reports another Implementation ID than the one provisioned for this Instance ID')
     set('executables', 33, 'PSA_IMPLEMENTATION_ID_MISMATCH', 'software not compared: the key may not speak for this Implementation ID')

@@ -182,7 +182,8 @@ const eatSchema = z
   })
   .strict()
 
-function pemBody(pem: string): Uint8Array {
+/** The DER inside a PEM block. */
+export function pemBody(pem: string): Uint8Array {
   return new Uint8Array(Buffer.from(pem.replace(/-----[A-Z0-9 ]+-----/g, '').replace(/\s+/g, ''), 'base64'))
 }
 

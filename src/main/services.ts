@@ -7,8 +7,9 @@ import { hostname } from 'node:os'
 import { randomUUID } from 'node:crypto'
 import { join } from 'node:path'
 import type { AppraisalDeps } from '../appraisal/pipeline.js'
-import type { MemoryEndorsements } from '../appraisal/endorsements.js'
+import { provisionFromFiles, type LoadedFile } from '../appraisal/file-provisioning.js'
 import { provisioningCollector, type ProvisionedSummary } from '../appraisal/provisioned.js'
+import { openStoreEndorsements, type StoreEndorsements } from '../appraisal/store-endorsements.js'
 import { loadReferenceValueDir } from '../appraisal/reference-values.js'
 import { EAR_KEY_RELOAD_SECONDS, type Config } from '../config/schema.js'
 import { createDefaultProfiles } from '../evidence/eat/profiles.js'
@@ -21,7 +22,10 @@ import { TEST_MODE_BUILD_SUFFIX } from '../results/ear.js'
 import { loadSigningKeys, type EarKeyManager } from '../results/keys.js'
 import { createRenderer, type ResultRenderer } from '../results/renderer.js'
 import { signEarJwt } from '../results/sign.js'
+import type { EndorsementStore } from '../store/endorsements.js'
+import { createMemoryEndorsementStore } from '../store/memory/endorsement-store.js'
 import { createMemoryStore } from '../store/memory/create-memory-store.js'
+import { createRedisEndorsementStore } from '../store/redis/endorsement-store.js'
 import { createRedisStore } from '../store/redis/create-redis-store.js'
 import type { Store } from '../store/types.js'
 import { systemClock, type Clock } from '../util/clock.js'
@@ -41,6 +45,8 @@ export interface Services {
   readonly clock: Clock
   /** What the reference values provisioned, for roles that appraise (not `api`). */
   readonly provisioned: ProvisionedSummary | undefined
+  /** The endorsement store the appraisal reads, for roles that appraise (not `api`). */
+  readonly endorsementStore: EndorsementStore | undefined
   /** Starts the worker side (if this role has one) and its heartbeat. */
   startWorker(): Promise<void>
   /** Stops intake, lets in-flight jobs finish, closes connections. */
@@ -69,8 +75,11 @@ async function drain(producer: QueueProducer, timeoutMs: number): Promise<void> 
   while ((await producer.depth()) > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20))
 }
 
-/** The reference values a worker appraises with and what they provision; warns when that is nothing. */
-function loadEndorsements(config: Config, log: (message: string) => void): { endorsements: MemoryEndorsements; provisioned: ProvisionedSummary } {
+/**
+ * Validates the reference-values folder (a bad file stops the start) and says what it provisions;
+ * warns when that is nothing. The files are written to the endorsement store once it is open.
+ */
+function loadReferenceValueFiles(config: Config, log: (message: string) => void): { files: LoadedFile[]; provisioned: ProvisionedSummary } {
   if (config.referenceValuesDir === undefined) {
     log('WARNING: no reference values provisioned (ASSAY_REFERENCE_VALUES_DIR is unset): every attester is unknown, no Evidence can be affirming')
   }
@@ -81,10 +90,14 @@ function loadEndorsements(config: Config, log: (message: string) => void): { end
     )
   }
   const collector = provisioningCollector(config.referenceValuesDir)
-  const endorsements = loadReferenceValueDir(config.referenceValuesDir, {
+  const files: LoadedFile[] = []
+  loadReferenceValueDir(config.referenceValuesDir, {
     allowPublishedKeys: config.allowPublishedKeys,
     warn: (message) => log(`WARNING: ${message}`),
-    onDocument: collector.onDocument,
+    onDocument: (file, document) => {
+      collector.onDocument(file, document)
+      files.push({ file, document })
+    },
   })
   const provisioned = collector.summary()
   if (config.referenceValuesDir !== undefined && provisioned.trustAnchors + provisioned.keys + provisioned.referenceValues === 0) {
@@ -93,7 +106,7 @@ function loadEndorsements(config: Config, log: (message: string) => void): { end
         `(${provisioned.files.length} JSON files); every attester is unknown, no Evidence can be affirming`,
     )
   }
-  return { endorsements, provisioned }
+  return { files, provisioned }
 }
 
 /** The worker's line for an appraisal it finished: ids, media type, status, durations; never Evidence or claims. */
@@ -124,8 +137,7 @@ export async function buildServices(config: Config, options: BuildOptions): Prom
     throw new TypeError('embedded mode (no REDIS_URL) runs API and worker in one process: use the "start" role')
   }
   // Endorsements first: a bad or refused reference value stops the start before anything listens.
-  const loaded = options.role === 'api' ? undefined : loadEndorsements(config, log)
-  const endorsements = loaded?.endorsements
+  const loaded = options.role === 'api' ? undefined : loadReferenceValueFiles(config, log)
   const keys = await loadSigningKeys({
     ...(config.earKeyFile === undefined ? {} : { keyFile: config.earKeyFile }),
     dataDir: config.dataDir,
@@ -140,6 +152,35 @@ export async function buildServices(config: Config, options: BuildOptions): Prom
   const store = embedded
     ? createMemoryStore({ dataDir: join(config.dataDir, 'store'), maxBytes: config.storeMaxBytes })
     : createRedisStore({ redis: config.redisUrl!, prefix: config.redisPrefix, onClientError: (err: Error) => log('redis store', err) })
+
+  // Roles that appraise read endorsements from the endorsement store (the folder's files written
+  // into it first), and follow its changes: see store-endorsements.ts.
+  let endorsementStore: EndorsementStore | undefined
+  let endorsements: StoreEndorsements | undefined
+  if (loaded !== undefined) {
+    try {
+      endorsementStore = embedded
+        ? createMemoryEndorsementStore({ dataDir: join(config.dataDir, 'endorsements'), onWarning: (message) => log(`endorsement store: ${message}`) })
+        : createRedisEndorsementStore({ redis: config.redisUrl!, prefix: config.redisPrefix, onClientError: (err: Error) => log('redis endorsement store', err) })
+      const written = await provisionFromFiles(endorsementStore, loaded.files)
+      if (written.created + written.replaced + written.reactivated + written.deactivated > 0) {
+        log(
+          `reference values written to the endorsement store: ${written.created} created, ${written.replaced} replaced, ` +
+            `${written.reactivated} reactivated, ${written.deactivated} deactivated (file gone), ${written.unchanged} unchanged`,
+        )
+      }
+      endorsements = await openStoreEndorsements({
+        store: endorsementStore,
+        allowPublishedKeys: config.allowPublishedKeys,
+        warn: (message, err) => log(`WARNING: ${message}`, err),
+      })
+    } catch (err) {
+      clearInterval(keyReload)
+      await endorsementStore?.close().catch(() => {})
+      await store.close().catch(() => {})
+      throw err
+    }
+  }
 
   let producer: QueueProducer | undefined
   let consumer: QueueConsumer | undefined
@@ -177,6 +218,7 @@ export async function buildServices(config: Config, options: BuildOptions): Prom
     renderer: createRenderer(keys),
     clock,
     provisioned: loaded?.provisioned,
+    endorsementStore,
     async startWorker() {
       if (consumer === undefined || endorsements === undefined) return
       const appraisal: AppraisalDeps = {
@@ -217,6 +259,8 @@ export async function buildServices(config: Config, options: BuildOptions): Prom
       if (embedded && producer !== undefined) await drain(producer, config.shutdownGraceSeconds * 1000)
       await consumer?.close()
       await producer?.close()
+      await endorsements?.close()
+      await endorsementStore?.close()
       await store.close()
     },
   }
