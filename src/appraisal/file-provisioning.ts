@@ -37,12 +37,23 @@ export interface FileProvisioning {
 
 const PAGE = 1000
 
+/** Options of {@link provisionFromFiles}. */
+export interface FileProvisioningOptions {
+  /**
+   * Deactivate entries whose file is gone. A process started without a folder
+   * (`ASSAY_REFERENCE_VALUES_DIR` unset) does not manage files and passes false, so it never
+   * deactivates what the processes with the folder loaded.
+   * @defaultValue true
+   */
+  readonly deactivateRemoved?: boolean
+}
+
 /**
  * Writes `files` (validated, as `loadReferenceValueDir` read them) into `store`.
  * @throws VerifierError of the store (`ERR_STORE_UNAVAILABLE`…) or `ERR_ENDORSEMENT_*` for an entry
  *   beyond the store's caps
  */
-export async function provisionFromFiles(store: EndorsementStore, files: readonly LoadedFile[]): Promise<FileProvisioning> {
+export async function provisionFromFiles(store: EndorsementStore, files: readonly LoadedFile[], options: FileProvisioningOptions = {}): Promise<FileProvisioning> {
   const counts = { created: 0, replaced: 0, unchanged: 0, reactivated: 0, deactivated: 0 }
   const written = new Map<TenantId, Set<string>>([[DEFAULT_TENANT, new Set()]])
   for (const { file, document } of files) {
@@ -62,6 +73,7 @@ export async function provisionFromFiles(store: EndorsementStore, files: readonl
       ids.add(d.id)
     }
   }
+  if (options.deactivateRemoved === false) return counts
   for (const [tenant, ids] of written) {
     let cursor: string | undefined
     do {

@@ -162,7 +162,7 @@ export async function buildServices(config: Config, options: BuildOptions): Prom
       endorsementStore = embedded
         ? createMemoryEndorsementStore({ dataDir: join(config.dataDir, 'endorsements'), onWarning: (message) => log(`endorsement store: ${message}`) })
         : createRedisEndorsementStore({ redis: config.redisUrl!, prefix: config.redisPrefix, onClientError: (err: Error) => log('redis endorsement store', err) })
-      const written = await provisionFromFiles(endorsementStore, loaded.files)
+      const written = await provisionFromFiles(endorsementStore, loaded.files, { deactivateRemoved: config.referenceValuesDir !== undefined })
       if (written.created + written.replaced + written.reactivated + written.deactivated > 0) {
         log(
           `reference values written to the endorsement store: ${written.created} created, ${written.replaced} replaced, ` +

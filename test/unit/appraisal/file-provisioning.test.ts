@@ -83,6 +83,17 @@ describe('reference-values files written to the endorsement store', () => {
     assert.equal((await store.get('default', ANCHOR_ID(3)))?.active, true)
   })
 
+  it('a process that manages no folder deactivates nothing', async () => {
+    const dir = temp()
+    const store = open(temp())
+    writeFileSync(join(dir, 'a.json'), JSON.stringify({ psa: { trustAnchors: [anchor(2)] } }))
+    await provisionFromFiles(store, load(dir))
+    assert.equal((await provisionFromFiles(store, [], { deactivateRemoved: false })).deactivated, 0)
+    assert.equal((await store.get('default', ANCHOR_ID(2)))?.active, true)
+    // The same empty load from a process that does manage the (now empty) folder deactivates it.
+    assert.equal((await provisionFromFiles(store, [])).deactivated, 1)
+  })
+
   it('an entry moved to another file records its new file; changed content is a new version', async () => {
     const dir = temp()
     const store = open(temp())
