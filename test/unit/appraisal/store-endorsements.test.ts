@@ -232,7 +232,7 @@ describe('endorsements read from the store', () => {
     assert.ok(warnings.some((w) => /is not used/.test(w)))
   })
 
-  it('EAT: kid key, class reference values and an X.509 anchor, all from the store', async () => {
+  it('EAT: kid key, UEID key, pinned certificate, X.509 anchor and class reference values, all from the store', async () => {
     const { store, endorsements } = await setUp()
     const pki = await buildPki()
     const pem = `-----BEGIN CERTIFICATE-----\n${Buffer.from(pki.anchors[0]!.der).toString('base64')}\n-----END CERTIFICATE-----\n`
@@ -281,6 +281,33 @@ describe('endorsements read from the store', () => {
       payload: encodeCbor(new Map([...claims(PKI_NOW)].filter(([k]) => k !== 265))),
       tag: 'cwt',
     })
+    // Pinned leaf, found by its x5t; and a UEID key, found by the token's UEID.
+    const own = generateTestKey('ES256')
+    const ownUeid = Uint8Array.of(1, ...new Uint8Array(16).fill(5))
+    const leafPem = `-----BEGIN CERTIFICATE-----\n${Buffer.from(pki.leaf.der).toString('base64')}\n-----END CERTIFICATE-----\n`
+    await provision(
+      store,
+      referenceValueDocumentSchema.parse({
+        eat: {
+          ueidKeys: [{ ueid: toHex(ownUeid), key: jwk(own), speaksFor: { classes: [{ oemid: 64242, hwmodel: HWMODEL }] } }],
+          pinnedCertificates: [{ certificate: leafPem, speaksFor: bound }],
+        },
+      }),
+    )
+    const byUeid = signSign1(own, { payload: encodeCbor(new Map([...claims(NOW), [256, ownUeid]])), tag: 'cwt' })
+    const ueidOut = await run(byUeid, NOW)
+    assert.deepEqual(ueidOut.vector, { 'instance-identity': 2, hardware: 2, executables: 2 })
+    assert.equal(ueidOut.attester?.keySource, 'ueid')
+    const thumb = new Uint8Array(createHash('sha256').update(pki.leaf.der).digest())
+    const pinned = signSign1(leafKey, {
+      protectedHeader: new Map<number, EncodableValue>([[1, -7], [34, [-16, thumb]]]),
+      payload: encodeCbor(new Map([...claims(PKI_NOW)].filter(([k]) => k !== 265))),
+      tag: 'cwt',
+    })
+    const pinnedOut = await run(pinned, PKI_NOW)
+    assert.equal(pinnedOut.vector['instance-identity'], 2)
+    assert.equal(pinnedOut.attester?.keySource, 'x5t')
+
     const good = await run(chained, PKI_NOW)
     assert.deepEqual(good.vector, { 'instance-identity': 2, hardware: 2, executables: 2 })
     assert.equal(good.attester?.keySource, 'x5chain')
@@ -300,6 +327,14 @@ describe('endorsements read from the store', () => {
     await eventually(async () => (await psaVector(endorsements))['instance-identity'] === 2, 'the provisioned anchor')
     await store.setActive(TENANT, `psa-ta-${INSTANCE}`, false, CHANGE)
     await eventually(async () => (await psaVector(endorsements))['instance-identity'] === 97, 'the deactivation')
+  })
+
+  it('a store that cannot be read makes the appraisal a fault the queue retries, not a result', async () => {
+    const prefix = `assay-unit-store-endorsements-down-${process.pid}`
+    const reading = createRedisEndorsementStore({ redis: REDIS_URL, prefix })
+    const { endorsements } = await setUp({ store: reading })
+    await reading.close()
+    await assert.rejects(psaVector(endorsements), (err: unknown) => isVerifierError(err) && err.family === 'fault')
   })
 
   it('Redis: a change written through another connection is used by a running reader', async () => {
