@@ -8,6 +8,7 @@
  *
  *   npm run bench:logging
  *   BENCH_SECONDS=3 BENCH_SLICES=12 npm run bench:logging
+ *   BENCH_PROFILE=/tmp/prof npm run bench:logging     CPU profiles of both services (info, silent)
  */
 import { spawn, type ChildProcess } from 'node:child_process'
 import { randomUUID } from 'node:crypto'
@@ -59,7 +60,9 @@ async function startService(level: 'info' | 'silent', port: number, tokenCount: 
   const dir = mkdtempSync(join(tmpdir(), 'assay-bench-log-'))
   const logFile = join(dir, 'assay.log')
   const out = openSync(logFile, 'w')
-  const child: ChildProcess = spawn(process.execPath, [join(ROOT, 'dist/main/cli.js'), 'start'], {
+  // BENCH_PROFILE=<dir>: each service writes a CPU profile (--cpu-prof) there when it stops.
+  const profile = process.env['BENCH_PROFILE'] ? ['--cpu-prof', `--cpu-prof-dir=${process.env['BENCH_PROFILE']}`, `--cpu-prof-name=${level}.cpuprofile`] : []
+  const child: ChildProcess = spawn(process.execPath, [...profile, join(ROOT, 'dist/main/cli.js'), 'start'], {
     cwd: ROOT,
     env: {
       ...process.env,

@@ -1,5 +1,6 @@
 /** Keys and discovery: `/.well-known/jwks.json`, Veraison's verification discovery. */
 import { Router, type Request, type Response } from 'express'
+import { TEST_MODE_BUILD_SUFFIX } from '../../results/ear.js'
 import type { ApiDeps } from '../deps.js'
 import { refuseOtherMethods } from '../http.js'
 
@@ -18,7 +19,8 @@ export function wellKnownRoutes(deps: ApiDeps): Router {
     res.json({
       'ear-verification-key': deps.results.currentPublicJwk(),
       'media-types': deps.registry.accepted(),
-      version: deps.config.verifierBuild,
+      // Marked as every EAR is when this process runs in test mode (published keys accepted).
+      version: deps.config.allowPublishedKeys ? `${deps.config.verifierBuild}${TEST_MODE_BUILD_SUFFIX}` : deps.config.verifierBuild,
       'service-state': 'READY',
       'api-endpoints': { newChallengeResponseSession: '/challenge-response/v1/newSession' },
     })

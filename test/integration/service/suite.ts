@@ -325,6 +325,8 @@ export function serviceSuite(name: string, start: (sessionTtlSeconds: number) =>
       const discovery = (await (await http('GET', '/.well-known/veraison/verification')).json()) as Record<string, unknown>
       assert.deepEqual(discovery['ear-verification-key'], jwks.keys[0])
       assert.ok((discovery['media-types'] as string[]).includes('application/psa-attestation-token'))
+      // Both suites run in test mode (the RFC 9783 example IAK), and discovery says so as every EAR does.
+      assert.match(String(discovery['version']), /\(test mode: published keys accepted\)$/)
       assert.equal((await http('GET', '/openapi.yaml')).status, 200)
       assert.equal((await http('GET', '/healthz')).status, 200)
       const metrics = await (await http('GET', '/metrics')).text()
