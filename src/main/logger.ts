@@ -95,11 +95,11 @@ export function createProcessLogger(options: LoggerOptions = {}): ProcessLogger 
       ignore: 'pid,hostname,name',
     })
   const json = options.format !== 'pretty'
-  // Process stdout in JSON is buffered (up to 32 KiB): a line per request and per appraisal would otherwise
-  // be a write(2) each. It is written out every second, after every line of the safeguarded logger
+  // Process stdout in JSON is buffered (4 KiB): a line per request and per appraisal would otherwise
+  // be a write(2) each. A larger SonicBoom buffer costs more per line, not less (docs/decisions.md). It is written out every second, after every line of the safeguarded logger
   // (start summary, messages; so scripts waiting for the start line see it at once), and at exit.
   // Warnings and errors, on stderr, are written at once.
-  const buffered = json && options.stdout === undefined ? pino.destination({ fd: 1, sync: false, minLength: 32 * 1024, maxWrite: 64 * 1024 }) : undefined
+  const buffered = json && options.stdout === undefined ? pino.destination({ fd: 1, sync: false, minLength: 4096 }) : undefined
   const flush = () => {
     try {
       buffered?.flush()
