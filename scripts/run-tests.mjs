@@ -165,9 +165,21 @@ const eventsDir = mkdtempSync(path.join(tmpdir(), 'assay-run-tests-'))
 let runs = 0
 let current
 
+/**
+ * Signals a test file's whole process group: `node --test` runs the file in a process of its own,
+ * which a signal to `node --test` alone would leave behind (a file that never ends would live on).
+ */
+function killGroup(child, signal) {
+  try {
+    process.kill(-child.pid, signal)
+  } catch {
+    child.kill(signal)
+  }
+}
+
 for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
   process.on(signal, () => {
-    current?.kill(signal)
+    if (current !== undefined) killGroup(current, signal)
     rmSync(eventsDir, { recursive: true, force: true })
     process.exit(1)
   })
@@ -250,6 +262,8 @@ function runFile(file, verbose) {
       cwd: root,
       env,
       stdio: ['ignore', 'pipe', 'pipe'],
+      // Its own process group, so that a timeout kills the file's process too (killGroup).
+      detached: true,
     })
     current = child
     const stdout = capture()
@@ -263,7 +277,7 @@ function runFile(file, verbose) {
       resolve({ ...result, ...readEvents(eventsPath, file), ms, stdout: stdout.text(), stderr: stderr.text() })
     }
     const timer = setTimeout(() => {
-      child.kill('SIGKILL')
+      killGroup(child, 'SIGKILL')
       finish({ timeout: true })
     }, FILE_TIMEOUT_MS)
     child.on('error', (err) => {

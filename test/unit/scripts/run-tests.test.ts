@@ -6,6 +6,8 @@
  */
 import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
+import { randomUUID } from 'node:crypto'
+import { readdirSync, readFileSync } from 'node:fs'
 import { describe, it } from 'node:test'
 import { REPO_ROOT } from '../../helpers/vectors.js'
 
@@ -19,6 +21,20 @@ interface Run {
   readonly code: number | null
   readonly stdout: string
   readonly stderr: string
+}
+
+/** Pids of the processes whose environment holds `ASSAY_TEST_MARK=<mark>` (Linux /proc). */
+function processesMarked(mark: string): number[] {
+  const pids: number[] = []
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue
+    try {
+      if (readFileSync(`/proc/${entry}/environ`, 'latin1').split('\0').includes(`ASSAY_TEST_MARK=${mark}`)) pids.push(Number(entry))
+    } catch {
+      // Gone meanwhile, or not ours to read.
+    }
+  }
+  return pids
 }
 
 function runTests(args: readonly string[], env: Record<string, string> = {}): Promise<Run> {
@@ -113,7 +129,10 @@ describe('scripts/run-tests.mjs', { timeout: 300_000 }, () => {
 
   it('kills a file that does not finish, runs it once more, and fails when it hangs again', async () => {
     // Any timeout shows the behaviour: this file never ends, however fast or slow the machine is.
-    const run = await runTests([HANGING], { ASSAY_TEST_FILE_TIMEOUT_MS: '3000' })
+    const mark = `assay-run-tests-${randomUUID()}`
+    const run = await runTests([HANGING], { ASSAY_TEST_FILE_TIMEOUT_MS: '3000', ASSAY_TEST_MARK: mark })
+    // Nothing of either try is left running: not `node --test`, nor the process it ran the file in.
+    assert.deepEqual(processesMarked(mark), [])
     assert.equal(run.code, 1)
     assert.match(run.stderr, /hanging\.fixture\.ts did not finish within 3000 ms; killed, running it once more/)
     assert.match(run.stderr, /hanging\.fixture\.ts did not finish within 3000 ms again/)
