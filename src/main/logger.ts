@@ -96,9 +96,10 @@ export function createProcessLogger(options: LoggerOptions = {}): ProcessLogger 
     })
   const json = options.format !== 'pretty'
   // Process stdout in JSON is buffered (4 KiB): a line per request and per appraisal would otherwise
-  // be a write(2) each. A larger SonicBoom buffer costs more per line, not less (docs/decisions.md). It is written out every second, after every line of the safeguarded logger
-  // (start summary, messages; so scripts waiting for the start line see it at once), and at exit.
-  // Warnings and errors, on stderr, are written at once.
+  // be a write(2) each. A larger SonicBoom buffer costs more per line, not less (docs/decisions.md).
+  // It is written out every second, after every line of the safeguarded logger (start summary,
+  // messages; so scripts waiting for the start line see it at once), and at exit. Warnings and
+  // errors, on stderr, are written at once.
   const buffered = json && options.stdout === undefined ? pino.destination({ fd: 1, sync: false, minLength: 4096 }) : undefined
   const flush = () => {
     try {
