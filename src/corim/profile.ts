@@ -8,7 +8,7 @@
 import { VerifierError } from '../errors/errors.js'
 import type { CorimExtensions } from './comid.js'
 import type { MappedEndorsements } from './map.js'
-import type { Corim, CorimProfileId } from './types.js'
+import type { Corim, CorimProfileId, MeasurementValues } from './types.js'
 
 export interface CorimProfile {
   /** The ids CoRIMs use to declare this profile; the first is its current name. */
@@ -67,4 +67,27 @@ export class CorimProfileRegistry {
 /** Throws ERR_CORIM_PROFILE_VIOLATION with the profile's name and the path of the offending field. */
 export function violation(profile: string, path: string, message: string): never {
   throw new VerifierError('ERR_CORIM_PROFILE_VIOLATION', `${profile}: ${path}: ${message}`, { path })
+}
+
+/**
+ * The names (as the CoRIM draft spells them) of the measurement-values entries present in `v`, in
+ * the order of their keys, so that a profile can refuse the ones it does not use by name.
+ */
+export function mvalEntriesPresent(v: MeasurementValues): string[] {
+  const entries: readonly (readonly [string, unknown])[] = [
+    ['version', v.version],
+    ['svn', v.svn],
+    ['digests', v.digests],
+    ['flags', v.flags],
+    ['raw-value', v.rawValue],
+    ['mac-addr', v.macAddr],
+    ['ip-addr', v.ipAddr],
+    ['serial-number', v.serialNumber],
+    ['ueid', v.ueid],
+    ['uuid', v.uuid],
+    ['name', v.name],
+    ['cryptokeys', v.cryptokeys],
+    ['integrity-registers', v.integrityRegisters],
+  ]
+  return entries.filter(([, value]) => value !== undefined).map(([name]) => name)
 }

@@ -21,7 +21,7 @@ import { importSpki } from '../../crypto/keys.js'
 import { isVerifierError, VerifierError } from '../../errors/errors.js'
 import { toHex } from '../../util/bytes.js'
 import { EMPTY_MAPPING, provenanceOf, sourceOf, type MappedEatReferenceValues, type MappedEatUeidKey, type MappedEndorsements } from '../map.js'
-import { violation, type CorimProfile } from '../profile.js'
+import { mvalEntriesPresent, violation, type CorimProfile } from '../profile.js'
 import type { Corim, Environment, Measurement } from '../types.js'
 
 export const EAT_CLASS_PROFILE = 'tag:assay-verifier.dev,2026:corim/eat-class#1'
@@ -59,24 +59,7 @@ interface Accumulated {
 
 function onlyKeys(m: Measurement, allowed: readonly string[], path: string): void {
   const v = m.mval
-  const present = (
-    [
-      ['version', v.version],
-      ['svn', v.svn],
-      ['digests', v.digests],
-      ['flags', v.flags],
-      ['raw-value', v.rawValue],
-      ['mac-addr', v.macAddr],
-      ['ip-addr', v.ipAddr],
-      ['serial-number', v.serialNumber],
-      ['ueid', v.ueid],
-      ['uuid', v.uuid],
-      ['name', v.name],
-      ['cryptokeys', v.cryptokeys],
-      ['integrity-registers', v.integrityRegisters],
-    ] as const
-  ).filter(([, value]) => value !== undefined)
-  for (const [name] of present) if (!allowed.includes(name)) fail(`${path}{1}`, `${name} is not used by this measurement`)
+  for (const name of mvalEntriesPresent(v)) if (!allowed.includes(name)) fail(`${path}{1}`, `${name} is not used by this measurement`)
   if (v.extensions.size > 0) fail(`${path}{1}`, 'extensions are not used by this profile')
   if (m.authorizedBy !== undefined) fail(`${path}{2}`, 'authorized-by is not used by this profile')
 }

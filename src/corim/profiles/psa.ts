@@ -20,12 +20,14 @@ import { importSpki } from '../../crypto/keys.js'
 import { isVerifierError, VerifierError } from '../../errors/errors.js'
 import { toHex } from '../../util/bytes.js'
 import { type MappedEndorsements, type MappedPsaReferenceValues, type MappedPsaTrustAnchor, EMPTY_MAPPING, provenanceOf, sourceOf } from '../map.js'
-import { violation, type CorimProfile } from '../profile.js'
+import { mvalEntriesPresent, violation, type CorimProfile } from '../profile.js'
 import type { Corim, CryptoKey, Environment, Measurement, Mkey, TaggedId } from '../types.js'
 
 export const PSA_ENDORSEMENT_PROFILE = 'tag:arm.com,2025:psa#1.0.0'
 export const PSA_ENDORSEMENT_PROFILE_LEGACY = 'http://arm.com/psa/iot/1'
 export const PSA_SOFTWARE_COMPONENT = 'psa.software-component'
+/** The measurement-values entries a PSA software component may carry. */
+const PSA_MVAL_ENTRIES: readonly string[] = ['version', 'digests', 'name', 'cryptokeys']
 
 const NAME = 'PSA endorsement profile'
 const IMPLEMENTATION_ID_LENGTH = 32
@@ -72,20 +74,8 @@ function component(m: Measurement, path: string): Component {
   if (m.authorizedBy !== undefined) fail(`${path}{2}`, 'authorized-by is not part of a PSA software component')
   const v = m.mval
   const mvalPath = `${path}{1}`
-  const extra = (
-    [
-      ['svn', v.svn],
-      ['flags', v.flags],
-      ['raw-value', v.rawValue],
-      ['mac-addr', v.macAddr],
-      ['ip-addr', v.ipAddr],
-      ['serial-number', v.serialNumber],
-      ['ueid', v.ueid],
-      ['uuid', v.uuid],
-      ['integrity-registers', v.integrityRegisters],
-    ] as const
-  ).find(([, value]) => value !== undefined)
-  if (extra !== undefined) fail(mvalPath, `${extra[0]} is not part of a PSA software component`)
+  const extra = mvalEntriesPresent(v).find((name) => !PSA_MVAL_ENTRIES.includes(name))
+  if (extra !== undefined) fail(mvalPath, `${extra} is not part of a PSA software component`)
   if (v.extensions.size > 0) fail(mvalPath, 'extensions are not part of a PSA software component')
   if (v.digests === undefined || v.digests.length === 0) return fail(`${mvalPath}{2}`, 'measurement 0 value: no digests')
   if (v.digests.length !== 1) fail(`${mvalPath}{2}`, `exactly one digest is required, got ${v.digests.length}`)
