@@ -12,39 +12,17 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process'
 import { randomUUID } from 'node:crypto'
-import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, statSync } from 'node:fs'
+import { closeSync, mkdtempSync, openSync, rmSync, statSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import autocannon from 'autocannon'
-import { CborTag, decodeCbor, encodeCbor, type CborMap } from '../src/cose/cbor.js'
-import { sigStructure1 } from '../src/cose/structure.js'
-import { rawSign, rfc9783Iak } from '../test/helpers/cose.js'
-import { readVector } from '../test/helpers/vectors.js'
+import { processCpuMicros, psaToken, PSA_TFM } from './psa-token.js'
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url))
 const SLICE_SECONDS = Number(process.env['BENCH_SECONDS'] ?? 2)
 const SLICES = Number(process.env['BENCH_SLICES'] ?? 8)
 const CONNECTIONS = Number(process.env['BENCH_CONNECTIONS'] ?? 32)
-const PSA_TFM = 'application/eat+cwt; eat_profile="tag:psacertified.org,2023:psa#tfm"'
-
-const iak = rfc9783Iak()
-const vector = readVector<{ token_hex: string }>('rfc9783-a1-psa-sign1')
-const template = decodeCbor(((decodeCbor(Buffer.from(vector.token_hex, 'hex'), { allowedTags: new Set([18]) }) as CborTag).value as Uint8Array[])[2]!) as CborMap
-const protectedBytes = encodeCbor(new Map([[1, -7]]))
-
-function token(nonce: Uint8Array): Buffer {
-  const claims = new Map(template)
-  claims.set(10, nonce)
-  const payload = encodeCbor(claims as never)
-  const signature = rawSign(iak, sigStructure1(protectedBytes, new Uint8Array(0), payload))
-  return Buffer.from(encodeCbor(new CborTag(18, [protectedBytes, new Map(), payload, signature])))
-}
-
-function cpuMicros(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ')
-  return (Number(fields[11]) + Number(fields[12])) * (1_000_000 / 100)
-}
 
 interface Service {
   readonly level: 'info' | 'silent'
@@ -101,7 +79,7 @@ async function startService(level: 'info' | 'silent', port: number, tokenCount: 
           return Buffer.from(((await res.json()) as { nonce: string }).nonce, 'base64url')
         }),
       )
-      for (const n of nonces) tokens.push(token(n))
+      for (const n of nonces) tokens.push(psaToken(n))
     }
     return { level, url, pid: child.pid!, logFile, tokens, next: 0, stop }
   } catch (err) {
@@ -118,7 +96,7 @@ interface Slice {
 
 async function slice(service: Service, seconds: number): Promise<Slice> {
   const bytes0 = statSync(service.logFile).size
-  const cpu0 = cpuMicros(service.pid)
+  const cpu0 = processCpuMicros([service.pid])
   const result = await autocannon({
     url: service.url,
     connections: CONNECTIONS,
@@ -136,7 +114,7 @@ async function slice(service: Service, seconds: number): Promise<Slice> {
   const completed = Math.max(result['2xx'], 1)
   return {
     perSecond: result['2xx'] / seconds,
-    cpuPerAppraisal: (cpuMicros(service.pid) - cpu0) / completed,
+    cpuPerAppraisal: (processCpuMicros([service.pid]) - cpu0) / completed,
     logBytesPerAppraisal: (statSync(service.logFile).size - bytes0) / completed,
   }
 }

@@ -14,17 +14,16 @@
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process'
 import { createPrivateKey, randomUUID, sign, verify } from 'node:crypto'
-import { closeSync, openSync, readFileSync, mkdtempSync, rmSync } from 'node:fs'
+import { closeSync, openSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import autocannon from 'autocannon'
+import { iak, processCpuMicros, psaToken, PSA_TFM } from './psa-token.js'
 import { deletePrefix } from '../test/helpers/redis.js'
-import { CborTag, decodeCbor, encodeCbor, type CborMap } from '../src/cose/cbor.js'
+import { type CborTag, decodeCbor } from '../src/cose/cbor.js'
 import { sigStructure1 } from '../src/cose/structure.js'
 import { earClaimsJson, type AppraisalOutcome } from '../src/results/ear.js'
-import { rfc9783Iak, rawSign } from '../test/helpers/cose.js'
-import { readVector } from '../test/helpers/vectors.js'
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url))
 const REDIS_URL = process.env['REDIS_URL'] ?? 'redis://127.0.0.1:6379'
@@ -32,24 +31,10 @@ const DURATION = Number(process.env['BENCH_SECONDS'] ?? 10)
 const CONNECTIONS = Number(process.env['BENCH_CONNECTIONS'] ?? 64)
 const FIXED_RATE = Number(process.env['BENCH_RATE'] ?? 1500)
 const MODES = (process.env['BENCH_MODE'] ?? 'redis,embedded').split(',')
-const PSA_TFM = 'application/eat+cwt; eat_profile="tag:psacertified.org,2023:psa#tfm"'
-
-const iak = rfc9783Iak()
-const vector = readVector<{ token_hex: string }>('rfc9783-a1-psa-sign1')
-const template = decodeCbor(((decodeCbor(Buffer.from(vector.token_hex, "hex"), { allowedTags: new Set([18]) }) as CborTag).value as Uint8Array[])[2]!) as CborMap
-const protectedBytes = encodeCbor(new Map([[1, -7]]))
-
-function token(nonce: Uint8Array): Buffer {
-  const claims = new Map(template)
-  claims.set(10, nonce)
-  const payload = encodeCbor(claims as never)
-  const signature = rawSign(iak, sigStructure1(protectedBytes, new Uint8Array(0), payload))
-  return Buffer.from(encodeCbor(new CborTag(18, [protectedBytes, new Map(), payload, signature])))
-}
 
 /** Bare cost of the crypto an appraisal cannot avoid: verify the token, sign the EAR. */
 function bareCryptoMicros(): number {
-  const t = token(new Uint8Array(32).fill(1))
+  const t = psaToken(new Uint8Array(32).fill(1))
   const message = decodeCbor(t, { allowedTags: new Set([18]) }) as CborTag
   const [prot, , payload, sig] = message.value as Uint8Array[]
   const tbs = sigStructure1(prot!, new Uint8Array(0), payload!)
@@ -69,15 +54,6 @@ function bareCryptoMicros(): number {
   }
   const used = process.cpuUsage(start)
   return (used.user + used.system) / n
-}
-
-function cpuMicros(pids: number[]): number {
-  let ticks = 0
-  for (const pid of pids) {
-    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ')
-    ticks += Number(fields[11]) + Number(fields[12])
-  }
-  return ticks * (1_000_000 / 100)
 }
 
 /** The Redis server's pid, so its CPU counts in the cost of an appraisal in Redis mode. */
@@ -181,7 +157,7 @@ async function issueTokens(url: string, count: number): Promise<Buffer[]> {
         return Buffer.from(((await res.json()) as { nonce: string }).nonce, 'base64url')
       }),
     )
-    for (const n of nonces) tokens.push(token(n))
+    for (const n of nonces) tokens.push(psaToken(n))
   }
   return tokens
 }
@@ -223,9 +199,9 @@ async function benchMode(mode: string, port: number, bare: number): Promise<void
     const pids = [...service.pids, ...(redis === undefined ? [] : [redis])]
     const remaining = tokens.slice(2000)
 
-    const cpu0 = cpuMicros(pids)
+    const cpu0 = processCpuMicros(pids)
     const max = await drive(service.url, remaining, { duration: DURATION })
-    const cpu = cpuMicros(pids) - cpu0
+    const cpu = processCpuMicros(pids) - cpu0
     const completed = max.result.requests.total
     const rateTokens = remaining.slice(max.used)
     const fixed = await drive(service.url, rateTokens, { duration: Math.min(DURATION, 10), rate: FIXED_RATE })
