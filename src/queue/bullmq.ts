@@ -8,7 +8,7 @@
  * subscription per producer, shared by every `waitFor` through an in-memory map, plus one small
  * `HMGET` per `waitFor` for a job that may have finished before the wait began.
  */
-import { type Job, Queue, QueueEvents, UnrecoverableError, Worker } from 'bullmq'
+import { DelayedError, type Job, Queue, QueueEvents, UnrecoverableError, Worker } from 'bullmq'
 import { isVerifierError, VerifierError } from '../errors/errors.js'
 import { isRecordId } from '../store/keys.js'
 import { failedOutcome, parseOutcome } from './job-schema.js'
@@ -108,7 +108,19 @@ export interface BullmqConsumerOptions extends CommonOptions {
   readonly drainDelaySeconds?: number
   /** How long `close()` lets in-flight jobs run before aborting their signals. @defaultValue 10000 */
   readonly closeGraceMs?: number
+  /**
+   * How long after it was queued a job whose try fails because a store is unavailable
+   * (`ERR_STORE_UNAVAILABLE`) is put back without using up a try, about once a second. Store
+   * outages are the verifier's, not the Evidence's: without this, a worker whose queue connection
+   * is back before its store connection fails every job it takes in the few seconds between.
+   * @defaultValue 600000 (10 minutes)
+   */
+  readonly outagePatienceMs?: number
 }
+
+/** Delay before a job that met a store outage is tried again: 1 s, plus jitter so they spread. */
+const OUTAGE_RETRY_MS = 1000
+const OUTAGE_JITTER_MS = 500
 
 /** The producer side, with its pending waiter count (for tests and metrics). */
 export interface BullmqProducer extends QueueProducer {
@@ -377,10 +389,22 @@ export function createBullmqConsumer(options: BullmqConsumerOptions): QueueConsu
       const fallbackSignal = new AbortController().signal
       // Three declared parameters: BullMQ passes the abort signal only to processors that take one.
       const { onFailed } = startOptions
-      const handle = async (job: Job<unknown, JobOutcome>, _token?: string, signal?: AbortSignal) => {
+      const outagePatienceMs = options.outagePatienceMs ?? 600_000
+      const handle = async (job: Job<unknown, JobOutcome>, token?: string, signal?: AbortSignal) => {
         try {
           return await runJob(processor, job.id ?? '', job.data, signal ?? fallbackSignal)
         } catch (err) {
+          if (isVerifierError(err, 'ERR_STORE_UNAVAILABLE') && Date.now() - job.timestamp < outagePatienceMs) {
+            const delayed = await job
+              .moveToDelayed(Date.now() + OUTAGE_RETRY_MS + Math.floor(Math.random() * OUTAGE_JITTER_MS), token)
+              .then(() => true)
+              .catch((moveErr: unknown) => {
+                onError(asError(moveErr))
+                return false
+              })
+            // Put back with its tries intact; BullMQ leaves a job alone after a DelayedError.
+            if (delayed) throw new DelayedError()
+          }
           const unrecoverable = isUnrecoverable(err)
           // `attemptsMade` counts the tries that ended before this one.
           const attemptsMade = job.attemptsMade + 1

@@ -12,6 +12,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { fileURLToPath } from 'node:url'
 import { after, describe, it } from 'node:test'
 import { Queue } from 'bullmq'
+import { VerifierError } from '../../../src/errors/errors.js'
 import { createBullmqConsumer, createBullmqProducer } from '../../../src/queue/bullmq.js'
 import { bullmqPrefix, JOB_NAME, QUEUE_NAME } from '../../../src/queue/names.js'
 import type { AppraisalJob } from '../../../src/queue/types.js'
@@ -56,7 +57,7 @@ interface TestQueue extends QueueHarness {
   readonly raw: Queue
 }
 
-function makeQueue(settings: { keepCompletedCount?: number } = {}): TestQueue {
+function makeQueue(settings: { keepCompletedCount?: number; outagePatienceMs?: number } = {}): TestQueue {
   const prefix = `assay-test-${randomUUID()}`
   const onError = (err: Error) => console.error(`[${prefix}]`, err.message)
   const producer = createBullmqProducer({
@@ -72,6 +73,7 @@ function makeQueue(settings: { keepCompletedCount?: number } = {}): TestQueue {
     prefix,
     closeGraceMs: CONTRACT_CLOSE_GRACE_MS,
     drainDelaySeconds: 1,
+    ...(settings.outagePatienceMs === undefined ? {} : { outagePatienceMs: settings.outagePatienceMs }),
     onError,
   })
   const raw = new Queue(QUEUE_NAME, { connection: { url: REDIS_URL }, prefix: bullmqPrefix(prefix) })
@@ -184,6 +186,52 @@ describe('bullmq adapter', { timeout: 180_000 }, () => {
       assert.deepEqual(await queue.producer.waitFor(job.id, 30_000), { ...completeOutcome(job), status: 'failed' })
       assert.equal(calls, 0)
       assert.equal(await queue.attemptsMade(job.id), 1)
+    } finally {
+      await queue.cleanup()
+    }
+  })
+
+  it('puts a job back without using a try while a store is unavailable, and completes it once the store is back', { timeout: 60_000 }, async () => {
+    const queue = makeQueue()
+    try {
+      const outageCalls = CONTRACT_ATTEMPTS + 2
+      let calls = 0
+      const failures: unknown[] = []
+      await queue.consumer.start(
+        async (job) => {
+          calls++
+          if (calls <= outageCalls) throw new VerifierError('ERR_STORE_UNAVAILABLE', 'Redis command failed: connection is reconnecting')
+          return completeOutcome(job)
+        },
+        { concurrency: 1, onFailed: async (failure) => void failures.push(failure) },
+      )
+      const job = makeJob()
+      await queue.producer.enqueue(job)
+      assert.deepEqual(await queue.producer.waitFor(job.id, 30_000), completeOutcome(job))
+      assert.equal(calls, outageCalls + 1, 'tried again after each outage failure, more times than it has tries')
+      assert.equal(await queue.attemptsMade(job.id), 1, 'only the try that completed counts: none was used up by the outage')
+      assert.deepEqual(failures, [])
+    } finally {
+      await queue.cleanup()
+    }
+  })
+
+  it('counts store outages as failed tries once a job is older than the outage patience', { timeout: 60_000 }, async () => {
+    const queue = makeQueue({ outagePatienceMs: 0 })
+    try {
+      let calls = 0
+      await queue.consumer.start(
+        async () => {
+          calls++
+          throw new VerifierError('ERR_STORE_UNAVAILABLE', 'Redis command failed: connection is reconnecting')
+        },
+        { concurrency: 1 },
+      )
+      const job = makeJob()
+      await queue.producer.enqueue(job)
+      assert.equal((await queue.producer.waitFor(job.id, 30_000))?.status, 'failed')
+      assert.equal(calls, CONTRACT_ATTEMPTS)
+      assert.equal(await queue.attemptsMade(job.id), CONTRACT_ATTEMPTS)
     } finally {
       await queue.cleanup()
     }
