@@ -2,6 +2,7 @@ import type { Config } from '../config/schema.js'
 import type { FormatRegistry } from '../evidence/registry.js'
 import type { QueueProducer } from '../queue/types.js'
 import type { ResultRenderer } from '../results/renderer.js'
+import type { EndorsementStore } from '../store/endorsements.js'
 import type { RateLimiter } from '../store/rate-limiter.js'
 import type { Store } from '../store/types.js'
 import type { Clock } from '../util/clock.js'
@@ -19,4 +20,6 @@ export interface ApiDeps {
   readonly log?: (message: string, err?: unknown) => void
   /** Per-client budgets; absent means no rate limits. */
   readonly limiter?: RateLimiter
+  /** What operators provision (the provisioning routes); absent: those routes answer 503. */
+  readonly endorsements?: EndorsementStore
 }

@@ -44,6 +44,7 @@ export const SETTING_DESCRIPTIONS: Readonly<Record<keyof Config, string>> = {
   logLevel: 'log level: trace, debug, info, warn, error, fatal or silent',
   logFormat: 'log format: json, pretty (readable lines), or auto (pretty on a terminal, json otherwise)',
   includeRawEvidence: 'include the Evidence in EARs (ear_raw_evidence)',
+  operatorToken: 'bearer token of the provisioning API (at least 32 characters; only its SHA-256 is kept); unset: provisioning routes answer 401',
 }
 
 /** One setting as the help lists it. */

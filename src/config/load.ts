@@ -56,6 +56,7 @@ export const ENV_NAMES: Readonly<Record<keyof Config, string>> = {
   rateLimitWindowSeconds: 'ASSAY_RATE_LIMIT_WINDOW_SECONDS',
   logLevel: 'ASSAY_LOG_LEVEL',
   logFormat: 'ASSAY_LOG_FORMAT',
+  operatorToken: 'ASSAY_OPERATOR_TOKEN',
 }
 
 /** Picks the variables named in ENV_NAMES out of `env` (empty strings count as unset). */

@@ -2,6 +2,7 @@
  * Assay's configuration: one zod `.strict()` schema with secure defaults, validated once at start
  * and deep-frozen. Only `src/main/` reads the environment; it maps variables onto this shape.
  */
+import { createHash } from 'node:crypto'
 import { z } from 'zod'
 
 const seconds = (def: number, max: number) => z.coerce.number().int().min(1).max(max).default(def)
@@ -142,6 +143,19 @@ export const configSchema = z
      * `pretty` when stdout is a terminal, `json` otherwise. @defaultValue auto
      */
     logFormat: z.enum(['auto', 'json', 'pretty']).default('auto'),
+    /**
+     * The operator credential of the provisioning API (`/v1/trust-anchors`, `/v1/reference-values`,
+     * `/v1/profiles`, CoRIM submission): a bearer token of 32 to 512 printable characters. Only its
+     * SHA-256 is kept (the text is dropped here); requests are compared with it in constant time.
+     * Unset: every provisioning route answers 401. @defaultValue unset
+     */
+    operatorToken: z
+      .string()
+      .min(32, 'the operator token must be at least 32 characters (e.g. openssl rand -base64 32)')
+      .max(512)
+      .regex(/^[\x21-\x7e]+$/, 'the operator token must be printable ASCII without spaces')
+      .transform((token) => ({ sha256: createHash('sha256').update(token, 'utf8').digest('hex') }))
+      .optional(),
     /** Include the Evidence in EARs (`ear_raw_evidence`). Off by default: it may be personal data. */
     includeRawEvidence: z
       .union([z.boolean(), z.enum(['true', 'false', '1', '0'])])

@@ -142,6 +142,8 @@ export const ERROR_CATALOGUE = {
   ERR_REQUEST_NOT_ACCEPTABLE: request(406, 'No acceptable representation'),
   ERR_REQUEST_HEADER_TOO_LARGE: request(431, 'A request header is longer or has more parts than accepted'),
   ERR_RATE_LIMITED: request(429, 'Too many requests from this client; retry later'),
+  ERR_AUTH_REQUIRED: request(401, 'This route needs a credential: Authorization: Bearer <token>'),
+  ERR_AUTH_INVALID: request(401, 'The credential is not accepted'),
   ERR_ROUTE_NOT_FOUND: request(404, 'No such resource'),
   ERR_METHOD_NOT_ALLOWED: request(405, 'Method not allowed on this resource'),
   ERR_SESSION_NOT_FOUND: request(404, 'Session does not exist or has expired'),

@@ -51,6 +51,7 @@ export async function startAssay(config: Config, options: StartOptions): Promise
       results: services.renderer,
       metrics: createMetrics(() => producer.depth()),
       clock: services.clock,
+      endorsements: services.endorsementStore,
       ...(log === undefined ? {} : { log }),
       ...(limiter === undefined ? {} : { limiter }),
     })

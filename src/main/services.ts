@@ -45,8 +45,11 @@ export interface Services {
   readonly clock: Clock
   /** What the reference values provisioned, for roles that appraise (not `api`). */
   readonly provisioned: ProvisionedSummary | undefined
-  /** The endorsement store the appraisal reads, for roles that appraise (not `api`). */
-  readonly endorsementStore: EndorsementStore | undefined
+  /**
+   * The endorsement store: what the appraisal reads, and what the provisioning API writes. Every
+   * role opens it; only roles that appraise write the reference-values folder into it.
+   */
+  readonly endorsementStore: EndorsementStore
   /** Starts the worker side (if this role has one) and its heartbeat. */
   startWorker(): Promise<void>
   /** Stops intake, lets in-flight jobs finish, closes connections. */
@@ -153,15 +156,15 @@ export async function buildServices(config: Config, options: BuildOptions): Prom
     ? createMemoryStore({ dataDir: join(config.dataDir, 'store'), maxBytes: config.storeMaxBytes })
     : createRedisStore({ redis: config.redisUrl!, prefix: config.redisPrefix, onClientError: (err: Error) => log('redis store', err) })
 
-  // Roles that appraise read endorsements from the endorsement store (the folder's files written
-  // into it first), and follow its changes: see store-endorsements.ts.
-  let endorsementStore: EndorsementStore | undefined
+  // Every role opens the endorsement store (the API writes what operators provision). Roles that
+  // appraise write the folder's files into it first, then read it and follow its changes: see
+  // store-endorsements.ts.
+  const endorsementStore: EndorsementStore = embedded
+    ? createMemoryEndorsementStore({ dataDir: join(config.dataDir, 'endorsements'), onWarning: (message) => log(`endorsement store: ${message}`) })
+    : createRedisEndorsementStore({ redis: config.redisUrl!, prefix: config.redisPrefix, onClientError: (err: Error) => log('redis endorsement store', err) })
   let endorsements: StoreEndorsements | undefined
   if (loaded !== undefined) {
     try {
-      endorsementStore = embedded
-        ? createMemoryEndorsementStore({ dataDir: join(config.dataDir, 'endorsements'), onWarning: (message) => log(`endorsement store: ${message}`) })
-        : createRedisEndorsementStore({ redis: config.redisUrl!, prefix: config.redisPrefix, onClientError: (err: Error) => log('redis endorsement store', err) })
       const written = await provisionFromFiles(endorsementStore, loaded.files, { deactivateRemoved: config.referenceValuesDir !== undefined })
       if (written.created + written.replaced + written.reactivated + written.deactivated > 0) {
         log(
@@ -176,7 +179,7 @@ export async function buildServices(config: Config, options: BuildOptions): Prom
       })
     } catch (err) {
       clearInterval(keyReload)
-      await endorsementStore?.close().catch(() => {})
+      await endorsementStore.close().catch(() => {})
       await store.close().catch(() => {})
       throw err
     }
@@ -260,7 +263,7 @@ export async function buildServices(config: Config, options: BuildOptions): Prom
       await consumer?.close()
       await producer?.close()
       await endorsements?.close()
-      await endorsementStore?.close()
+      await endorsementStore.close()
       await store.close()
     },
   }
