@@ -3,6 +3,8 @@
  * per error code (`docs/errors.md`). Evidence problems never come here (they become results);
  * faults are described only by their title, and their cause is logged, not sent.
  */
+import { randomUUID } from 'node:crypto'
+import { STATUS_CODES } from 'node:http'
 import type { Request, Response } from 'express'
 import { typeSlug } from '../errors/codes.js'
 import { VerifierError } from '../errors/errors.js'
@@ -18,7 +20,7 @@ export const PROBLEM_MEMBERS: readonly { readonly name: string; readonly always:
   { name: 'title', always: true, meaning: 'the catalogue title of the code' },
   { name: 'status', always: true, meaning: 'the HTTP status, repeated' },
   { name: 'code', always: true, meaning: 'the stable error code (`ERR_…`)' },
-  { name: 'instance', always: true, meaning: 'the request path and query' },
+  { name: 'instance', always: true, meaning: 'the request path and query; a `urn:uuid:` for a request too malformed to have one' },
   { name: 'detail', always: false, meaning: 'what exactly was wrong, when it says more than the title; never for a fault' },
   { name: 'faultId', always: false, meaning: 'the id under which a fault was logged, for an appraisal that failed' },
 ]
@@ -82,6 +84,35 @@ export function sendProblem(req: Request, res: Response, err: unknown, options: 
     return
   }
   res.status(status).type(PROBLEM_MEDIA_TYPE).send(JSON.stringify(body))
+}
+
+/**
+ * The whole HTTP response for a request Node's parser refused before any route saw it (a head over
+ * the size limit, a malformed request line or header, a request that took too long to arrive): a
+ * problem like any other, so clients get one error format. The connection is closed after it.
+ */
+export function clientErrorResponse(err: { readonly code?: string }, typeBase: string): string {
+  const code =
+    err.code === 'HPE_HEADER_OVERFLOW'
+      ? 'ERR_REQUEST_HEADER_TOO_LARGE'
+      : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' || err.code === 'ERR_HTTP_HEADERS_TIMEOUT'
+        ? 'ERR_REQUEST_TIMEOUT'
+        : 'ERR_REQUEST_MALFORMED'
+  const error = new VerifierError(code)
+  const body = JSON.stringify({
+    type: typeBase + typeSlug(code),
+    title: error.title,
+    status: error.status,
+    code,
+    instance: `urn:uuid:${randomUUID()}`,
+  })
+  return (
+    `HTTP/1.1 ${error.status} ${STATUS_CODES[error.status] ?? ''}\r\n` +
+    `Content-Type: ${PROBLEM_MEDIA_TYPE}; charset=utf-8\r\n` +
+    `Content-Length: ${Buffer.byteLength(body)}\r\n` +
+    'Connection: close\r\n\r\n' +
+    body
+  )
 }
 
 /** How often one 503 fault (load shedding, a backing service down) is logged: once per this many ms. */

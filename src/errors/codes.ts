@@ -138,6 +138,7 @@ export const ERROR_CATALOGUE = {
 
   // HTTP requests (src/api)
   ERR_REQUEST_MALFORMED: request(400, 'Request is malformed'),
+  ERR_REQUEST_TIMEOUT: request(408, 'Request did not arrive in time'),
   ERR_REQUEST_BODY_TOO_LARGE: request(413, 'Request body exceeds the size limit'),
   ERR_REQUEST_NOT_ACCEPTABLE: request(406, 'No acceptable representation'),
   ERR_REQUEST_HEADER_TOO_LARGE: request(431, 'A request header is longer or has more parts than accepted'),

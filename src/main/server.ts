@@ -4,8 +4,10 @@
  */
 import { createServer, type RequestListener, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
+import type { Duplex } from 'node:stream'
 import { createApp } from '../api/app.js'
 import { createMetrics } from '../api/metrics.js'
+import { clientErrorResponse } from '../api/problem.js'
 import type { Config } from '../config/schema.js'
 import { createDefaultRegistry } from '../evidence/formats.js'
 import { createMemoryRateLimiter, createRedisRateLimiter, type RateLimiter } from '../store/rate-limiter.js'
@@ -164,6 +166,16 @@ function createHttpServer(config: Config, app: RequestListener): Server {
   )
   server.maxConnections = config.maxConnections
   server.keepAliveTimeout = 65_000
+  // What Node's parser refuses (431, 400, 408) gets a problem body too, where an answer can still be
+  // sent; a connection reset or one whose response has begun is just closed.
+  server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
+    const inProgress = (socket as Duplex & { _httpMessage?: { headersSent?: boolean } })._httpMessage?.headersSent === true
+    if (err.code === 'ECONNRESET' || !socket.writable || inProgress) {
+      socket.destroy()
+      return
+    }
+    socket.end(clientErrorResponse(err, config.problemTypeBase))
+  })
   return server
 }
 

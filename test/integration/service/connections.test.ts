@@ -144,11 +144,19 @@ describe('connection bounds', { timeout: 120_000 }, () => {
     assert.equal(((await res.json()) as { status: string }).status, 'complete')
   })
 
-  it('a client that never finishes its headers is cut off (headersTimeout)', async () => {
+  /** The problem of a response Node's parser wrote through our clientError handler, when there is one. */
+  function problemOf(text: string): { code?: string; status?: number; type?: string; instance?: string } | undefined {
+    const body = text.split('\r\n\r\n')[1]
+    return body === undefined || body === '' ? undefined : (JSON.parse(body) as { code?: string })
+  }
+
+  it('a client that never finishes its headers is cut off (headersTimeout), with a 408 problem when one can be sent', async () => {
     const c = await open(port)
     c.socket.write('GET /healthz HTTP/1.1\r\nHost: t\r\n')
     await c.closed
-    assert.match(statusLine(c.received()), /^(HTTP\/1\.1 408 |$)/)
+    const line = statusLine(c.received())
+    assert.match(line, /^(HTTP\/1\.1 408 |$)/)
+    if (line !== '') assert.equal(problemOf(c.received())?.code, 'ERR_REQUEST_TIMEOUT')
   })
 
   it('a client that never finishes its body is cut off (requestTimeout)', async () => {
@@ -156,6 +164,31 @@ describe('connection bounds', { timeout: 120_000 }, () => {
     c.socket.write('POST /v1/appraisals HTTP/1.1\r\nHost: t\r\nContent-Type: application/psa-attestation-token\r\nContent-Length: 100\r\n\r\nabc')
     await c.closed
     assert.match(statusLine(c.received()), /^(HTTP\/1\.1 408 |$)/)
+  })
+
+  it('a request head over 16 KiB gets a 431 problem from the parser, and the connection is closed', async () => {
+    const c = await open(port)
+    c.socket.write(`GET /healthz HTTP/1.1\r\nHost: t\r\nX-Filler: ${'a'.repeat(20 * 1024)}\r\n\r\n`)
+    await c.closed
+    const text = c.received()
+    assert.match(statusLine(text), /^HTTP\/1\.1 431 /)
+    assert.equal(header(text, 'content-type'), 'application/problem+json; charset=utf-8')
+    const problem = problemOf(text)
+    assert.equal(problem?.code, 'ERR_REQUEST_HEADER_TOO_LARGE')
+    assert.equal(problem?.status, 431)
+    assert.match(problem?.instance ?? '', /^urn:uuid:[0-9a-f-]{36}$/)
+  })
+
+  it('a malformed request line or header gets a 400 problem from the parser', async () => {
+    for (const raw of ['GARBAGE\r\n\r\n', 'GET /healthz HTTP/1.1\r\nHost: t\r\nBad Header\r\n\r\n', 'GET /healthz HTTP/1.1\r\nContent-Length: x\r\n\r\n']) {
+      const c = await open(port)
+      c.socket.write(raw)
+      await c.closed
+      const text = c.received()
+      assert.match(statusLine(text), /^HTTP\/1\.1 400 /, JSON.stringify(raw))
+      assert.equal(problemOf(text)?.code, 'ERR_REQUEST_MALFORMED')
+      assert.equal(header(text, 'connection'), 'close')
+    }
   })
 
   it('connections past maxConnections are closed on arrival, and served again once others leave', async () => {
