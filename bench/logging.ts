@@ -9,6 +9,7 @@
  *   npm run bench:logging
  *   BENCH_SECONDS=3 BENCH_SLICES=12 npm run bench:logging
  *   BENCH_PROFILE=/tmp/prof npm run bench:logging     CPU profiles of both services (info, silent)
+ *   BENCH_NODE_ARGS=--trace-gc BENCH_KEEP_LOGS=1 npm run bench:logging     GC lines kept in each log
  */
 import { spawn, type ChildProcess } from 'node:child_process'
 import { randomUUID } from 'node:crypto'
@@ -40,7 +41,9 @@ async function startService(level: 'info' | 'silent', port: number, tokenCount: 
   const out = openSync(logFile, 'w')
   // BENCH_PROFILE=<dir>: each service writes a CPU profile (--cpu-prof) there when it stops.
   const profile = process.env['BENCH_PROFILE'] ? ['--cpu-prof', `--cpu-prof-dir=${process.env['BENCH_PROFILE']}`, `--cpu-prof-name=${level}.cpuprofile`] : []
-  const child: ChildProcess = spawn(process.execPath, [...profile, join(ROOT, 'dist/main/cli.js'), 'start'], {
+  // BENCH_NODE_ARGS: more node options for both services, e.g. --trace-gc (with BENCH_KEEP_LOGS to read them).
+  const nodeArgs = (process.env['BENCH_NODE_ARGS'] ?? '').split(' ').filter((a) => a !== '')
+  const child: ChildProcess = spawn(process.execPath, [...profile, ...nodeArgs, join(ROOT, 'dist/main/cli.js'), 'start'], {
     cwd: ROOT,
     env: {
       ...process.env,
@@ -63,7 +66,8 @@ async function startService(level: 'info' | 'silent', port: number, tokenCount: 
     child.kill('SIGTERM')
     await new Promise((r) => (child.exitCode === null ? child.once('exit', r) : r(null)))
     closeSync(out)
-    rmSync(dir, { recursive: true, force: true })
+    if (process.env["BENCH_KEEP_LOGS"] === undefined) rmSync(dir, { recursive: true, force: true })
+    else console.log(`[logging] ${level} log kept at ${logFile}`)
   }
   try {
     for (let i = 0; ; i++) {
