@@ -25,7 +25,7 @@ import type { EndorsementKind, JsonValue } from '../store/endorsements.js'
 import type { TenantId } from '../store/types.js'
 import { fromHex, toHex } from '../util/bytes.js'
 import { MemoryEndorsements, oemidKey } from './endorsements.js'
-import { addReferenceValueDocument, pemBody, type LoadOptions, type ReferenceValueDocument } from './reference-values.js'
+import { addReferenceValueDocument, pemBody, referenceValueDocumentSchema, type LoadOptions, type ReferenceValueDocument } from './reference-values.js'
 
 /** The list of the JSON form an entry belongs to. */
 export type ProvisioningSection =
@@ -120,6 +120,21 @@ export function provisioningDocuments(doc: ReferenceValueDocument, extraIndexIds
     add('eat.referenceValues', `eat-rv-${oemid.replace(':', '.')}-${r.hwmodel.toLowerCase()}`, [eatClassIndexId(oemid, r.hwmodel)], r)
   }
   return out
+}
+
+/** The kind of the documents of `section`. */
+export function kindOfSection(section: ProvisioningSection): EndorsementKind {
+  return SECTIONS.find((s) => s.section === section)!.kind
+}
+
+/**
+ * The document of one entry of `section` (its defaults filled in, as a file's entry is). Validate
+ * the entry first with {@link decodeProvisioningDocument}.
+ * @throws ZodError when the entry is not valid
+ */
+export function provisioningDocumentOf(section: ProvisioningSection, entry: unknown): ProvisioningDocument {
+  const [part, list] = section.split('.') as [string, string]
+  return provisioningDocuments(referenceValueDocumentSchema.parse({ [part]: { [list]: [entry] } }))[0]!
 }
 
 /** The section a document id belongs to; undefined for an id no entry makes (e.g. a profile). */
