@@ -54,7 +54,7 @@ const sha256Hex = hexOf([32])
 
 /** `pen:<decimal>/<hwmodel hex>` or `hex:<oemid hex>/<hwmodel hex>`. */
 function eatClass(value: string): IdentifierSelection | undefined {
-  const m = /^(?:pen:(\d{1,10})|hex:([0-9a-fA-F]{6}|[0-9a-fA-F]{32}))\/([0-9a-fA-F]{2,64})$/.exec(value)
+  const m = /^(?:pen:(\d{1,15})|hex:([0-9a-fA-F]{6}|[0-9a-fA-F]{32}))\/([0-9a-fA-F]{2,64})$/.exec(value)
   if (m === null || m[3]!.length % 2 !== 0) return undefined
   const pen = m[1] === undefined ? undefined : Number(m[1])
   if (pen !== undefined && !Number.isSafeInteger(pen)) return undefined

@@ -10,14 +10,21 @@
 import assert from 'node:assert/strict'
 import { spawn, type ChildProcess } from 'node:child_process'
 import { createHash, createPublicKey, randomBytes, randomUUID } from 'node:crypto'
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { after, before, describe, it } from 'node:test'
+import { parse as parseYaml } from 'yaml'
+import { createApp } from '../../../src/api/app.js'
+import { createMetrics } from '../../../src/api/metrics.js'
+import { createDefaultRegistry } from '../../../src/evidence/formats.js'
+import { buildServices } from '../../../src/main/services.js'
 import { decodeCbor, encodeCbor, type CborMap, type CborTag, type EncodableValue } from '../../../src/cose/cbor.js'
 import { loadConfig } from '../../../src/config/load.js'
 import { startAssay } from '../../../src/main/server.js'
+import { createServer } from 'node:http'
+import type { AddressInfo } from 'node:net'
 import { verifyEarJwt, type EarJwks } from '../../../src/results/verify.js'
 import { base64urlDecode } from '../../../src/util/base64url.js'
 import { fromHex } from '../../../src/util/bytes.js'
@@ -218,13 +225,21 @@ function provisioningSuite(name: string, start: () => Promise<Service>): void {
       await service?.stop()
     })
 
+    /** Every (method, route, status) seen, to check against openapi.yaml. */
+    const seen = new Set<string>()
     async function call(method: string, path: string, init: { body?: unknown; headers?: Record<string, string>; raw?: string | Uint8Array } = {}) {
       const body = init.raw ?? (init.body === undefined ? undefined : JSON.stringify(init.body))
-      return fetch(service.url + path, {
+      const res = await fetch(service.url + path, {
         method,
         headers: { ...AUTH, ...(body === undefined ? {} : JSON_TYPE), ...init.headers },
         ...(body === undefined ? {} : { body: body as string }),
       })
+      const template = path
+        .replace(/\?.*$/, '')
+        .replace(/^(\/v1\/[a-z-]+\/)[^/]+/, '$1{id}')
+        .replace(/\/versions\/[^/]+$/, '/versions/{version}')
+      seen.add(`${method.toLowerCase()} ${template} ${res.status}`)
+      return res
     }
     async function json<T>(res: Response, status: number): Promise<T> {
       const text = await res.text()
@@ -506,8 +521,68 @@ function provisioningSuite(name: string, start: () => Promise<Service>): void {
       assert.equal((await call('DELETE', `/v1/trust-anchors/${anchor.id}`)).status, 204)
       await until('anchor deleted', (r) => r.status !== 'affirming' && r.identity === 97)
     })
+
+    it('answered only with routes and statuses that openapi.yaml documents', () => {
+      const spec = parseYaml(readFileSync(new URL('../../../openapi.yaml', import.meta.url), 'utf8')) as {
+        paths: Record<string, Record<string, { responses?: Record<string, unknown> }>>
+      }
+      const undocumented = [...seen].filter((s) => {
+        const [method, path, status] = s.split(' ') as [string, string, string]
+        return spec.paths[path]?.[method]?.responses?.[status] === undefined
+      })
+      assert.deepEqual(undocumented, [])
+      assert.ok(seen.size > 30, `${seen.size} seen`)
+    })
   })
 }
 
 provisioningSuite('embedded mode', embedded)
 provisioningSuite('Redis, worker in a separate process', onRedis)
+
+describe('provisioning API without an endorsement store', () => {
+  it('answers 503 (after the credential check) on every route', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'assay-prov-'))
+    const config = loadConfig({ port: 0, dataDir, operatorToken: TOKEN, rateLimitPoints: 0 })
+    const services = await buildServices(config, { role: 'all' })
+    const producer = services.producer!
+    const app = createApp({
+      config,
+      store: services.store,
+      queue: producer,
+      registry: createDefaultRegistry(),
+      results: services.renderer,
+      metrics: createMetrics(() => producer.depth()),
+      clock: services.clock,
+    })
+    const server = createServer(app)
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+    try {
+      const id = `psa-rv-${'00'.repeat(32)}`
+      const body = JSON.stringify({ type: 'psa-implementation', ...psaReferenceValue() })
+      for (const [method, path] of [
+        ['POST', '/v1/reference-values'],
+        ['GET', '/v1/reference-values'],
+        ['GET', `/v1/reference-values/${id}`],
+        ['PUT', `/v1/reference-values/${id}`],
+        ['DELETE', `/v1/trust-anchors/${id}`],
+        ['GET', `/v1/trust-anchors/${id}/versions`],
+        ['GET', `/v1/trust-anchors/${id}/versions/1`],
+        ['POST', `/v1/trust-anchors/${id}/activate`],
+        ['POST', `/v1/trust-anchors/${id}/deactivate`],
+      ] as const) {
+        const withBody = method === 'POST' || method === 'PUT'
+        const res = await fetch(url + path, { method, headers: { ...AUTH, ...(withBody ? JSON_TYPE : {}) }, ...(withBody ? { body } : {}) })
+        assert.equal(res.status, 503, `${method} ${path}`)
+        assert.equal(((await res.json()) as Problem).code, 'ERR_STORE_UNAVAILABLE')
+        const anonymous = await fetch(url + path, { method })
+        assert.equal(anonymous.status, 401, `${method} ${path} without the token`)
+        await anonymous.arrayBuffer()
+      }
+    } finally {
+      await new Promise<void>((resolve) => server.close(() => resolve()))
+      await services.close()
+      rmSync(dataDir, { recursive: true, force: true })
+    }
+  })
+})
