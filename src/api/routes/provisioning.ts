@@ -51,8 +51,8 @@ export const REFERENCE_VALUES: ProvisioningCollection = { path: 'reference-value
 export const API_SOURCE = 'api'
 
 /**
- * Largest body: the store's cap on a document (a body holds the entry and its `type`), well under
- * the Evidence limit's default.
+ * Largest body whatever the settings: the store's cap on a document (a body holds the entry and its
+ * `type`). Below it, the request body limit of every route (`ASSAY_BODY_LIMIT_BYTES`) applies.
  */
 export const PROVISIONING_BODY_LIMIT_BYTES = DEFAULT_ENDORSEMENT_LIMITS.maxBodyBytes
 
@@ -192,7 +192,7 @@ function listQuery(req: Request, collection: ProvisioningCollection) {
 export function provisioningRoutes(deps: ApiDeps, collection: ProvisioningCollection): Router {
   const router = Router()
   const auth = requireOperator(deps.config.operatorToken)
-  const body = rawBody(PROVISIONING_BODY_LIMIT_BYTES)
+  const body = rawBody(Math.min(PROVISIONING_BODY_LIMIT_BYTES, deps.config.bodyLimitBytes))
   const tenant = DEFAULT_TENANT
   const base = `/${collection.path}`
   const who = (res: Response) => ({ createdBy: operatorOf(res)!.id, source: API_SOURCE })

@@ -435,6 +435,20 @@ function provisioningSuite(name: string, start: () => Promise<Service>): void {
       await problem(await post({ raw: '' }), 400, 'ERR_REQUEST_MALFORMED')
       const tooLarge = await post({ raw: JSON.stringify({ ...anchor(), comment: 'x'.repeat(300 * 1024) }) })
       await problem(tooLarge, 413, 'ERR_REQUEST_BODY_TOO_LARGE')
+      // Without Content-Length (chunked), refused as soon as the bytes read pass the limit (64 KiB).
+      const chunks = [JSON.stringify({ ...anchor(), comment: '' }).slice(0, -2), ...Array.from({ length: 80 }, () => 'x'.repeat(1024)), '"}']
+      const stream = new ReadableStream<Uint8Array>({
+        pull(controller) {
+          const next = chunks.shift()
+          if (next === undefined) controller.close()
+          else controller.enqueue(new TextEncoder().encode(next))
+        },
+      })
+      const chunked = await fetch(`${service.url}/v1/trust-anchors`, { method: 'POST', body: stream, headers: { ...AUTH, ...JSON_TYPE }, duplex: 'half' } as RequestInit)
+      await problem(chunked, 413, 'ERR_REQUEST_BODY_TOO_LARGE')
+      // Just under the limit is taken.
+      const large = await json<Representation>(await post({ body: { ...anchor(), comment: 'x'.repeat(60 * 1024) } }), 201)
+      assert.equal(String(large.entry?.['comment']).length, 60 * 1024)
       const wrongType = await post({ raw: JSON.stringify(anchor()), headers: { 'content-type': 'text/plain' } })
       assert.equal(wrongType.headers.get('accept'), 'application/json')
       await problem(wrongType, 415, 'ERR_MEDIA_TYPE_UNSUPPORTED')
