@@ -600,3 +600,37 @@ describe('provisioning API without an endorsement store', () => {
     }
   })
 })
+
+describe('the start warns that nothing is provisioned only when the store holds nothing active either', () => {
+  it('embedded: warns before the API provisions, not after', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'assay-prov-'))
+    const config = loadConfig({ port: 0, dataDir, operatorToken: TOKEN, rateLimitPoints: 0 })
+    const warned = (logs: string[]) => logs.some((m) => /WARNING: no reference values provisioned/.test(m))
+    try {
+      const first: string[] = []
+      let running = await startAssay(config, { role: 'all', log: (m) => first.push(m) })
+      assert.ok(warned(first), first.join('\n'))
+      const res = await fetch(`${running.url!}/v1/reference-values`, {
+        method: 'POST',
+        headers: { ...AUTH, ...JSON_TYPE },
+        body: JSON.stringify({ type: 'psa-implementation', ...psaReferenceValue() }),
+      })
+      assert.equal(res.status, 201)
+      const { id } = (await res.json()) as Representation
+      await running.stop()
+
+      const second: string[] = []
+      running = await startAssay(config, { role: 'all', log: (m) => second.push(m) })
+      assert.ok(!warned(second), second.join('\n'))
+      // Deactivated, it no longer counts.
+      assert.equal((await fetch(`${running.url!}/v1/reference-values/${id}/deactivate`, { method: 'POST', headers: AUTH })).status, 200)
+      await running.stop()
+      const third: string[] = []
+      running = await startAssay(config, { role: 'all', log: (m) => third.push(m) })
+      assert.ok(warned(third), third.join('\n'))
+      await running.stop()
+    } finally {
+      rmSync(dataDir, { recursive: true, force: true })
+    }
+  })
+})
