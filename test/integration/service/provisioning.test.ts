@@ -470,6 +470,8 @@ function provisioningSuite(name: string, start: () => Promise<Service>): void {
         const p = await problem(await post({ body }), 422, 'ERR_PROVISIONING_INVALID')
         assert.match(p.detail ?? '', detail, JSON.stringify(body).slice(0, 200))
       }
+      const polluting = `${JSON.stringify(anchor()).slice(0, -1)},"__proto__":{"active":false}}`
+      assert.match((await problem(await post({ raw: polluting }), 422, 'ERR_PROVISIONING_INVALID')).detail ?? '', /__proto__/)
       const rv = await call('POST', '/v1/reference-values', { body: { type: 'psa-implementation', implementationId: hex(32), softwareComponents: [] } })
       assert.match((await problem(rv, 422, 'ERR_PROVISIONING_INVALID')).detail ?? '', /^softwareComponents: /)
       const put = await call('PUT', `/v1/trust-anchors/psa-ta-01${'cd'.repeat(32)}`, { raw: '[' })
