@@ -145,7 +145,7 @@ export function sectionOf(id: string): ProvisioningSection | undefined {
 /**
  * Reads one document back: its body validated and imported exactly as a file entry is (zod schema,
  * key import, the published-key rule of `options`), into endorsements of its own. `source` names it
- * in what the appraisal reports.
+ * in what the appraisal reports; `options.warn` hears what a file's would (an `"any"` binding…).
  * @throws VerifierError `ERR_CONFIG_INVALID` when the body is not a valid entry of its section
  */
 export function decodeProvisioningDocument(
@@ -153,10 +153,13 @@ export function decodeProvisioningDocument(
   section: ProvisioningSection,
   body: JsonValue,
   source: string,
-  options: Pick<LoadOptions, 'allowPublishedKeys'> = {},
+  options: Pick<LoadOptions, 'allowPublishedKeys' | 'warn'> = {},
 ): MemoryEndorsements {
   const [part, list] = section.split('.') as [string, string]
   const into = new MemoryEndorsements()
-  addReferenceValueDocument(into, { tenant, [part]: { [list]: [body] } }, source, { allowPublishedKeys: options.allowPublishedKeys === true })
+  addReferenceValueDocument(into, { tenant, [part]: { [list]: [body] } }, source, {
+    allowPublishedKeys: options.allowPublishedKeys === true,
+    ...(options.warn === undefined ? {} : { warn: options.warn }),
+  })
   return into
 }

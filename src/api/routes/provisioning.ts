@@ -75,6 +75,8 @@ export interface ProvisioningRepresentation {
   readonly digest: string
   /** The entry (without `type`); null in the version that deleted the document. */
   readonly entry: JsonValue
+  /** Of a create or replace: what loading the entry from a file would warn of (an `"any"` binding…). */
+  readonly warnings?: readonly string[]
 }
 
 export function represent(v: EndorsementVersion): ProvisioningRepresentation {
@@ -132,14 +134,23 @@ function readBody(req: Request, collection: ProvisioningCollection, res: Respons
  * The document of an entry, validated and imported exactly as an entry of a file is; a refusal names
  * the member (its path in the body).
  */
-function documentOf(deps: ApiDeps, row: ProvisioningType, entry: Record<string, unknown>): ProvisioningDocument {
+function documentOf(deps: ApiDeps, row: ProvisioningType, entry: Record<string, unknown>): { doc: ProvisioningDocument; warnings: string[] } {
+  const warnings: string[] = []
   try {
-    decodeProvisioningDocument(DEFAULT_TENANT, row.section, entry as JsonValue, API_SOURCE, { allowPublishedKeys: deps.config.allowPublishedKeys })
+    decodeProvisioningDocument(DEFAULT_TENANT, row.section, entry as JsonValue, API_SOURCE, {
+      allowPublishedKeys: deps.config.allowPublishedKeys,
+      warn: (message) => warnings.push(entryMessage(message, row)),
+    })
   } catch (err) {
     if (!isVerifierError(err, 'ERR_CONFIG_INVALID')) throw err
     throw new VerifierError('ERR_PROVISIONING_INVALID', entryMessage(err.message, row), { cause: err })
   }
-  return provisioningDocumentOf(row.section, entry)
+  return { doc: provisioningDocumentOf(row.section, entry), warnings }
+}
+
+/** The representation of a version a write made, with what the file loader would have warned of. */
+function written(v: EndorsementVersion, warnings: readonly string[]): ProvisioningRepresentation {
+  return warnings.length === 0 ? represent(v) : { ...represent(v), warnings }
 }
 
 /** A file loader's message about the one entry of `row`'s list, with the path made relative to the body. */
@@ -147,7 +158,10 @@ function entryMessage(message: string, row: ProvisioningType): string {
   const withoutSource = message.startsWith(`${API_SOURCE}: `) ? message.slice(API_SOURCE.length + 2) : message
   const prefix = `${row.section}.0`
   if (withoutSource.startsWith(`${prefix}.`)) return withoutSource.slice(prefix.length + 1)
-  if (withoutSource.startsWith(prefix)) return `(body)${withoutSource.slice(prefix.length)}`
+  if (withoutSource.startsWith(prefix)) {
+    const rest = withoutSource.slice(prefix.length)
+    return `${rest.startsWith(':') ? '(body)' : 'the entry'}${rest}`
+  }
   return withoutSource
 }
 
@@ -200,10 +214,10 @@ export function provisioningRoutes(deps: ApiDeps, collection: ProvisioningCollec
   router.post(base, auth, body, async (req: Request, res: Response) => {
     const store = storeOf(deps)
     const { row, entry } = readBody(req, collection, res)
-    const doc = documentOf(deps, row, entry)
+    const { doc, warnings } = documentOf(deps, row, entry)
     const created = await store.create(tenant, doc.id, { kind: doc.kind, body: doc.body, indexIds: doc.indexIds, ...who(res) })
     res.setHeader('Location', `${req.baseUrl}${base}/${created.id}`)
-    res.status(201).json(represent(created))
+    res.status(201).json(written(created, warnings))
   })
 
   router.get(base, auth, async (req: Request, res: Response) => {
@@ -249,7 +263,7 @@ export function provisioningRoutes(deps: ApiDeps, collection: ProvisioningCollec
     const store = storeOf(deps)
     const id = String(req.params['id'])
     const { row, entry } = readBody(req, collection, res)
-    const doc = documentOf(deps, row, entry)
+    const { doc, warnings } = documentOf(deps, row, entry)
     await liveDocument(store, collection, id)
     if (doc.id !== id) {
       throw new VerifierError(
@@ -258,7 +272,7 @@ export function provisioningRoutes(deps: ApiDeps, collection: ProvisioningCollec
       )
     }
     const replaced = await store.put(tenant, id, { kind: doc.kind, body: doc.body, indexIds: doc.indexIds, ...who(res) })
-    res.json(represent(replaced))
+    res.json(written(replaced, warnings))
   })
 
   router.delete(`${base}/:id`, auth, async (req: Request, res: Response) => {

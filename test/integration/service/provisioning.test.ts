@@ -130,6 +130,7 @@ interface Representation {
   source: string
   digest: string
   entry: Record<string, unknown> | null
+  warnings?: string[]
 }
 
 interface Problem {
@@ -317,6 +318,11 @@ function provisioningSuite(name: string, start: () => Promise<Service>): void {
         assert.match(created.digest, /^[0-9a-f]{64}$/, what)
         assert.ok(Math.abs(Date.parse(created.createdAt) - Date.now()) < 10 * 60_000, `${what}: createdAt is RFC 3339 (${created.createdAt})`)
         for (const [member, value] of Object.entries(entry)) assert.deepEqual(created.entry?.[member], value, `${what}.${member}`)
+        // An "any" binding is a warning, as it is in a file; it comes with the answer, not the document.
+        const anyBinding = JSON.stringify(entry['speaksFor'] ?? null).includes('"any"')
+        if (anyBinding) assert.match(created.warnings?.join('\n') ?? '', /^the entry.* may speak for any (UEID|class)/m, what)
+        else assert.equal(created.warnings, undefined, what)
+        delete created.warnings
 
         // The same entry again: the same document, which exists.
         await problem(await call('POST', `/v1/${c.collection}`, { body: { type: c.type, ...entry } }), 409, 'ERR_ENDORSEMENT_CONFLICT')
@@ -329,6 +335,7 @@ function provisioningSuite(name: string, start: () => Promise<Service>): void {
 
         // Replace: a new version; an entry of another identifier is another document.
         const replaced = await json<Representation>(await call('PUT', `/v1/${c.collection}/${created.id}`, { body: { type: c.type, ...entry, comment: 'replaced' } }), 200)
+        assert.equal(replaced.warnings !== undefined, anyBinding, what)
         assert.equal(replaced.version, 2, what)
         assert.equal(replaced.entry?.['comment'], 'replaced', what)
         assert.notEqual(replaced.digest, created.digest, what)
