@@ -643,3 +643,53 @@ describe('the start warns that nothing is provisioned only when the store holds 
     }
   })
 })
+
+describe('a document written from a file, changed through the API', () => {
+  it('embedded: the file wins again at the next start; an operator deactivation holds', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'assay-prov-'))
+    const rv = referenceValuesDir()
+    const config = loadConfig({ port: 0, dataDir, referenceValuesDir: rv.dir, operatorToken: TOKEN, rateLimitPoints: 0 })
+    const id = `eat-ueid-${rv.ueid}`
+    let running = await startAssay(config, { role: 'all' })
+    try {
+      const url = () => `${running.url!}/v1/trust-anchors/${id}`
+      const read = async () => (await (await fetch(url(), { headers: AUTH })).json()) as Representation
+      const fromFile = await read()
+      assert.equal(fromFile.source, `file:${rv.file}`)
+      const replaced = await fetch(url(), {
+        method: 'PUT',
+        headers: { ...AUTH, ...JSON_TYPE },
+        body: JSON.stringify({ type: 'eat-ueid-key', ...fromFile.entry, comment: 'changed through the API' }),
+      })
+      assert.equal(replaced.status, 200)
+      assert.equal(((await replaced.json()) as Representation).source, 'api')
+
+      // Restarted on the same folder: the file's entry is written again.
+      await running.stop()
+      running = await startAssay(config, { role: 'all' })
+      const restored = await read()
+      assert.equal(restored.source, `file:${rv.file}`)
+      assert.equal(restored.createdBy, 'file')
+      assert.equal(restored.version, 3)
+      assert.deepEqual(restored.entry, fromFile.entry)
+
+      // Deleted through the API: back at the next start too.
+      assert.equal((await fetch(url(), { method: 'DELETE', headers: AUTH })).status, 204)
+      await running.stop()
+      running = await startAssay(config, { role: 'all' })
+      assert.equal((await read()).version, 5)
+
+      // Deactivated through the API: it stays so while the file's entry is unchanged.
+      assert.equal((await fetch(`${url()}/deactivate`, { method: 'POST', headers: AUTH })).status, 200)
+      await running.stop()
+      running = await startAssay(config, { role: 'all' })
+      const still = await read()
+      assert.equal(still.active, false)
+      assert.equal(still.version, 6)
+    } finally {
+      await running.stop()
+      rmSync(dataDir, { recursive: true, force: true })
+      rmSync(rv.dir, { recursive: true, force: true })
+    }
+  })
+})
