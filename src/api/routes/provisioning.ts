@@ -79,6 +79,20 @@ export interface ProvisioningRepresentation {
   readonly warnings?: readonly string[]
 }
 
+/**
+ * The entry as shown: a symmetric key's secret (`key.k` of an `oct` JWK, PSA COSE_Mac0 attesters) is
+ * left out. It is write-only: whoever reads the API (or its logs, or a proxy's) must not be able to
+ * forge Evidence with it. A replacement sends it again.
+ */
+function shown(body: JsonValue): JsonValue {
+  if (body === null || typeof body !== 'object' || Array.isArray(body)) return body
+  const entry = body as { readonly [member: string]: JsonValue }
+  const key = entry['key']
+  if (key === null || typeof key !== 'object' || Array.isArray(key) || !('k' in key)) return body
+  const { k: _secret, ...rest } = key as { readonly [member: string]: JsonValue }
+  return { ...entry, key: rest }
+}
+
 export function represent(v: EndorsementVersion): ProvisioningRepresentation {
   const type = typeOfSection(sectionOf(v.id))?.type
   return {
@@ -91,7 +105,7 @@ export function represent(v: EndorsementVersion): ProvisioningRepresentation {
     createdBy: v.createdBy,
     source: v.source,
     digest: v.digest,
-    entry: v.body,
+    entry: shown(v.body),
   }
 }
 

@@ -378,6 +378,30 @@ function provisioningSuite(name: string, start: () => Promise<Service>): void {
       }
     })
 
+    it('never shows a symmetric key secret (PSA COSE_Mac0), in any representation', async () => {
+      const secret = randomBytes(32).toString('base64url')
+      const entry = { instanceId: `01${hex(32)}`, key: { kty: 'oct', alg: 'HS256', k: secret }, implementationId: hex(32) }
+      const createdRes = await call('POST', '/v1/trust-anchors', { body: { type: 'psa-instance-key', ...entry } })
+      const text = await createdRes.text()
+      assert.equal(createdRes.status, 201, text)
+      const created = JSON.parse(text) as Representation
+      assert.deepEqual(created.entry?.['key'], { kty: 'oct', alg: 'HS256' })
+      const replaced = await call('PUT', `/v1/trust-anchors/${created.id}`, { body: { type: 'psa-instance-key', ...entry, comment: 'again' } })
+      assert.equal(replaced.status, 200)
+      const bodies = [
+        await replaced.text(),
+        await (await call('GET', `/v1/trust-anchors/${created.id}`)).text(),
+        await (await call('GET', `/v1/trust-anchors/${created.id}/versions`)).text(),
+        await (await call('GET', `/v1/trust-anchors/${created.id}/versions/1`)).text(),
+        await (await call('GET', `/v1/trust-anchors?type=psa-instance-key&identifier=${entry.instanceId}`)).text(),
+        await (await call('POST', `/v1/trust-anchors/${created.id}/deactivate`)).text(),
+      ]
+      for (const body of bodies) {
+        assert.ok(body.includes(created.id), body)
+        assert.ok(!body.includes(secret), body)
+      }
+    })
+
     it('lists in pages, by type and by identifier; refuses a malformed query', async () => {
       const ids = new Set<string>()
       for (let i = 0; i < 5; i++) {
