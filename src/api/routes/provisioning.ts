@@ -33,6 +33,7 @@ import { isRecordId } from '../../store/keys.js'
 import { DEFAULT_TENANT } from '../../store/types.js'
 import type { ApiDeps } from '../deps.js'
 import { bodyBytes, rawBody, refuseOtherMethods } from '../http.js'
+import { addLogFields } from '../log-fields.js'
 import { operatorOf, requireOperator } from '../operator-auth.js'
 import { typeOfSection, typesOfKind, type ProvisioningType } from '../provisioning-types.js'
 
@@ -224,12 +225,17 @@ export function provisioningRoutes(deps: ApiDeps, collection: ProvisioningCollec
   const tenant = DEFAULT_TENANT
   const base = `/${collection.path}`
   const who = (res: Response) => ({ createdBy: operatorOf(res)!.id, source: API_SOURCE })
+  /** Names the change in the request's log line: who made which version of what. */
+  const logged = (res: Response, v: EndorsementVersion): EndorsementVersion => {
+    addLogFields(res, { tenant, operator: operatorOf(res)!.id, endorsementId: v.id, endorsementVersion: v.version })
+    return v
+  }
 
   router.post(base, auth, body, async (req: Request, res: Response) => {
     const store = storeOf(deps)
     const { row, entry } = readBody(req, collection, res)
     const { doc, warnings } = documentOf(deps, row, entry)
-    const created = await store.create(tenant, doc.id, { kind: doc.kind, body: doc.body, indexIds: doc.indexIds, ...who(res) })
+    const created = logged(res, await store.create(tenant, doc.id, { kind: doc.kind, body: doc.body, indexIds: doc.indexIds, ...who(res) }))
     res.setHeader('Location', `${req.baseUrl}${base}/${created.id}`)
     res.status(201).json(written(created, warnings))
   })
@@ -285,7 +291,7 @@ export function provisioningRoutes(deps: ApiDeps, collection: ProvisioningCollec
         `the entry is ${collection.noun} ${doc.id}, not ${id}: its identifier (and type) name the document; create the other one and delete this one instead`,
       )
     }
-    const replaced = await store.put(tenant, id, { kind: doc.kind, body: doc.body, indexIds: doc.indexIds, ...who(res) })
+    const replaced = logged(res, await store.put(tenant, id, { kind: doc.kind, body: doc.body, indexIds: doc.indexIds, ...who(res) }))
     res.json(written(replaced, warnings))
   })
 
@@ -293,7 +299,9 @@ export function provisioningRoutes(deps: ApiDeps, collection: ProvisioningCollec
     const store = storeOf(deps)
     const id = String(req.params['id'])
     await liveDocument(store, collection, id)
-    if ((await store.delete(tenant, id, who(res))) === undefined) throw new VerifierError('ERR_ENDORSEMENT_NOT_FOUND', `no ${collection.noun} ${quoted(id)}`)
+    const tombstone = await store.delete(tenant, id, who(res))
+    if (tombstone === undefined) throw new VerifierError('ERR_ENDORSEMENT_NOT_FOUND', `no ${collection.noun} ${quoted(id)}`)
+    logged(res, tombstone)
     res.status(204).end()
   })
 
@@ -323,7 +331,7 @@ export function provisioningRoutes(deps: ApiDeps, collection: ProvisioningCollec
       const store = storeOf(deps)
       const id = String(req.params['id'])
       await liveDocument(store, collection, id)
-      res.json(represent(await store.setActive(tenant, id, active, who(res))))
+      res.json(represent(logged(res, await store.setActive(tenant, id, active, who(res)))))
     })
   }
 
