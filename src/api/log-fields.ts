@@ -1,6 +1,7 @@
 /**
  * What a route adds to its request's log line (written by `main/request-log.ts` when the response
- * ends): the appraisal it accepted or read, the session, the tenant and the Evidence media type.
+ * ends): the appraisal it accepted or read, the session, the tenant and the Evidence media type;
+ * for provisioning, the operator, the document and the version a change made.
  * Never Evidence, nonces or anything from a header beyond the media type.
  */
 import type { ServerResponse } from 'node:http'
@@ -11,6 +12,11 @@ export interface RequestLogFields {
   tenant?: string
   /** The media type the Evidence was submitted with, as checked at intake. */
   mediaType?: string
+  /** The operator who made a provisioning change (`operator-token:<8 hex digits>`). */
+  operator?: string
+  /** The provisioned document a request changed or read (an id Assay derived), and the version made. */
+  endorsementId?: string
+  endorsementVersion?: number
 }
 
 const FIELDS = Symbol('assay.requestLogFields')

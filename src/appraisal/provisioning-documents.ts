@@ -25,7 +25,7 @@ import type { EndorsementKind, JsonValue } from '../store/endorsements.js'
 import type { TenantId } from '../store/types.js'
 import { fromHex, toHex } from '../util/bytes.js'
 import { MemoryEndorsements, oemidKey } from './endorsements.js'
-import { addReferenceValueDocument, pemBody, type LoadOptions, type ReferenceValueDocument } from './reference-values.js'
+import { addReferenceValueDocument, pemBody, referenceValueDocumentSchema, type LoadOptions, type ReferenceValueDocument } from './reference-values.js'
 
 /** The list of the JSON form an entry belongs to. */
 export type ProvisioningSection =
@@ -122,6 +122,21 @@ export function provisioningDocuments(doc: ReferenceValueDocument, extraIndexIds
   return out
 }
 
+/** The kind of the documents of `section`. */
+export function kindOfSection(section: ProvisioningSection): EndorsementKind {
+  return SECTIONS.find((s) => s.section === section)!.kind
+}
+
+/**
+ * The document of one entry of `section` (its defaults filled in, as a file's entry is). Validate
+ * the entry first with {@link decodeProvisioningDocument}.
+ * @throws ZodError when the entry is not valid
+ */
+export function provisioningDocumentOf(section: ProvisioningSection, entry: unknown): ProvisioningDocument {
+  const [part, list] = section.split('.') as [string, string]
+  return provisioningDocuments(referenceValueDocumentSchema.parse({ [part]: { [list]: [entry] } }))[0]!
+}
+
 /** The section a document id belongs to; undefined for an id no entry makes (e.g. a profile). */
 export function sectionOf(id: string): ProvisioningSection | undefined {
   return SECTIONS.find((s) => id.startsWith(s.prefix))?.section
@@ -130,7 +145,7 @@ export function sectionOf(id: string): ProvisioningSection | undefined {
 /**
  * Reads one document back: its body validated and imported exactly as a file entry is (zod schema,
  * key import, the published-key rule of `options`), into endorsements of its own. `source` names it
- * in what the appraisal reports.
+ * in what the appraisal reports; `options.warn` hears what a file's would (an `"any"` binding…).
  * @throws VerifierError `ERR_CONFIG_INVALID` when the body is not a valid entry of its section
  */
 export function decodeProvisioningDocument(
@@ -138,10 +153,13 @@ export function decodeProvisioningDocument(
   section: ProvisioningSection,
   body: JsonValue,
   source: string,
-  options: Pick<LoadOptions, 'allowPublishedKeys'> = {},
+  options: Pick<LoadOptions, 'allowPublishedKeys' | 'warn'> = {},
 ): MemoryEndorsements {
   const [part, list] = section.split('.') as [string, string]
   const into = new MemoryEndorsements()
-  addReferenceValueDocument(into, { tenant, [part]: { [list]: [body] } }, source, { allowPublishedKeys: options.allowPublishedKeys === true })
+  addReferenceValueDocument(into, { tenant, [part]: { [list]: [body] } }, source, {
+    allowPublishedKeys: options.allowPublishedKeys === true,
+    ...(options.warn === undefined ? {} : { warn: options.warn }),
+  })
   return into
 }

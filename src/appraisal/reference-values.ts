@@ -131,54 +131,62 @@ const speaksForSchema = z.union([z.literal('any'), z.object({ ueids: ueidList, c
 /** A UEID key is bound to its own UEID; it states only its classes. */
 const ueidKeySpeaksForSchema = z.union([z.literal('any'), z.object({ classes: classList }).strict()])
 
+// One schema per list of the JSON form: an entry of a file, and the body the provisioning API takes
+// for it (`provisioning-documents.ts`), are the same thing.
+
+export const eatKeyEntrySchema = z
+  .object({ kid: z.string().min(1).max(256), key: keySchema, speaksFor: speaksForSchema, comment: z.string().optional() })
+  .strict()
+export const eatUeidKeyEntrySchema = z
+  .object({ ueid: hexRange(7, 33, 'ueid'), key: keySchema, speaksFor: ueidKeySpeaksForSchema, comment: z.string().optional() })
+  .strict()
+export const eatPinnedCertificateEntrySchema = z
+  .object({ certificate: pemSchema('CERTIFICATE'), speaksFor: speaksForSchema, comment: z.string().optional() })
+  .strict()
+export const eatX509AnchorEntrySchema = z
+  .object({
+    certificate: pemSchema('CERTIFICATE'),
+    revokedSerials: z.array(z.string().regex(/^[0-9a-fA-F]+$/, 'serials must be hex')).optional(),
+    crl: pemSchema('X509 CRL').optional(),
+    speaksFor: speaksForSchema,
+    comment: z.string().optional(),
+  })
+  .strict()
+export const eatReferenceValueEntrySchema = z
+  .object({
+    oemid: oemidSchema,
+    hwmodel: hexRange(1, 32, 'hwmodel'),
+    software: z
+      .array(z.object({ swname: z.string().min(1), swversions: z.array(z.string().min(1)).min(1).optional() }).strict())
+      .default([]),
+    measurementDigests: z.array(hex([32], 'measurementDigests')).default([]),
+    manifestDigests: z.array(hex([32], 'manifestDigests')).default([]),
+    comment: z.string().optional(),
+  })
+  .strict()
+export const psaTrustAnchorEntrySchema = z
+  .object({
+    instanceId: hex([33], 'instanceId').refine((s) => s.startsWith('01'), 'instanceId must start with 01 (RAND UEID)'),
+    key: keySchema,
+    implementationId: z.union([z.literal('any'), hex([32], 'implementationId')]),
+    comment: z.string().optional(),
+  })
+  .strict()
+export const psaReferenceValueEntrySchema = z
+  .object({
+    implementationId: hex([32], 'implementationId'),
+    softwareComponents: z.array(componentSchema).min(1),
+    comment: z.string().optional(),
+  })
+  .strict()
+
 const eatSchema = z
   .object({
-    keys: z
-      .array(
-        z
-          .object({ kid: z.string().min(1).max(256), key: keySchema, speaksFor: speaksForSchema, comment: z.string().optional() })
-          .strict(),
-      )
-      .default([]),
-    ueidKeys: z
-      .array(
-        z
-          .object({ ueid: hexRange(7, 33, 'ueid'), key: keySchema, speaksFor: ueidKeySpeaksForSchema, comment: z.string().optional() })
-          .strict(),
-      )
-      .default([]),
-    pinnedCertificates: z
-      .array(z.object({ certificate: pemSchema('CERTIFICATE'), speaksFor: speaksForSchema, comment: z.string().optional() }).strict())
-      .default([]),
-    x509Anchors: z
-      .array(
-        z
-          .object({
-            certificate: pemSchema('CERTIFICATE'),
-            revokedSerials: z.array(z.string().regex(/^[0-9a-fA-F]+$/, 'serials must be hex')).optional(),
-            crl: pemSchema('X509 CRL').optional(),
-            speaksFor: speaksForSchema,
-            comment: z.string().optional(),
-          })
-          .strict(),
-      )
-      .default([]),
-    referenceValues: z
-      .array(
-        z
-          .object({
-            oemid: oemidSchema,
-            hwmodel: hexRange(1, 32, 'hwmodel'),
-            software: z
-              .array(z.object({ swname: z.string().min(1), swversions: z.array(z.string().min(1)).min(1).optional() }).strict())
-              .default([]),
-            measurementDigests: z.array(hex([32], 'measurementDigests')).default([]),
-            manifestDigests: z.array(hex([32], 'manifestDigests')).default([]),
-            comment: z.string().optional(),
-          })
-          .strict(),
-      )
-      .default([]),
+    keys: z.array(eatKeyEntrySchema).default([]),
+    ueidKeys: z.array(eatUeidKeyEntrySchema).default([]),
+    pinnedCertificates: z.array(eatPinnedCertificateEntrySchema).default([]),
+    x509Anchors: z.array(eatX509AnchorEntrySchema).default([]),
+    referenceValues: z.array(eatReferenceValueEntrySchema).default([]),
   })
   .strict()
 
@@ -194,29 +202,8 @@ export const referenceValueDocumentSchema = z
     tenant: z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/).default(DEFAULT_TENANT),
     psa: z
       .object({
-        trustAnchors: z
-          .array(
-            z
-              .object({
-                instanceId: hex([33], 'instanceId').refine((s) => s.startsWith('01'), 'instanceId must start with 01 (RAND UEID)'),
-                key: z.union([jwkSchema, z.string().startsWith('-----BEGIN PUBLIC KEY-----')]),
-                implementationId: z.union([z.literal('any'), hex([32], 'implementationId')]),
-                comment: z.string().optional(),
-              })
-              .strict(),
-          )
-          .default([]),
-        referenceValues: z
-          .array(
-            z
-              .object({
-                implementationId: hex([32], 'implementationId'),
-                softwareComponents: z.array(componentSchema).min(1),
-                comment: z.string().optional(),
-              })
-              .strict(),
-          )
-          .default([]),
+        trustAnchors: z.array(psaTrustAnchorEntrySchema).default([]),
+        referenceValues: z.array(psaReferenceValueEntrySchema).default([]),
       })
       .strict()
       .optional(),

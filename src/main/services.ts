@@ -27,7 +27,7 @@ import { createMemoryEndorsementStore } from '../store/memory/endorsement-store.
 import { createMemoryStore } from '../store/memory/create-memory-store.js'
 import { createRedisEndorsementStore } from '../store/redis/endorsement-store.js'
 import { createRedisStore } from '../store/redis/create-redis-store.js'
-import type { Store } from '../store/types.js'
+import { DEFAULT_TENANT, type Store } from '../store/types.js'
 import { systemClock, type Clock } from '../util/clock.js'
 import type { ProcessLogger } from './logger.js'
 import { redactedText } from './request-log.js'
@@ -79,13 +79,14 @@ async function drain(producer: QueueProducer, timeoutMs: number): Promise<void> 
 }
 
 /**
- * Validates the reference-values folder (a bad file stops the start) and says what it provisions;
- * warns when that is nothing. The files are written to the endorsement store once it is open.
+ * Validates the reference-values folder (a bad file stops the start) and says what it provisions,
+ * and (`nothing`) why that is nothing, if it is. The files are written to the endorsement store once
+ * it is open; whether nothing is provisioned at all depends on the store too (`warnIfNothingProvisioned`).
  */
-function loadReferenceValueFiles(config: Config, log: (message: string) => void): { files: LoadedFile[]; provisioned: ProvisionedSummary } {
-  if (config.referenceValuesDir === undefined) {
-    log('WARNING: no reference values provisioned (ASSAY_REFERENCE_VALUES_DIR is unset): every attester is unknown, no Evidence can be affirming')
-  }
+function loadReferenceValueFiles(
+  config: Config,
+  log: (message: string) => void,
+): { files: LoadedFile[]; provisioned: ProvisionedSummary; nothing: string | undefined } {
   if (config.allowPublishedKeys) {
     log(
       'WARNING: TEST MODE (ASSAY_ALLOW_PUBLISHED_KEYS): keys whose private halves are published are accepted, so anyone ' +
@@ -103,13 +104,39 @@ function loadReferenceValueFiles(config: Config, log: (message: string) => void)
     },
   })
   const provisioned = collector.summary()
-  if (config.referenceValuesDir !== undefined && provisioned.trustAnchors + provisioned.keys + provisioned.referenceValues === 0) {
-    log(
-      `WARNING: no reference values provisioned: ${config.referenceValuesDir} holds no trust anchors, keys or reference values ` +
-        `(${provisioned.files.length} JSON files); every attester is unknown, no Evidence can be affirming`,
-    )
+  const nothing =
+    config.referenceValuesDir === undefined
+      ? 'ASSAY_REFERENCE_VALUES_DIR is unset'
+      : provisioned.trustAnchors + provisioned.keys + provisioned.referenceValues === 0
+        ? `${config.referenceValuesDir} holds no trust anchors, keys or reference values (${provisioned.files.length} JSON files)`
+        : undefined
+  return { files, provisioned, nothing }
+}
+
+/** Store pages of 1,000 looked at for an active document before the start gives up looking (no warning). */
+const PROVISIONED_SCAN_PAGES = 10
+
+/**
+ * Warns that nothing is provisioned when the files provision nothing (`nothing` says why) and the
+ * endorsement store holds no active trust anchor or reference value of the default tenant either
+ * (what operators provisioned through the API or CoRIM). Tenants other than the default come with
+ * issue 10.
+ */
+async function warnIfNothingProvisioned(store: EndorsementStore, nothing: string | undefined, log: (message: string) => void): Promise<void> {
+  if (nothing === undefined) return
+  let cursor: string | undefined
+  for (let page = 0; page < PROVISIONED_SCAN_PAGES; page++) {
+    const found = await store.list(DEFAULT_TENANT, { limit: 1000, ...(cursor === undefined ? {} : { cursor }) })
+    if (found.items.some((v) => v.active && v.kind !== 'profile')) return
+    cursor = found.cursor
+    if (cursor === undefined) {
+      log(
+        `WARNING: no reference values provisioned (${nothing}, and the endorsement store holds no active trust anchor or reference ` +
+          'value of the default tenant): every attester is unknown, no Evidence can be affirming until an operator provisions some',
+      )
+      return
+    }
   }
-  return { files, provisioned }
 }
 
 /** The worker's line for an appraisal it finished: ids, media type, status, durations; never Evidence or claims. */
@@ -172,6 +199,7 @@ export async function buildServices(config: Config, options: BuildOptions): Prom
             `${written.reactivated} reactivated, ${written.deactivated} deactivated (file gone), ${written.unchanged} unchanged`,
         )
       }
+      await warnIfNothingProvisioned(endorsementStore, loaded.nothing, log)
       endorsements = await openStoreEndorsements({
         store: endorsementStore,
         allowPublishedKeys: config.allowPublishedKeys,

@@ -199,6 +199,34 @@ describe('process log', { timeout: 60_000 }, () => {
     })
   })
 
+  it('names the operator, the document and the version of a provisioning change; never the token', async () => {
+    const log = memoryLogger()
+    const token = `operator-${'t'.repeat(40)}-Do-Not-Log`
+    const service = await startAssay(loadConfig({ port: 0, dataDir: tempDir(), operatorToken: token, rateLimitPoints: 0 }), { role: 'all', logger: log.logger })
+    running.push(service)
+    const implementationId = 'ab'.repeat(32)
+    const res = await fetch(`${service.url!}/v1/reference-values`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ type: 'psa-implementation', implementationId, softwareComponents: [{ measurementValue: '01'.repeat(32), signerId: '02'.repeat(32) }] }),
+    })
+    assert.equal(res.status, 201)
+    await res.arrayBuffer()
+    const deactivated = await fetch(`${service.url!}/v1/reference-values/psa-rv-${implementationId}/deactivate`, { method: 'POST', headers: { authorization: `Bearer ${token}` } })
+    assert.equal(deactivated.status, 200)
+    await deactivated.arrayBuffer()
+    const lines = log.stdout().filter((l) => typeof l['path'] === 'string' && (l['path'] as string).startsWith('/v1/reference-values'))
+    assert.deepEqual(
+      lines.map((l) => [l['method'], l['status'], l['endorsementId'], l['endorsementVersion'], l['tenant']]),
+      [
+        ['POST', 201, `psa-rv-${implementationId}`, 1, 'default'],
+        ['POST', 200, `psa-rv-${implementationId}`, 2, 'default'],
+      ],
+    )
+    assert.ok(lines.every((l) => /^operator-token:[0-9a-f]{8}$/.test(String(l['operator']))))
+    assert.ok(!log.text().includes('Do-Not-Log'), 'the operator token is never logged')
+  })
+
   it('warns when a reference-values directory provisions nothing', async () => {
     const log = memoryLogger()
     const empty = tempDir()
