@@ -14,6 +14,7 @@ import { appraisalRoutes } from './routes/appraisals.js'
 import { challengeResponseRoutes } from './routes/challenge-response.js'
 import { docsRoutes } from './routes/docs.js'
 import { operationsRoutes } from './routes/operations.js'
+import { profileRoutes } from './routes/profiles.js'
 import { wellKnownRoutes } from './routes/well-known.js'
 
 
@@ -58,6 +59,7 @@ export function createApp(deps: ApiDeps): express.Express {
   app.use(docsRoutes(deps))
   app.use('/challenge-response/v1', mount('/challenge-response/v1'), challengeResponseRoutes(deps))
   app.use('/v1', mount('/v1'), appraisalRoutes(deps))
+  app.use('/v1', mount('/v1'), profileRoutes(deps))
 
   app.use((_req: Request, _res: Response, next: NextFunction) => next(new VerifierError('ERR_ROUTE_NOT_FOUND')))
   app.use((err: unknown, req: Request, res: Response, _next: NextFunction) => {
