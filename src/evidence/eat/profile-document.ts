@@ -56,6 +56,15 @@ const CLAIM_BY_NAME: ReadonlyMap<string, ClaimField> = new Map(CLAIMS.map((r) =>
 const KEY_SOURCE: Readonly<Record<string, KeySource>> = { x5chain: 'x5chain', pinned: 'x5t', kid: 'kid', ueid: 'ueid' }
 
 const ENVELOPES = ['cwt', 'jwt', 'cbor-bundle', 'json-bundle'] as const
+
+/** The names each list of a profile document may hold (openapi.yaml lists the same; a test checks). */
+export const PROFILE_DOCUMENT_NAMES = Object.freeze({
+  envelopes: [...ENVELOPES] as readonly string[],
+  coseAlgorithms: [...COSE_SIGNATURES.keys()] as readonly string[],
+  joseAlgorithms: JOSE_SIGNATURES,
+  keySources: Object.keys(KEY_SOURCE) as readonly string[],
+  mandatoryClaims: [...CLAIM_BY_NAME.keys()] as readonly string[],
+})
 const COSE_ENVELOPES: ReadonlySet<Envelope> = new Set(['cwt', 'cbor-bundle'])
 const JOSE_ENVELOPES: ReadonlySet<Envelope> = new Set(['jwt', 'json-bundle'])
 

@@ -3,13 +3,16 @@
  * (each refusal named by its path), and the profile a document becomes.
  */
 import assert from 'node:assert/strict'
+import { readFileSync } from 'node:fs'
 import { describe, it } from 'node:test'
+import { parse } from 'yaml'
 import { ALG } from '../../../../src/cose/algorithms.js'
 import {
   BUILT_IN_PROFILE_IDS,
   eatProfileDocumentSchema,
   eatProfileFromDocument,
   MAX_PROFILE_ID_LENGTH,
+  PROFILE_DOCUMENT_NAMES,
 } from '../../../../src/evidence/eat/profile-document.js'
 import { ProfileRegistry, RFC9711_CONSTRAINED } from '../../../../src/evidence/eat/profiles.js'
 import { VerifierError } from '../../../../src/errors/errors.js'
@@ -130,5 +133,16 @@ describe('EAT profile documents', () => {
       () => registry.resolve(VENDOR, 'urn:example:nobody', lookup),
       (e: unknown) => e instanceof VerifierError && e.code === 'ERR_PROFILE_MISMATCH',
     )
+  })
+
+  it('openapi.yaml lists exactly the names the schema accepts', () => {
+    const spec = parse(readFileSync(new URL('../../../../openapi.yaml', import.meta.url), 'utf8')) as {
+      components: { schemas: { EatProfileDocument: { properties: Record<string, { items?: { enum?: string[] } }> } } }
+    }
+    const properties = spec.components.schemas.EatProfileDocument.properties
+    for (const [field, names] of Object.entries(PROFILE_DOCUMENT_NAMES)) {
+      assert.deepEqual(properties[field]?.items?.enum, [...names], field)
+    }
+    assert.deepEqual(Object.keys(properties).sort(), Object.keys(eatProfileDocumentSchema.shape).sort())
   })
 })
