@@ -270,13 +270,31 @@ function suite(mode: 'redis' | 'embedded') {
       assert.equal(item?.profile?.['id'], FROM_FILE)
       assert.equal(item?.createdBy, 'file')
       assert.match(item?.source ?? '', /^file:.*vendor\.json$/)
+      // The API cannot create a second profile with the file's id.
+      const again = await call('POST', '/v1/profiles', { body: { ...VENDOR_PROFILE, id: FROM_FILE } })
+      assert.equal(again.res.status, 409)
     })
 
-    it('Evidence naming a vendor profile is unknown until an operator creates it, then appraised by it, with no restart', async () => {
+    it('addresses profiles whose ids are URLs or OIDs by their percent-encoded id', async () => {
+      for (const id of ['https://vendor.example/profiles/p2?v=1#x', '1.3.6.1.4.1.99999.1.2']) {
+        const created = await call('POST', '/v1/profiles', { body: { ...VENDOR_PROFILE, id } })
+        assert.equal(created.res.status, 201, JSON.stringify(created.json))
+        const rep = created.json as Representation
+        const read = await call('GET', `/v1/profiles/${encodeURIComponent(id)}`)
+        assert.equal(read.res.status, 200)
+        assert.equal((read.json as Representation).id, rep.id)
+        const versions = await call('GET', `/v1/profiles/${encodeURIComponent(id)}/versions`)
+        assert.equal((versions.json as { items: Representation[] }).items.length, 1)
+        assert.equal((await call('DELETE', `/v1/profiles/${encodeURIComponent(id)}`)).res.status, 204)
+      }
+    })
+
+    it('Evidence naming a vendor profile is unknown until an operator creates it, then appraised by it, with no restart', async (t) => {
       const before = await vendorCwt()
       assert.equal(before.status, 'contraindicated')
       assert.equal(firstReason(before), 'ERR_PROFILE_UNKNOWN')
 
+      const createdAt = Date.now()
       const created = await call('POST', '/v1/profiles', { body: VENDOR_PROFILE })
       assert.equal(created.res.status, 201, JSON.stringify(created.json))
       const rep = created.json as Representation
@@ -292,6 +310,7 @@ function suite(mode: 'redis' | 'embedded') {
       assert.equal(rep.profile?.['maxAgeSeconds'], 300, 'stored with its defaults spelled out')
 
       const affirmed = await until('the created profile', vendorCwt, (s) => s.status === 'affirming')
+      t.diagnostic(`first affirming appraisal ${Date.now() - createdAt} ms after the POST (${mode})`)
       assert.equal(affirmed.profile, VENDOR)
       assert.equal(affirmed.vector?.['instance-identity'], 2)
 
