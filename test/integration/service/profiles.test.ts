@@ -1,6 +1,7 @@
 /**
- * Operator-defined EAT profiles through the service (issue 9), on real Redis (API and worker as two
- * services sharing a prefix) and in embedded mode, over real HTTP: `/v1/profiles` CRUD, versions and
+ * Operator-defined EAT profiles through the service (issue 9), on real Redis (the API in this
+ * process, the worker a separate `assay worker` process on the same prefix) and in embedded mode,
+ * over real HTTP: `/v1/profiles` CRUD, versions and
  * activation behind the operator token (401 on every route without it), and the acceptance case:
  * Evidence naming a vendor profile is contraindicated with ERR_PROFILE_UNKNOWN until an operator
  * creates the profile, then appraised by it without a restart (affirming when it satisfies the
@@ -8,10 +9,12 @@
  * reference-values file is used the same way.
  */
 import assert from 'node:assert/strict'
+import { spawn, type ChildProcess } from 'node:child_process'
 import { randomUUID, sign } from 'node:crypto'
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
 import { after, before, describe, it } from 'node:test'
 import { encodeCbor, type EncodableValue } from '../../../src/cose/cbor.js'
 import { loadConfig } from '../../../src/config/load.js'
@@ -23,6 +26,7 @@ import { systemClock } from '../../../src/util/clock.js'
 import { generateTestKey, signSign1, type TestKeyPair } from '../../helpers/cose.js'
 import { deletePrefix, REDIS_URL } from '../../helpers/redis.js'
 
+const ROOT = fileURLToPath(new URL('../../../', import.meta.url))
 const TOKEN = `op-${randomUUID()}-${randomUUID()}`
 const VENDOR = 'tag:vendor.example,2026:sensor'
 const FROM_FILE = 'tag:vendor.example,2026:from-file'
@@ -69,7 +73,7 @@ function suite(mode: 'redis' | 'embedded') {
     const prefix = `assay-test-profiles-${randomUUID().slice(0, 8)}`
     let dir: string
     let api: RunningAssay
-    let worker: RunningAssay | undefined
+    let worker: ChildProcess | undefined
     let base: string
     let jwks: EarJwks
 
@@ -99,8 +103,25 @@ function suite(mode: 'redis' | 'embedded') {
         ...(mode === 'redis' ? { redisUrl: REDIS_URL, redisPrefix: prefix } : {}),
       }
       if (mode === 'redis') {
-        worker = await startAssay(loadConfig(settings), { role: 'worker' })
         api = await startAssay(loadConfig(settings), { role: 'api' })
+        // The worker hears of the API's changes only through Redis: a process of its own.
+        worker = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'src/main/cli.ts'), 'worker'], {
+          cwd: ROOT,
+          env: {
+            ...process.env,
+            REDIS_URL,
+            ASSAY_REDIS_PREFIX: prefix,
+            ASSAY_DATA_DIR: settings.dataDir,
+            ASSAY_REFERENCE_VALUES_DIR: rv,
+            ASSAY_LOG_LEVEL: 'silent',
+          },
+          stdio: ['ignore', 'ignore', 'inherit'],
+        })
+        const deadline = Date.now() + 60_000
+        while ((await fetch(`${api.url}/readyz`).then(async (r) => (await r.arrayBuffer(), r.status))) !== 200) {
+          assert.ok(Date.now() < deadline && worker.exitCode === null, 'the worker process did not become ready')
+          await new Promise((r) => setTimeout(r, 100))
+        }
       } else {
         api = await startAssay(loadConfig(settings), { role: 'all' })
       }
@@ -110,7 +131,12 @@ function suite(mode: 'redis' | 'embedded') {
 
     after(async () => {
       await api?.stop()
-      await worker?.stop()
+      if (worker !== undefined && worker.exitCode === null) {
+        const exited = new Promise<void>((resolve) => worker!.once('exit', () => resolve()))
+        worker.kill('SIGTERM')
+        await Promise.race([exited, new Promise((r) => setTimeout(r, 10_000))])
+        if (worker.exitCode === null) worker.kill('SIGKILL')
+      }
       if (mode === 'redis') await deletePrefix(prefix)
       rmSync(dir, { recursive: true, force: true })
     })
