@@ -9,6 +9,11 @@
  * | executables | swname/swversion approved, measurements digests approved, measres all success, oemboot | 2; unrecognized 33; oemboot false 32; a failed measurement 96 |
  * | configuration | dbgstat | enabled: 32 or 96 per profile; otherwise not asserted |
  *
+ * The profile is a built-in one or the tenant's operator-defined profile (`Endorsements.eatProfile`,
+ * looked up only for an id no built-in has). A profile with `referenceValues: 'none'` compares
+ * nothing with reference values: the submodule then requires instance-identity only, and hardware
+ * and executables are asserted only against it (a class the key may not claim, a failed measurement).
+ *
  * Freshness comes first. Evidence that carries a nonce is fresh only through it: it matches the
  * session's nonce, or it is a nonce this verifier issued to this tenant, consumed here once
  * (atomically, by the store). Only Evidence that carries no nonce, under a profile that allows it,
