@@ -15,6 +15,7 @@ import { challengeResponseRoutes } from './routes/challenge-response.js'
 import { docsRoutes } from './routes/docs.js'
 import { operationsRoutes } from './routes/operations.js'
 import { provisioningRoutes, REFERENCE_VALUES, TRUST_ANCHORS } from './routes/provisioning.js'
+import { profileRoutes } from './routes/profiles.js'
 import { wellKnownRoutes } from './routes/well-known.js'
 
 
@@ -62,6 +63,7 @@ export function createApp(deps: ApiDeps): express.Express {
   // Provisioning (operator token): one router per collection, the same routes over each.
   app.use('/v1', mount('/v1'), provisioningRoutes(deps, TRUST_ANCHORS))
   app.use('/v1', mount('/v1'), provisioningRoutes(deps, REFERENCE_VALUES))
+  app.use('/v1', mount('/v1'), profileRoutes(deps))
 
   app.use((_req: Request, _res: Response, next: NextFunction) => next(new VerifierError('ERR_ROUTE_NOT_FOUND')))
   app.use((err: unknown, req: Request, res: Response, _next: NextFunction) => {

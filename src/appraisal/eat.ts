@@ -9,6 +9,11 @@
  * | executables | swname/swversion approved, measurements digests approved, measres all success, oemboot | 2; unrecognized 33; oemboot false 32; a failed measurement 96 |
  * | configuration | dbgstat | enabled: 32 or 96 per profile; otherwise not asserted |
  *
+ * The profile is a built-in one or the tenant's operator-defined profile (`Endorsements.eatProfile`,
+ * looked up only for an id no built-in has). A profile with `referenceValues: 'none'` compares
+ * nothing with reference values: the submodule then requires instance-identity only, and hardware
+ * and executables are asserted only against it (a class the key may not claim, a failed measurement).
+ *
  * Freshness comes first. Evidence that carries a nonce is fresh only through it: it matches the
  * session's nonce, or it is a nonce this verifier issued to this tenant, consumed here once
  * (atomically, by the store). Only Evidence that carries no nonce, under a profile that allows it,
@@ -36,6 +41,7 @@ import type { CborMap } from '../cose/cbor.js'
 import { isVerifierError, VerifierError } from '../errors/errors.js'
 import { decodeEatClaims, type EatClaims } from '../evidence/eat/claims.js'
 import type { EatProfile, ProfileRegistry } from '../evidence/eat/profiles.js'
+import { MAX_PROFILE_ID_LENGTH } from '../evidence/eat/profile-document.js'
 import {
   bindDetachedClaims,
   bindDetachedJsonClaims,
@@ -62,6 +68,8 @@ import { everyClaim as everyOne, type Reason, type SubmodAppraisal, type TrustCl
 export const EAT_SUBMOD = 'EAT'
 export const EAT_POLICY_ID = 'urn:assay:policy:eat-builtin:1'
 const REQUIRED: readonly TrustClaim[] = ['instance-identity', 'hardware', 'executables']
+/** What a profile that applies no reference values (`referenceValues: 'none'`) requires. */
+const IDENTITY_ONLY: readonly TrustClaim[] = ['instance-identity']
 /** Submodules nest; this bounds the recursion (and the work one token can cause). */
 const MAX_SUBMOD_DEPTH = 4
 const MAX_SUBMODS = 32
@@ -174,6 +182,7 @@ export async function appraiseEat(input: EatAppraisalInput, deps: EatAppraisalDe
     verified = await readEndorsements(deps.endorsements, (endorsements) => {
       const options = {
         profiles: deps.profiles,
+        operatorProfiles: (id: string) => (id.length <= MAX_PROFILE_ID_LENGTH ? endorsements.eatProfile?.(input.tenant, id) : undefined),
         keys: endorsements.eatKeys(input.tenant),
         clock: deps.clock,
         skewSeconds: deps.skewSeconds ?? DEFAULT_SKEW_SECONDS,
@@ -209,7 +218,8 @@ export async function appraiseEat(input: EatAppraisalInput, deps: EatAppraisalDe
       ),
     )),
     ...(fresh.nonce === undefined ? {} : { nonce: fresh.nonce }),
-    ...(typeof claims.eatProfile === 'string' ? { profile: claims.eatProfile } : {}),
+    // The profile it was appraised under, whether the token or the media type named it.
+    ...(profile.id === '' ? {} : { profile: profile.id }),
     attester: attesterName(verified),
   }
   await appraiseSubmods(claims, profile, input, bound, EAT_SUBMOD, 1, out, detached)
@@ -299,6 +309,16 @@ function appraiseClaims(
   }
 
   const classBound = mayClaimClass(binding, claims.oemid, claims.hwmodel)
+  if (profile.referenceValues === 'none') {
+    // The profile appraises identity only: what the key may not claim, or a failure the device
+    // reports itself, still counts against it; nothing is compared with reference values.
+    if (!classBound) set('hardware', 96, 'EAT_CLASS_NOT_BOUND', 'the verifying key may not speak for this (oemid, hwmodel)')
+    if (claims.measres?.some((m) => m.results.some((r) => r.result === 'fail')) === true) {
+      set('executables', 96, 'EAT_MEASUREMENT_FAILED', 'a measurement result reports fail')
+    }
+    if (claims.dbgstat === 'enabled') set('configuration', profile.debugEnabled === 'contraindicated' ? 96 : 32, 'EAT_DEBUG_ENABLED', 'debug is enabled')
+    return { vector, reasons, required: IDENTITY_ONLY }
+  }
   const reference =
     classBound && claims.oemid !== undefined && claims.hwmodel !== undefined
       ? deps.endorsements.eatReferenceValues(tenant, oemidKey(claims.oemid), toHex(claims.hwmodel))

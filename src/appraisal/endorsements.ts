@@ -7,6 +7,7 @@
 import { createHash } from 'node:crypto'
 import type { PinnedCertificate, PublicKey, SecretKey } from '../crypto/keys.js'
 import { X509TrustStore, type X509Anchor } from '../crypto/x509.js'
+import type { EatProfile } from '../evidence/eat/profiles.js'
 import type { EatKeyStore, ProvisionedCertificate, ProvisionedKey } from '../evidence/eat/verify-eat.js'
 import type { SpeaksFor } from '../evidence/speaks-for.js'
 import type { TenantId } from '../store/types.js'
@@ -59,6 +60,11 @@ export interface Endorsements {
   /** Keys and certificate anchors for generic EAT attesters of a tenant. */
   eatKeys(tenant: TenantId): EatKeyStore
   eatReferenceValues(tenant: TenantId, oemid: string, hwmodelHex: string): EatReferenceValues | undefined
+  /**
+   * The tenant's active operator-defined EAT profile with this id (case-insensitive), if any.
+   * Absent: the tenant has none (only built-in profiles apply).
+   */
+  eatProfile?(tenant: TenantId, id: string): EatProfile | undefined
   /**
    * Present on endorsements that answer from a cache of a store (`store-endorsements.ts`): a view
    * for one read, answering from the cache and noting what it lacks, for `load` to fetch. Read
@@ -157,6 +163,7 @@ export class MemoryEndorsements implements Endorsements {
   private readonly references = new Map<string, PsaReferenceValues>()
   private readonly eatKeyStores = new Map<TenantId, TenantEatKeys>()
   private readonly eatReferences = new Map<string, EatReferenceValues>()
+  private readonly eatProfiles = new Map<string, EatProfile>()
 
   private static key(tenant: TenantId, idHex: string): string {
     return `${tenant}\u0000${idHex}`
@@ -234,6 +241,18 @@ export class MemoryEndorsements implements Endorsements {
     if (this.eatReferences.has(k)) return false
     this.eatReferences.set(k, values)
     return true
+  }
+
+  /** Adds an operator-defined EAT profile. Returns false when the tenant has one with its id. */
+  addEatProfile(tenant: TenantId, profile: EatProfile): boolean {
+    const k = MemoryEndorsements.key(tenant, profile.id.toLowerCase())
+    if (this.eatProfiles.has(k)) return false
+    this.eatProfiles.set(k, profile)
+    return true
+  }
+
+  eatProfile(tenant: TenantId, id: string): EatProfile | undefined {
+    return this.eatProfiles.get(MemoryEndorsements.key(tenant, id.toLowerCase()))
   }
 
   eatKeys(tenant: TenantId): EatKeyStore {

@@ -16,6 +16,7 @@
  * | `eat.pinnedCertificates` | trust-anchor | `eat-pin-<SHA-256 of DER>` | `x5t:-16:<SHA-256>`, `x5t:-43:<SHA-384>`, `x5t:-44:<SHA-512>` |
  * | `eat.x509Anchors` | trust-anchor | `eat-ca-<SHA-256 of DER>` | `x509-ca:all` (a tenant's anchors are read as one list) |
  * | `eat.referenceValues` | reference-value | `eat-rv-<oemid>-<hwmodel>` | `eat-class:<oemid key>/<hwmodel>` |
+ * | `eat.profiles` | profile | `eat-profile-<SHA-256 of the lower-cased profile id>` | `eat-profile:<the same SHA-256>` |
  *
  * Identifiers and digests are lower-case hex. Documents loaded from files also carry `src:file`, so
  * the loader can find the ones whose file is gone.
@@ -36,6 +37,7 @@ export type ProvisioningSection =
   | 'eat.pinnedCertificates'
   | 'eat.x509Anchors'
   | 'eat.referenceValues'
+  | 'eat.profiles'
 
 const SECTIONS: readonly { readonly section: ProvisioningSection; readonly prefix: string; readonly kind: EndorsementKind }[] = [
   { section: 'psa.trustAnchors', prefix: 'psa-ta-', kind: 'trust-anchor' },
@@ -45,6 +47,7 @@ const SECTIONS: readonly { readonly section: ProvisioningSection; readonly prefi
   { section: 'eat.pinnedCertificates', prefix: 'eat-pin-', kind: 'trust-anchor' },
   { section: 'eat.x509Anchors', prefix: 'eat-ca-', kind: 'trust-anchor' },
   { section: 'eat.referenceValues', prefix: 'eat-rv-', kind: 'reference-value' },
+  { section: 'eat.profiles', prefix: 'eat-profile-', kind: 'profile' },
 ]
 
 /** One entry as a store document. */
@@ -76,6 +79,12 @@ export const psaInstanceIndexId = (instanceIdHex: string): string => `psa-instan
 export const psaImplementationIndexId = (implementationIdHex: string): string => `psa-impl:${implementationIdHex.toLowerCase()}`
 export const eatUeidIndexId = (ueidHex: string): string => `eat-ueid:${ueidHex.toLowerCase()}`
 export const eatClassIndexId = (oemid: string, hwmodelHex: string): string => `eat-class:${oemid}/${hwmodelHex.toLowerCase()}`
+/** Profile ids compare case-insensitively: their documents are named by the lower-cased id's SHA-256. */
+const profileDigest = (profileId: string): string => sha('sha256', profileId.toLowerCase())
+/** The index id an operator-defined EAT profile is looked up by. */
+export const eatProfileIndexId = (profileId: string): string => `eat-profile:${profileDigest(profileId)}`
+/** The document id of an operator-defined EAT profile (one per profile id and tenant). */
+export const eatProfileDocumentId = (profileId: string): string => `eat-profile-${profileDigest(profileId)}`
 /** The index id of a pinned certificate under one x5t hash; undefined for a hash no x5t may use. */
 export function x5tIndexId(hashAlg: number, hash: Uint8Array): string | undefined {
   return X5T_HASHES.some(([alg]) => alg === hashAlg) ? `x5t:${hashAlg}:${toHex(hash)}` : undefined
@@ -119,6 +128,7 @@ export function provisioningDocuments(doc: ReferenceValueDocument, extraIndexIds
     const oemid = oemidOf(r.oemid)
     add('eat.referenceValues', `eat-rv-${oemid.replace(':', '.')}-${r.hwmodel.toLowerCase()}`, [eatClassIndexId(oemid, r.hwmodel)], r)
   }
+  for (const p of doc.eat?.profiles ?? []) add('eat.profiles', eatProfileDocumentId(p.id), [eatProfileIndexId(p.id)], p)
   return out
 }
 
@@ -137,7 +147,7 @@ export function provisioningDocumentOf(section: ProvisioningSection, entry: unkn
   return provisioningDocuments(referenceValueDocumentSchema.parse({ [part]: { [list]: [entry] } }))[0]!
 }
 
-/** The section a document id belongs to; undefined for an id no entry makes (e.g. a profile). */
+/** The section a document id belongs to; undefined for an id no entry makes. */
 export function sectionOf(id: string): ProvisioningSection | undefined {
   return SECTIONS.find((s) => id.startsWith(s.prefix))?.section
 }

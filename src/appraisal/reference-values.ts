@@ -37,6 +37,7 @@ import {
   type SecretKey,
 } from '../crypto/keys.js'
 import { VerifierError } from '../errors/errors.js'
+import { eatProfileDocumentSchema, eatProfileFromDocument } from '../evidence/eat/profile-document.js'
 import { classKey, type SpeaksFor } from '../evidence/speaks-for.js'
 import { DEFAULT_TENANT } from '../store/types.js'
 import { base64urlDecode } from '../util/base64url.js'
@@ -187,6 +188,8 @@ const eatSchema = z
     pinnedCertificates: z.array(eatPinnedCertificateEntrySchema).default([]),
     x509Anchors: z.array(eatX509AnchorEntrySchema).default([]),
     referenceValues: z.array(eatReferenceValueEntrySchema).default([]),
+    /** Operator-defined EAT profiles (`evidence/eat/profile-document.ts`). */
+    profiles: z.array(eatProfileDocumentSchema).max(100).default([]),
   })
   .strict()
 
@@ -388,6 +391,9 @@ function addEatSection(into: MemoryEndorsements, eat: z.infer<typeof eatSchema>,
     if (!into.addEatReferenceValues(tenant, oemid, r.hwmodel.toLowerCase(), values)) {
       throw invalid(file, `eat.referenceValues.${i}: (oemid, hwmodel) is provisioned twice for tenant ${tenant}`)
     }
+  }
+  for (const [i, p] of eat.profiles.entries()) {
+    if (!into.addEatProfile(tenant, eatProfileFromDocument(p))) throw invalid(file, `eat.profiles.${i}.id: ${p.id} is provisioned twice for tenant ${tenant}`)
   }
 }
 

@@ -17,6 +17,7 @@
  * A stored document that does not decode, or (outside test mode) holds a key whose private half is
  * published, is read as absent and reported once through `warn`.
  */
+import type { EatProfile } from '../evidence/eat/profiles.js'
 import type { EatKeyStore, ProvisionedCertificate, ProvisionedKey } from '../evidence/eat/verify-eat.js'
 import type { SpeaksFor } from '../evidence/speaks-for.js'
 import type { X509TrustStore } from '../crypto/x509.js'
@@ -36,6 +37,7 @@ import {
   decodeProvisioningDocument,
   eatClassIndexId,
   eatKidIndexId,
+  eatProfileIndexId,
   eatUeidIndexId,
   psaImplementationIndexId,
   psaInstanceIndexId,
@@ -232,6 +234,7 @@ export async function openStoreEndorsements(options: StoreEndorsementsOptions): 
         first(tenant, psaImplementationIndexId(hex), (e) => e.psaReferenceValues(tenant, hex.toLowerCase())),
       eatReferenceValues: (tenant, oemid, hwmodelHex): EatReferenceValues | undefined =>
         first(tenant, eatClassIndexId(oemid, hwmodelHex), (e) => e.eatReferenceValues(tenant, oemid, hwmodelHex.toLowerCase())),
+      eatProfile: (tenant, id): EatProfile | undefined => first(tenant, eatProfileIndexId(id), (e) => e.eatProfile(tenant, id)),
       eatKeys(tenant): EatKeyStore {
         return {
           byKid: (kid): ProvisionedKey | undefined => first(tenant, eatKidIndexId(kid), (e) => e.eatKeys(tenant).byKid(kid)),
@@ -265,6 +268,7 @@ export async function openStoreEndorsements(options: StoreEndorsementsOptions): 
     psaReferenceValues: (tenant, hex) => view().psaReferenceValues(tenant, hex),
     eatKeys: (tenant) => view().eatKeys(tenant),
     eatReferenceValues: (tenant, oemid, hwmodelHex) => view().eatReferenceValues(tenant, oemid, hwmodelHex),
+    eatProfile: (tenant, id) => view().eatProfile?.(tenant, id),
     invalidate(tenant) {
       const state = tenants.get(tenant)
       if (state !== undefined) state.generation++

@@ -156,7 +156,7 @@ export const ERROR_CATALOGUE = {
   ERR_ENDORSEMENT_INVALID: request(400, 'Provisioned document or its index identifiers break the store rules'),
   ERR_ENDORSEMENT_TOO_LARGE: request(413, 'Provisioned document exceeds the size limit'),
   ERR_PAGE_CURSOR_INVALID: request(400, 'Paging cursor was not made by this listing'),
-  ERR_PROVISIONING_INVALID: request(422, 'Provisioned entry is refused: a member is missing, unknown or malformed, or its key or certificate cannot be used'),
+  ERR_PROVISIONING_INVALID: request(422, 'Provisioned document is refused: a member is missing, unknown or malformed, or a key or certificate in it cannot be used'),
   ERR_APPRAISAL_FAILED: fault('Appraisal failed because of a verifier fault'),
   ERR_SERVICE_OVERLOADED: { family: 'fault', status: 503, title: 'Too much Evidence is waiting; retry later' },
 

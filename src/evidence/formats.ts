@@ -34,5 +34,13 @@ export function createDefaultRegistry(): FormatRegistry {
     generic: [EAT_CWT, 'application/cwt', 'application/cose', 'application/cbor'],
     // A CWT that names no PSA profile is generic EAT, appraised under its own profile or the default.
     fallbacks: { [EAT_CWT]: 'eat-cwt', 'application/cwt': 'eat-cwt' },
+    // Any other eat_profile of an EAT media type is for the EAT appraisal to resolve: an operator's
+    // profile (issue 9), or contraindicated with ERR_PROFILE_UNKNOWN.
+    profiled: {
+      [EAT_CWT]: 'eat-cwt',
+      'application/eat+jwt': 'eat-jwt',
+      'application/eat-bun+cbor': 'eat-bundle-cbor',
+      'application/eat-bun+json': 'eat-bundle-json',
+    },
   })
 }

@@ -49,14 +49,22 @@ export class FormatRegistry {
      * format then decides (it may still refuse the profile). Without one, such Evidence is unrecognized.
      */
     readonly fallbacks?: Readonly<Record<string, FormatId>>
+    /**
+     * Format for a media type whose `eat_profile` parameter no binding above names: that format
+     * resolves the profile when it appraises (an operator-defined profile, or ERR_PROFILE_UNKNOWN in
+     * the result). Without one, such a media type is refused (415).
+     */
+    readonly profiled?: Readonly<Record<string, FormatId>>
   }) {
     for (const b of options.mediaTypes) this.bindings.set(bindingKey(b.essence, b.profile), b)
     for (const p of options.profiles) this.profiles.set(p.profile.toLowerCase(), p.format)
     this.generic = new Set(options.generic.map((g) => g.toLowerCase()))
     this.fallbacks = new Map(Object.entries(options.fallbacks ?? {}).map(([k, v]) => [k.toLowerCase(), v]))
+    this.profiled = new Map(Object.entries(options.profiled ?? {}).map(([k, v]) => [k.toLowerCase(), v]))
   }
 
   private readonly fallbacks: ReadonlyMap<string, FormatId>
+  private readonly profiled: ReadonlyMap<string, FormatId>
 
   /** Media types to list in `Accept` on a 415, and in discovery documents. */
   accepted(): string[] {
@@ -75,6 +83,8 @@ export class FormatRegistry {
     const profile = mediaType.parameters.get('eat_profile')
     const bound = this.bindings.get(bindingKey(mediaType.essence, profile))
     if (bound !== undefined) return { format: bound.format, expectedProfile: profile, mediaType, by: 'media-type' }
+    const profiled = profile === undefined ? undefined : this.profiled.get(mediaType.essence)
+    if (profiled !== undefined) return { format: profiled, expectedProfile: profile, mediaType, by: 'media-type' }
     if (profile !== undefined || !this.generic.has(mediaType.essence)) {
       throw new VerifierError('ERR_MEDIA_TYPE_UNSUPPORTED', `${formatMediaType(mediaType.essence, profile)} is not accepted`)
     }

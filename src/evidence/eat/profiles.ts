@@ -34,7 +34,18 @@ export interface EatProfile {
   readonly debugEnabled: 'warning' | 'contraindicated'
   /** Whether the RFC 9711 rules between claims (hwmodel needs oemid, …) are enforced. */
   readonly claimDependencies: boolean
+  /**
+   * Which reference values apply: `eat-class` compares hardware and software with those of the
+   * claimed (oemid, hwmodel); `none` appraises the attester's identity only (hardware and
+   * executables are then not asserted, nor required). @defaultValue 'eat-class'
+   */
+  readonly referenceValues?: 'eat-class' | 'none'
+  /** An operator provisioned this profile (`profile-document.ts`); built-ins leave it unset. */
+  readonly operatorDefined?: boolean
 }
+
+/** Finds an operator-defined profile by its id (case-insensitive); undefined when there is none. */
+export type OperatorProfileLookup = (id: string) => EatProfile | undefined
 
 const ECDSA = [ALG.ES256, ALG.ES384, ALG.ES512, ALG.ESP256, ALG.ESP384, ALG.ESP512]
 
@@ -86,9 +97,10 @@ export class ProfileRegistry {
   /**
    * The profile for a token: `claimed` is its `eat_profile` claim, `fromMediaType` the media type's
    * `eat_profile` parameter. They must agree when both are present (RFC 9782 §3); an unknown
-   * profile is refused, never appraised under another one's rules.
+   * profile is refused, never appraised under another one's rules. Built-in profiles come first;
+   * `operator` is asked only for an id no built-in has (operators cannot redefine built-ins).
    */
-  resolve(claimed: string | undefined, fromMediaType: string | undefined): EatProfile {
+  resolve(claimed: string | undefined, fromMediaType: string | undefined, operator?: OperatorProfileLookup): EatProfile {
     if (claimed !== undefined && fromMediaType !== undefined && claimed.toLowerCase() !== fromMediaType.toLowerCase()) {
       throw new VerifierError('ERR_PROFILE_MISMATCH', `token profile ${claimed} disagrees with the media type's ${fromMediaType}`)
     }
@@ -97,7 +109,7 @@ export class ProfileRegistry {
       if (this.fallback === undefined) throw new VerifierError('ERR_PROFILE_UNKNOWN', 'the token names no eat_profile')
       return this.fallback
     }
-    const profile = this.byId.get(id.toLowerCase())
+    const profile = this.byId.get(id.toLowerCase()) ?? operator?.(id)
     if (profile === undefined) throw new VerifierError('ERR_PROFILE_UNKNOWN', `${id.slice(0, 100)} is not a profile this verifier implements`)
     return profile
   }

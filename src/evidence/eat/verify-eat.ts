@@ -34,7 +34,7 @@ import { bytesEqual, toHex, utf8 } from '../../util/bytes.js'
 import { checkClaimDependencies, checkNonce, checkTimeClaims, decodeEatClaims, type EatClaims } from './claims.js'
 import { CLAIM_KEY } from './descriptor.js'
 import type { SpeaksFor } from '../speaks-for.js'
-import type { EatProfile, KeySource, ProfileRegistry } from './profiles.js'
+import type { EatProfile, KeySource, OperatorProfileLookup, ProfileRegistry } from './profiles.js'
 
 /** A provisioned key and what Evidence it verifies may claim. */
 export interface ProvisionedKey {
@@ -75,6 +75,8 @@ export interface AttesterKey {
 
 export interface EatVerifyOptions {
   readonly profiles: ProfileRegistry
+  /** The tenant's operator-defined profiles, asked for an id no built-in profile has. */
+  readonly operatorProfiles?: OperatorProfileLookup
   readonly keys: EatKeyStore
   readonly clock: Clock
   /** `eat_profile` parameter of the media type, if any. */
@@ -108,7 +110,7 @@ export function verifyEatCwt(token: Uint8Array, options: EatVerifyOptions): Veri
   }
 
   const hintProfile = readProfileHint(message.payload)
-  const profile = options.profiles.resolve(hintProfile, options.expectedProfile)
+  const profile = options.profiles.resolve(hintProfile, options.expectedProfile, options.operatorProfiles)
   if (!profile.envelopes.has('cwt')) throw new VerifierError('ERR_PROFILE_CLAIM_INVALID', `profile ${profile.id} does not use CWTs`)
   if (!profile.coseAlgorithms.has(message.algorithm.id)) {
     throw new VerifierError('ERR_COSE_ALG_NOT_ALLOWED', `${message.algorithm.name} is not allowed by profile ${profile.id || '(default)'}`)
@@ -186,7 +188,7 @@ export function verifyEatJws(token: string, options: EatVerifyOptions): Verified
     hint = undefined
   }
   const claimed = hint?.['eat_profile']
-  const profile = options.profiles.resolve(typeof claimed === 'string' ? claimed : undefined, options.expectedProfile)
+  const profile = options.profiles.resolve(typeof claimed === 'string' ? claimed : undefined, options.expectedProfile, options.operatorProfiles)
   if (!profile.envelopes.has('jwt')) throw new VerifierError('ERR_PROFILE_CLAIM_INVALID', `profile ${profile.id} does not use JWTs`)
   const alg = jws.header['alg']
   if (typeof alg !== 'string' || !profile.joseAlgorithms.has(alg)) {

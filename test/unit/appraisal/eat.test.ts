@@ -6,6 +6,7 @@ import { MemoryEndorsements, oemidKey } from '../../../src/appraisal/endorsement
 import { classKey, type SpeaksFor } from '../../../src/evidence/speaks-for.js'
 import { CborTag, encodeCbor, type EncodableValue } from '../../../src/cose/cbor.js'
 import { createDefaultProfiles } from '../../../src/evidence/eat/profiles.js'
+import { eatProfileDocumentSchema, eatProfileFromDocument } from '../../../src/evidence/eat/profile-document.js'
 import { createMemoryStore } from '../../../src/store/memory/create-memory-store.js'
 import { toHex, utf8 } from '../../../src/util/bytes.js'
 import { fixedClock } from '../../../src/util/clock.js'
@@ -435,5 +436,82 @@ describe('generic EAT appraisal', () => {
       const bad = (await appraiseEat({ tenant: TENANT, token: t(OTHER_UEID) }, { ...d, nonces: again.nonces }))[EAT_SUBMOD]!
       assert.equal(bad.vector['instance-identity'], 96)
     })
+  })
+})
+
+describe('generic EAT appraisal under an operator-defined profile (issue 9)', () => {
+  const VENDOR = 'tag:vendor.example,2026:sensor'
+  const vendorProfile = (overrides: Record<string, unknown> = {}) =>
+    eatProfileFromDocument(
+      eatProfileDocumentSchema.parse({
+        id: VENDOR,
+        envelopes: ['cwt'],
+        coseAlgorithms: ['ES256'],
+        keySources: ['kid'],
+        mandatoryClaims: ['eat_nonce', 'ueid', 'swname'],
+        freshness: 'nonce',
+        ...overrides,
+      }),
+    )
+  const withVendor = (overrides: Record<string, unknown> = {}) => {
+    const d = deps()
+    d.endorsements.addEatProfile(TENANT, vendorProfile(overrides))
+    return d
+  }
+  const vendorClaims = (extra: [number, EncodableValue][] = [], drop: number[] = []) => claims([[265, VENDOR], ...extra], drop)
+
+  it('is unknown until the tenant has the profile, then appraised by it; the result names the profile', async () => {
+    const before = (await appraise(token(vendorClaims())))[EAT_SUBMOD]!
+    assert.equal(before.reasons[0]!.code, 'ERR_PROFILE_UNKNOWN')
+    const out = (await appraise(token(vendorClaims()), withVendor()))[EAT_SUBMOD]!
+    assert.deepEqual(out.vector, { 'instance-identity': 2, hardware: 2, executables: 2 })
+    assert.equal(out.profile, VENDOR)
+    // Another tenant's profile is not this tenant's.
+    const other = deps()
+    other.endorsements.addEatProfile('acme', vendorProfile())
+    assert.equal((await appraise(token(vendorClaims()), other))[EAT_SUBMOD]!.reasons[0]!.code, 'ERR_PROFILE_UNKNOWN')
+  })
+
+  it('named by the media type only, it is the profile used and named', async () => {
+    const out = (await appraise(token(claims([], [265])), withVendor(), { expectedProfile: VENDOR.toUpperCase() }))[EAT_SUBMOD]!
+    assert.equal(out.vector['instance-identity'], 2)
+    assert.equal(out.profile, VENDOR)
+  })
+
+  it('refuses an algorithm, a key source or an envelope the profile does not allow, and a missing mandatory claim', async () => {
+    const es384 = generateTestKey('ES384')
+    const d = withVendor()
+    d.endorsements.addEatKid(TENANT, toHex(utf8('device-384')), es384.publicKey, DEVICE_BINDING)
+    const alg = (await appraise(token(vendorClaims(), es384, 'device-384'), d))[EAT_SUBMOD]!
+    assert.equal(alg.reasons[0]!.code, 'ERR_COSE_ALG_NOT_ALLOWED')
+    assert.match(alg.reasons[0]!.detail, /not allowed by profile tag:vendor\.example,2026:sensor/)
+
+    const missing = (await appraise(token(vendorClaims([], [270])), withVendor()))[EAT_SUBMOD]!
+    assert.equal(missing.vector['instance-identity'], 99)
+    assert.equal(missing.reasons[0]!.code, 'ERR_PROFILE_CLAIM_MISSING')
+
+    const ueidOnly = (await appraise(token(vendorClaims()), withVendor({ keySources: ['ueid'] })))[EAT_SUBMOD]!
+    assert.equal(ueidOnly.reasons[0]!.code, 'ERR_KEY_NOT_FOUND', 'a kid is not a key source of this profile')
+
+    const jwtOnly = withVendor({ envelopes: ['jwt'], coseAlgorithms: [], joseAlgorithms: ['ES256'] })
+    assert.equal((await appraise(token(vendorClaims()), jwtOnly))[EAT_SUBMOD]!.reasons[0]!.code, 'ERR_PROFILE_CLAIM_INVALID')
+  })
+
+  it('applies its freshness, debug and reference-value rules', async () => {
+    const noNonce = (await appraise(token(vendorClaims([], [10])), withVendor({ mandatoryClaims: [] }), { issue: false }))[EAT_SUBMOD]!
+    assert.equal(noNonce.reasons[0]!.code, 'ERR_PROFILE_CLAIM_MISSING', 'freshness nonce: an iat is not enough')
+    const timeFresh = withVendor({ mandatoryClaims: [], freshness: 'time', maxAgeSeconds: 60 })
+    assert.equal((await appraise(token(vendorClaims([[6, NOW - 30]], [10])), timeFresh, { issue: false }))[EAT_SUBMOD]!.vector.executables, 2)
+    const stale = (await appraise(token(vendorClaims([[6, NOW - 120]], [10])), timeFresh, { issue: false }))[EAT_SUBMOD]!
+    assert.equal(stale.reasons[0]!.code, 'ERR_CLAIMS_STALE')
+
+    const debug = (await appraise(token(vendorClaims([[263, 0]])), withVendor({ debugEnabled: 'warning' })))[EAT_SUBMOD]!
+    assert.equal(debug.vector.configuration, 32)
+
+    const identityOnly = (await appraise(token(vendorClaims([[259, Uint8Array.of(9)]])), withVendor({ referenceValues: 'none' })))[EAT_SUBMOD]!
+    assert.deepEqual(identityOnly.vector, { 'instance-identity': 2 })
+    assert.deepEqual(identityOnly.required, ['instance-identity'])
+    const unbound = (await appraise(token(vendorClaims([[259, Uint8Array.of(0x77)]])), withVendor({ referenceValues: 'none' })))[EAT_SUBMOD]!
+    assert.equal(unbound.vector.hardware, 96, 'a class the key may not speak for still counts against it')
   })
 })

@@ -256,6 +256,18 @@ describe('reference values (JSON form)', () => {
     })
   })
 
+  it('loads operator EAT profiles (eat.profiles), refusing built-in ids, bad algorithms and the same id twice', () => {
+    const profile = { id: 'tag:vendor.example,2026:sensor', envelopes: ['cwt'], coseAlgorithms: ['ES256'], keySources: ['kid'], freshness: 'nonce' }
+    const into = new MemoryEndorsements()
+    addReferenceValueDocument(into, { eat: { profiles: [profile] } }, 'file.json')
+    assert.equal(into.eatProfile('default', 'TAG:VENDOR.EXAMPLE,2026:SENSOR')?.id, profile.id)
+    assert.equal(into.eatProfile('acme', profile.id), undefined)
+    rejects({ eat: { profiles: [{ ...profile, id: 'urn:ietf:rfc:rfc9711' }] } }, /^file\.json: eat\.profiles\.0\.id: is a built-in profile/)
+    rejects({ eat: { profiles: [{ ...profile, coseAlgorithms: ['HMAC 256/256'] }] } }, /^file\.json: eat\.profiles\.0\.coseAlgorithms\.0:/)
+    rejects({ eat: { profiles: [{ ...profile, extra: 1 }] } }, /^file\.json: eat\.profiles\.0:/)
+    rejects({ eat: { profiles: [profile, { ...profile, id: profile.id.toUpperCase() }] } }, /eat\.profiles\.1\.id: .* is provisioned twice/)
+  })
+
   it('with no folder, nothing is provisioned', () => {
     const e = loadReferenceValueDir(undefined)
     assert.deepEqual(e.size, { trustAnchors: 0, referenceValues: 0 })

@@ -355,4 +355,41 @@ describe('endorsements read from the store', () => {
       await deletePrefix(prefix)
     }
   })
+
+  it('EAT: an operator profile from the store is used once provisioned, and not once deactivated', async () => {
+    const { store, endorsements } = await setUp()
+    const VENDOR = 'tag:vendor.example,2026:sensor'
+    const bound = { ueids: [toHex(DEVICE_UEID)], classes: [{ oemid: 64242, hwmodel: HWMODEL }] }
+    const profile = { id: VENDOR, envelopes: ['cwt'], coseAlgorithms: ['ES256'], keySources: ['kid'], freshness: 'nonce', referenceValues: 'none' }
+    await provision(store, referenceValueDocumentSchema.parse({ eat: { keys: [{ kid: 'device-1', key: jwk(device), speaksFor: bound }] } }))
+    const NOW = 1_800_000_000
+    const claims = new Map<number, EncodableValue>([
+      [265, VENDOR],
+      [10, new Uint8Array(16).fill(7)],
+      [256, DEVICE_UEID],
+      [6, NOW],
+    ])
+    const token = signSign1(device, { protectedHeader: new Map<number, EncodableValue>([[1, device.coseAlg], [4, utf8('device-1')]]), payload: encodeCbor(claims), tag: 'cwt' })
+    const run = async () => {
+      const nonces = createMemoryStore({ nowMs: () => NOW * 1000 }).nonces
+      await nonces.issue(TENANT, new Uint8Array(16).fill(7), 60)
+      const deps = { endorsements, nonces, profiles: createDefaultProfiles(), clock: fixedClock(NOW) }
+      return (await appraiseEat({ tenant: TENANT, token }, deps))[EAT_SUBMOD]!
+    }
+    assert.equal((await run()).reasons[0]!.code, 'ERR_PROFILE_UNKNOWN')
+    const doc = referenceValueDocumentSchema.parse({ eat: { profiles: [profile] } })
+    const [entry] = provisioningDocuments(doc)
+    assert.equal(entry!.section, 'eat.profiles')
+    assert.equal(entry!.kind, 'profile')
+    const digest = createHash('sha256').update(VENDOR.toLowerCase()).digest('hex')
+    assert.equal(entry!.id, `eat-profile-${digest}`)
+    assert.deepEqual(entry!.indexIds, [`eat-profile:${digest}`])
+    assert.equal(sectionOf(entry!.id), 'eat.profiles')
+    await provision(store, doc)
+    const affirmed = await run()
+    assert.deepEqual(affirmed.vector, { 'instance-identity': 2 })
+    assert.equal(affirmed.profile, VENDOR)
+    await store.setActive(TENANT, entry!.id, false, CHANGE)
+    assert.equal((await run()).reasons[0]!.code, 'ERR_PROFILE_UNKNOWN')
+  })
 })

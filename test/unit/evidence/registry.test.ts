@@ -100,12 +100,26 @@ describe('format registry', () => {
   })
   it('refuses unregistered media types and unknown profiles with 415', () => {
     assert.equal(registry.select('application/eat+jwt', utf8('eyJhbGciOiJFUzI1NiJ9.e30.c2ln')).format, 'eat-jwt')
-    for (const ct of ['application/json', 'text/plain', 'application/eat+cwt; eat_profile="urn:example:nope"', 'application/jwt']) {
+    for (const ct of ['application/json', 'text/plain', 'application/cwt; eat_profile="urn:example:nope"', 'application/jwt']) {
       assert.throws(
         () => registry.select(ct, PSA_TFM),
         (e: unknown) => e instanceof VerifierError && e.code === 'ERR_MEDIA_TYPE_UNSUPPORTED' && e.status === 415,
       )
     }
+  })
+  it('leaves an eat_profile no binding names to the EAT appraisal (operator profiles, issue 9)', () => {
+    for (const [ct, format] of [
+      ['application/eat+cwt; eat_profile="tag:vendor.example,2026:sensor"', 'eat-cwt'],
+      ['application/eat+jwt; eat_profile="urn:example:nope"', 'eat-jwt'],
+      ['application/eat-bun+cbor; eat_profile=2.999.1', 'eat-bundle-cbor'],
+      ['application/eat-bun+json; eat_profile=2.999.1', 'eat-bundle-json'],
+    ] as const) {
+      const selected = registry.select(ct, PSA_TFM)
+      assert.equal(selected.format, format)
+      assert.equal(selected.expectedProfile, parseMediaType(ct).parameters.get('eat_profile'))
+    }
+    // A built-in binding still wins: the PSA TF-M profile goes to PSA.
+    assert.equal(registry.select('application/eat+cwt; eat_profile="tag:psacertified.org,2023:psa#tfm"', PSA_TFM).format, 'psa')
   })
   it('lists every accepted media type for a 415 Accept header', () => {
     const accepted = registry.accepted()
