@@ -64,7 +64,8 @@ export function sendProblem(req: Request, res: Response, err: unknown, options: 
   }
   if (error.expose && error.message !== error.title) body['detail'] = error.message
   if (error.faultId !== undefined) body['faultId'] = error.faultId
-  if (error.code === 'ERR_MEDIA_TYPE_UNSUPPORTED' && options.accepted !== undefined) {
+  // A route that takes other media types than Evidence (CoRIM provisioning) sets its own Accept.
+  if (error.code === 'ERR_MEDIA_TYPE_UNSUPPORTED' && options.accepted !== undefined && !res.hasHeader('Accept')) {
     res.setHeader('Accept', options.accepted().join(', '))
   }
   // Every 503 says when to come back: soon when the queue is full, seconds when the store is full
