@@ -9,9 +9,10 @@ import assert from 'node:assert/strict'
 import { createHash } from 'node:crypto'
 import { after, describe, it } from 'node:test'
 import { corimTagIndexId, provisionCorim, type CorimProvisioningOptions } from '../../../src/appraisal/corim-provisioning.js'
-import { provisioningDocuments } from '../../../src/appraisal/provisioning-documents.js'
+import { decodeProvisioningDocument, provisioningDocuments } from '../../../src/appraisal/provisioning-documents.js'
 import { appraisePsa } from '../../../src/appraisal/psa.js'
-import { referenceValueDocumentSchema } from '../../../src/appraisal/reference-values.js'
+import { MemoryEndorsements } from '../../../src/appraisal/endorsements.js'
+import { addReferenceValueDocument, referenceValueDocumentSchema } from '../../../src/appraisal/reference-values.js'
 import { openStoreEndorsements } from '../../../src/appraisal/store-endorsements.js'
 import { decodeCbor, encodeCbor, type CborMap, type CborTag, type EncodableValue } from '../../../src/cose/cbor.js'
 import { importCertificateKey } from '../../../src/crypto/keys.js'
@@ -131,6 +132,33 @@ describe('CoRIM provisioning', () => {
     assert.deepEqual(rv['softwareComponents'], [{ measurementType: 'BL', measurementValue: toHex(DIGEST), signerId: toHex(SIGNER_ID), version: '1.2.0' }])
   })
 
+  it('writes an EAT class CoRIM as eat.ueidKeys and eat.referenceValues documents that decode as file entries do', async () => {
+    const store = fresh()
+    const hwmodel = Uint8Array.of(0xab, 0xcd)
+    const ueid = Uint8Array.of(1, ...new Uint8Array(16).fill(5))
+    const cls = map([0, tag(560, hwmodel)], [1, '64242'])
+    const triples = map(
+      [0, [[map([0, cls]), [map([0, 'fw'], [1, map([0, map([0, '1.2'])])]), map([0, 'eat.measurements'], [1, map([2, [[1, DIGEST]]])])]]]],
+      [3, [[map([0, cls], [1, tag(550, ueid)]), [tag(554, pemOf(other))]]]],
+    )
+    const report = await provisionCorim(store, TENANT, corimBytes([comidMap(triples)], [], 'tag:assay-verifier.dev,2026:corim/eat-class#1'), opts())
+    assert.deepEqual(
+      report.documents.map((d) => [d.id, d.section]),
+      [
+        [`eat-ueid-${toHex(ueid)}`, 'eat.ueidKeys'],
+        ['eat-rv-pen.64242-abcd', 'eat.referenceValues'],
+      ],
+    )
+    const key = (await store.get(TENANT, `eat-ueid-${toHex(ueid)}`))!
+    assert.deepEqual((key.body as Record<string, unknown>)['speaksFor'], { classes: [{ oemid: 64242, hwmodel: 'abcd' }] })
+    const decodedKey = decodeProvisioningDocument(TENANT, 'eat.ueidKeys', key.body, 'x')
+    assert.equal(decodedKey.eatKeys(TENANT).byUeid(ueid)?.key.spkiSha256, other.publicKey.spkiSha256)
+    const rv = (await store.get(TENANT, 'eat-rv-pen.64242-abcd'))!
+    const values = decodeProvisioningDocument(TENANT, 'eat.referenceValues', rv.body, 'x').eatReferenceValues(TENANT, 'pen:64242', 'abcd')!
+    assert.deepEqual([...values.software], [['fw', new Set(['1.2'])]])
+    assert.deepEqual([...values.measurementDigests], [toHex(DIGEST)])
+  })
+
   it('the same CoRIM again changes nothing: every document unchanged, no new version, no revision', async () => {
     const store = fresh()
     await provisionCorim(store, TENANT, psaCorim(), opts())
@@ -240,6 +268,43 @@ describe('CoRIM provisioning', () => {
     assert.equal(report.signer?.keySha256, leafSigner.publicKey.spkiSha256)
     const id = `prov-ca-${createHash('sha256').update(pki.root.der).digest('hex')}`
     assert.equal((await store.get(TENANT, id))?.kind, 'trust-anchor')
+  })
+
+  it('the provisioning section is checked as the rest of the JSON form; a stored validity must be well-formed', () => {
+    const refused = (doc: unknown, includes: string) =>
+      assert.throws(
+        () => addReferenceValueDocument(new MemoryEndorsements(), doc, 'f.json'),
+        (e: unknown) => isVerifierError(e, 'ERR_CONFIG_INVALID') && e.message.includes(includes),
+      )
+    refused({ provisioning: { keys: [{ key: { kty: 'oct', k: 'AAAAAAAAAAAAAAAAAAAAAA' } }] } }, 'symmetric key cannot verify')
+    refused({ provisioning: { keys: [{ key: pemOf(rfc9783Iak()) }] } }, 'published')
+    refused({ provisioning: { x509Anchors: [{ certificate: '-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n' }] } }, 'provisioning.x509Anchors.0')
+    refused({ provisioning: { signers: [] } }, 'provisioning')
+    const entry = { instanceId: toHex(INSTANCE_ID), key: pemOf(iak), implementationId: toHex(IMPL_ID) }
+    assert.throws(
+      () => decodeProvisioningDocument(TENANT, 'psa.trustAnchors', { ...entry, validity: { notBefore: 5, notAfter: 1 } }, 'x'),
+      (e: unknown) => isVerifierError(e, 'ERR_CONFIG_INVALID') && e.message.includes('notBefore is after notAfter'),
+    )
+    assert.throws(() => decodeProvisioningDocument(TENANT, 'psa.trustAnchors', { ...entry, validity: { from: 1 } }, 'x'), (e: unknown) =>
+      isVerifierError(e, 'ERR_CONFIG_INVALID'),
+    )
+    const ok = decodeProvisioningDocument(TENANT, 'psa.trustAnchors', { ...entry, validity: { notAfter: 1 }, corim: { tagId: 't' } }, 'x')
+    assert.ok(ok.psaTrustAnchor(TENANT, toHex(INSTANCE_ID)) !== undefined)
+  })
+
+  it('a provisioning key that does not decode, is inactive or is outside its validity signs nothing', async () => {
+    const store = fresh()
+    const signer = generateTestKey('ES256')
+    const signed = signCorim(signer, { payload: psaCorim(), meta: corimMeta(NOW - 100, NOW + 100) })
+    const write = (id: string, body: Record<string, unknown>) =>
+      store.create(TENANT, id, { kind: 'trust-anchor', body: body as never, indexIds: ['prov-key:all'], createdBy: 't', source: 't' })
+    await write('prov-key-broken', { key: 'not a key' })
+    await write('prov-key-expired', { key: pemOf(signer), validity: { notAfter: NOW - 1 } })
+    await write('prov-key-inactive', { key: pemOf(signer) })
+    await store.setActive(TENANT, 'prov-key-inactive', false, { createdBy: 't', source: 't' })
+    await rejects(provisionCorim(store, TENANT, signed, opts()), 'ERR_CORIM_SIGNATURE')
+    await write('prov-key-current', { key: pemOf(signer), validity: { notBefore: NOW - 1, notAfter: NOW + 1 } })
+    assert.equal((await provisionCorim(store, TENANT, signed, opts())).documents.length, 2)
   })
 
   it('the appraisal uses an entry only inside its rim-validity, at its own clock', async () => {
