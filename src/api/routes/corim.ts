@@ -48,10 +48,24 @@ interface Submission {
   readonly profile?: string
 }
 
+/**
+ * Veraison's discovery and documents write the profile unquoted (`profile=http://arm.com/psa/iot/1`),
+ * which RFC 9110 does not allow (`/` and `:` are not token characters), and its clients send it so:
+ * a `profile` that is the last parameter and holds no quote, space or `;` is read as if quoted.
+ */
+const UNQUOTED_PROFILE = /^([^;]{1,255});\s*profile\s*=\s*([\x21\x23-\x3a\x3c-\x7e]{1,512})\s*$/i
+
+function parseSubmissionType(header: string): ReturnType<typeof tryParseMediaType> {
+  const strict = tryParseMediaType(header)
+  if (strict !== undefined || header.length > 1024) return strict
+  const m = UNQUOTED_PROFILE.exec(header)
+  return m === null ? undefined : tryParseMediaType(`${m[1]!}; profile="${m[2]!}"`)
+}
+
 /** The submission's media type, or a 415 whose `Accept` lists `supported`. */
 function submissionType(req: Request, res: Response, supported: readonly string[]): Submission {
   const header = req.get('content-type')
-  const parsed = header === undefined ? undefined : tryParseMediaType(header)
+  const parsed = header === undefined ? undefined : parseSubmissionType(header)
   const form = parsed === undefined || !supported.includes(parsed.essence) ? undefined : FORMS.get(parsed.essence)
   if (parsed === undefined || form === undefined) {
     res.setHeader('Accept', supported.join(', '))

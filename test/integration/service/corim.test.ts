@@ -252,6 +252,15 @@ function corimSuite(name: string, start: () => Promise<Running>): void {
         await post('/endorsement-provisioning/v1/submit', fromHex(first.token_hex), { ...AUTH, 'content-type': 'application/corim-unsigned+cbor; profile="http://arm.com/psa/iot/1"' }),
       )
       assert.match(legacy['failure-reason'] ?? '', /^ERR_CORIM_MALFORMED: the media type names profile "http:\/\/arm.com\/psa\/iot\/1"/)
+      // As Veraison's documents write it: the profile unquoted.
+      const unquoted = await session(
+        await post('/endorsement-provisioning/v1/submit', fromHex(first.token_hex), { ...AUTH, 'content-type': 'application/corim-unsigned+cbor; profile=http://arm.com/psa/iot/1' }),
+      )
+      assert.match(unquoted['failure-reason'] ?? '', /^ERR_CORIM_MALFORMED: the media type names profile "http:\/\/arm.com\/psa\/iot\/1"/)
+      const unchangedUnquoted = await session(
+        await post('/endorsement-provisioning/v1/submit', fromHex(first.token_hex), { ...AUTH, 'content-type': `application/rim+cbor; profile=${PSA}` }),
+      )
+      assert.equal(unchangedUnquoted.status, 'success')
       assert.equal(await svc.store.revision(TENANT), revision)
       for (const d of report.documents) await svc.store.delete(TENANT, d.id, { createdBy: 'test', source: 'test' })
     })
