@@ -22,6 +22,8 @@
  *   is the same version with other bytes (`ERR_CORIM_CONFLICT`). An entry already provided by
  *   another source (a file, the API, another tag) is refused (`ERR_CORIM_CONFLICT`): a tag replaces
  *   only what it provided.
+ * - An entry an operator deactivated stays inactive when a re-submission or a newer version
+ *   rewrites it.
  * - A CoRIM is checked whole before anything is written. Submissions are serialised per tenant in
  *   this process; two processes writing the same tag at once may interleave (docs/decisions.md).
  */
@@ -411,9 +413,11 @@ async function write(
     }
     tags.push({ tagId: incoming.tagId, tagVersion: incoming.tagVersion, outcome, ...(supersededVersion === undefined ? {} : { supersededVersion }) })
   }
+  const inactive = new Set<string>()
   for (const d of planned) {
     const existing = await store.get(tenant, d.id)
     if (existing === undefined || existing.deleted) continue
+    if (!existing.active) inactive.add(d.id)
     const holder = storedProvenance(existing.body)
     if (holder?.tagId !== d.provenance.tagId) {
       throw new VerifierError(
@@ -425,7 +429,9 @@ async function write(
 
   const documents: CorimDocumentOutcome[] = []
   for (const d of planned) {
-    const result = await store.putIfChanged(tenant, d.id, { kind: d.kind, body: d.body, indexIds: d.indexIds, createdBy: options.createdBy, source: d.source })
+    // A newer version of an entry an operator deactivated stays inactive: only the operator reactivates it.
+    const write = { kind: d.kind, body: d.body, indexIds: d.indexIds, createdBy: options.createdBy, source: d.source, active: !inactive.has(d.id) }
+    const result = await store.putIfChanged(tenant, d.id, write)
     documents.push({ id: d.id, section: d.section, kind: d.kind, tagId: d.provenance.tagId, outcome: result.outcome, version: result.version.version })
   }
   for (const r of removals) {

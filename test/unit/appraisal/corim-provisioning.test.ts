@@ -186,7 +186,14 @@ describe('CoRIM provisioning', () => {
       ],
     )
     assert.equal((await store.get(TENANT, `psa-ta-${toHex(OTHER_INSTANCE)}`))?.deleted, true)
-    assert.match((await store.get(TENANT, `psa-ta-${toHex(INSTANCE_ID)}`))!.source, /@1$/)
+    // An entry the operator deactivated stays inactive through a newer version.
+    await store.setActive(TENANT, `psa-rv-${toHex(IMPL_ID)}`, false, { createdBy: 'operator', source: 'api' })
+    await provisionCorim(store, TENANT, psaCorim({ version: 2 }), opts())
+    assert.deepEqual(
+      [(await store.get(TENANT, `psa-rv-${toHex(IMPL_ID)}`))!.active, (await store.get(TENANT, `psa-ta-${toHex(INSTANCE_ID)}`))!.active],
+      [false, true],
+    )
+    assert.match((await store.get(TENANT, `psa-ta-${toHex(INSTANCE_ID)}`))!.source, /@2$/)
     assert.deepEqual((await store.lookup(TENANT, `psa-instance:${toHex(OTHER_INSTANCE)}`)).length, 0)
   })
 
