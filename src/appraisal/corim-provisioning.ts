@@ -354,7 +354,8 @@ export async function provisionCorim(
       throw new VerifierError('ERR_CORIM_MALFORMED', 'this media type carries an unsigned CoRIM (tag 501); send a signed CoRIM as application/rim+cose')
     }
   }
-  const trust = await loadCorimTrust(store, tenant, options)
+  // Only a signed CoRIM (COSE_Sign1, tag 18: 0xd2) needs the tenant's signers read.
+  const trust = bytes[0] === 0xd2 ? await loadCorimTrust(store, tenant, options) : { acceptUnsigned: options.acceptUnsigned === true }
   const decoded = processCorim(bytes, { profiles: options.profiles ?? CORIM_PROFILES, trust, nowSeconds: options.nowSeconds })
   const declared = decoded.corim.profile?.value
   if (options.profile !== undefined && options.profile !== declared) {
