@@ -12,6 +12,7 @@ import { corimTagIndexId, provisionCorim, type CorimProvisioningOptions } from '
 import { decodeProvisioningDocument, provisioningDocuments } from '../../../src/appraisal/provisioning-documents.js'
 import { appraisePsa } from '../../../src/appraisal/psa.js'
 import { MemoryEndorsements } from '../../../src/appraisal/endorsements.js'
+import { provisionFromFiles } from '../../../src/appraisal/file-provisioning.js'
 import { addReferenceValueDocument, referenceValueDocumentSchema } from '../../../src/appraisal/reference-values.js'
 import { openStoreEndorsements } from '../../../src/appraisal/store-endorsements.js'
 import { decodeCbor, encodeCbor, type CborMap, type CborTag, type EncodableValue } from '../../../src/cose/cbor.js'
@@ -312,6 +313,23 @@ describe('CoRIM provisioning', () => {
     await rejects(provisionCorim(store, TENANT, signed, opts()), 'ERR_CORIM_SIGNATURE')
     await write('prov-key-current', { key: pemOf(signer), validity: { notBefore: NOW - 1, notAfter: NOW + 1 } })
     assert.equal((await provisionCorim(store, TENANT, signed, opts())).documents.length, 2)
+  })
+
+  it('provisioning keys load from a file like every other entry, and then sign for the tenant', async () => {
+    const store = fresh()
+    const signer = generateTestKey('ES256')
+    const document = referenceValueDocumentSchema.parse({ provisioning: { keys: [{ key: pemOf(signer), comment: 'release pipeline' }] } })
+    const written = await provisionFromFiles(store, [{ file: 'signers.json', document }])
+    assert.equal(written.created, 1)
+    const [key] = await store.lookup(TENANT, 'prov-key:all')
+    assert.equal(key?.id, `prov-key-${signer.publicKey.spkiSha256}`)
+    const signed = signCorim(signer, { payload: psaCorim(), meta: corimMeta(NOW - 100, NOW + 100) })
+    assert.equal((await provisionCorim(store, TENANT, signed, opts())).documents.length, 2)
+  })
+
+  it('refuses the draft-fdb PSA layout (class-id tag 600) under the legacy profile id as unsupported', async () => {
+    const legacy = corimBytes([comidMap(map([0, [[map([0, map([0, tag(600, IMPL_ID)])]), [psaComponent()]]]]))], [], 'http://arm.com/psa/iot/1')
+    await rejects(provisionCorim(fresh(), TENANT, legacy, opts()), 'ERR_CORIM_UNSUPPORTED', 'tag 600')
   })
 
   it('the appraisal uses an entry only inside its rim-validity, at its own clock', async () => {
