@@ -126,7 +126,10 @@ export const corimTagIndexId = (tagId: string): string => `corim-tag:${createHas
 
 const capSource = (source: string): string => (source.length <= MAX_SOURCE ? source : `${source.slice(0, MAX_SOURCE - 1)}…`)
 
-/** The provenance a stored body records; undefined when it has none (not from a CoRIM). */
+/**
+ * The provenance a stored body records; undefined when it has none (not from a CoRIM). The CoRIM's
+ * own digest is not kept (a tag is the unit of replacement): `corimDigest` is empty.
+ */
 function storedProvenance(body: JsonValue): CorimProvenance | undefined {
   if (body === null || typeof body !== 'object' || Array.isArray(body)) return undefined
   const p = (body as { readonly [k: string]: JsonValue })['corim']
@@ -406,9 +409,9 @@ async function write(
       if (order === 'supersedes') {
         outcome = 'supersedes'
         supersededVersion = Math.max(supersededVersion ?? 0, previous.tagVersion)
-        if (!plannedIds.has(doc.id)) {
-          const d = { id: doc.id, kind: doc.kind, tagId: incoming.tagId, source: capSource(sourceOf(incoming)) }
-          removals.push({ ...d, section: sectionOf(doc.id) ?? 'psa.referenceValues' })
+        const section = sectionOf(doc.id)
+        if (!plannedIds.has(doc.id) && section !== undefined) {
+          removals.push({ id: doc.id, section, kind: doc.kind, tagId: incoming.tagId, source: capSource(sourceOf(incoming)) })
         }
       }
     }
