@@ -167,6 +167,11 @@ function corimSuite(name: string, start: () => Promise<Running>): void {
       await problem(missing, 415, 'ERR_MEDIA_TYPE_UNSUPPORTED')
       await problem(await post('/endorsement-provisioning/v1/submit', 'x', { ...AUTH, 'content-type': RIM_CBOR, accept: 'application/json' }), 406, 'ERR_REQUEST_NOT_ACCEPTABLE')
       await problem(await post('/v1/corims', 'x', { ...AUTH, 'content-type': RIM_CBOR, accept: SESSION_TYPE }), 406, 'ERR_REQUEST_NOT_ACCEPTABLE')
+      // No CoRIM at all: refused as malformed (a failed session on Veraison's route).
+      const empty = await problem(await post('/v1/corims', new Uint8Array(0), { ...AUTH, 'content-type': RIM_CBOR }), 422, 'ERR_CORIM_MALFORMED')
+      assert.match(empty.detail ?? '', /no CoRIM/)
+      const emptySession = await session(await post('/endorsement-provisioning/v1/submit', new Uint8Array(0), { ...AUTH, 'content-type': RIM_CBOR }))
+      assert.match(emptySession['failure-reason'] ?? '', /^ERR_CORIM_MALFORMED: /)
       // Over the body limit: 413, whatever the body holds.
       await problem(await post('/v1/corims', new Uint8Array(70 * 1024), { ...AUTH, 'content-type': RIM_CBOR }), 413, 'ERR_REQUEST_BODY_TOO_LARGE')
     })
