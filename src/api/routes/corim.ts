@@ -12,8 +12,8 @@
  * Both submission routes need the operator token (401 first, before anything else is looked at),
  * then a supported media type (415 with `Accept`), then an acceptable answer (406), then the body,
  * read raw within `bodyLimitBytes`. An unsigned CoRIM is taken over this authenticated channel, the
- * operator being its signer; a signed one must verify with the tenant's provisioning keys or chain
- * to its provisioning anchors.
+ * operator being its signer, unless `corimRequireSigned`; a signed one must verify with the tenant's
+ * provisioning keys or chain to its provisioning anchors.
  */
 import { Router, type NextFunction, type Request, type RequestHandler, type Response } from 'express'
 import { CORIM_PROFILES, provisionCorim, type CorimProvisioningReport } from '../../appraisal/corim-provisioning.js'
@@ -109,7 +109,7 @@ async function submit(deps: ApiDeps, req: Request, res: Response, submission: Su
   return provisionCorim(store, tenant, bytes, {
     createdBy: operatorOf(res)!.id,
     nowSeconds: deps.clock.nowSeconds(),
-    acceptUnsigned: true,
+    acceptUnsigned: !deps.config.corimRequireSigned,
     allowPublishedKeys: deps.config.allowPublishedKeys,
     form: submission.form,
     ...(submission.profile === undefined ? {} : { profile: submission.profile }),

@@ -361,3 +361,36 @@ corimSuite('embedded', async () => {
     },
   }
 })
+
+describe('CoRIM provisioning with ASSAY_CORIM_REQUIRE_SIGNED', { timeout: 60_000 }, () => {
+  it('refuses an unsigned CoRIM on both routes, and takes a signed one', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'assay-corim-'))
+    const config = loadConfig({ port: 0, dataDir, operatorToken: OPERATOR_TOKEN, corimRequireSigned: 'true', rateLimitPoints: 0 })
+    const running = await startAssay(config, { role: 'all' })
+    try {
+      const device = { key: generateTestKey('ES256'), instance: Uint8Array.of(1, ...randomBytes(32)), implementation: new Uint8Array(randomBytes(32)) }
+      const unsigned = deviceCorim(device, `signed-only-${randomUUID()}`)
+      const res = await fetch(`${running.url!}/v1/corims`, { method: 'POST', body: unsigned as unknown as string, headers: { ...AUTH, 'content-type': RIM_CBOR } })
+      assert.equal(res.status, 422)
+      const body = (await res.json()) as { code: string; detail: string }
+      assert.equal(body.code, 'ERR_CORIM_SIGNATURE')
+      assert.match(body.detail, /unsigned CoRIM refused/)
+      const veraison = await fetch(`${running.url!}/endorsement-provisioning/v1/submit`, {
+        method: 'POST',
+        body: unsigned as unknown as string,
+        headers: { ...AUTH, 'content-type': RIM_CBOR },
+      })
+      assert.equal(((await veraison.json()) as { status: string }).status, 'failed')
+      const signer = generateTestKey('ES256')
+      await provision(running.services.endorsementStore, { provisioning: { keys: [{ key: pemOf(signer) }] } })
+      const now = systemClock.nowSeconds()
+      const signed = signCorim(signer, { payload: unsigned, meta: corimMeta(now - 60, now + 60) })
+      const accepted = await fetch(`${running.url!}/v1/corims`, { method: 'POST', body: signed as unknown as string, headers: { ...AUTH, 'content-type': RIM_COSE } })
+      assert.equal(accepted.status, 201)
+      await accepted.arrayBuffer()
+    } finally {
+      await running.stop()
+      rmSync(dataDir, { recursive: true, force: true })
+    }
+  })
+})
