@@ -111,7 +111,7 @@ export interface CorimProvisioningReport {
 }
 
 /** One entry a CoRIM provides, ready to be written. */
-interface PlannedDocument {
+export interface PlannedDocument {
   readonly id: string
   readonly section: ProvisioningSection
   readonly kind: EndorsementKind
