@@ -12,6 +12,7 @@ import type { ApiDeps } from './deps.js'
 export type { ApiDeps } from './deps.js'
 import { appraisalRoutes } from './routes/appraisals.js'
 import { challengeResponseRoutes } from './routes/challenge-response.js'
+import { corimRoutes, provisioningDiscoveryRoutes, veraisonProvisioningRoutes } from './routes/corim.js'
 import { docsRoutes } from './routes/docs.js'
 import { operationsRoutes } from './routes/operations.js'
 import { provisioningRoutes, REFERENCE_VALUES, TRUST_ANCHORS } from './routes/provisioning.js'
@@ -64,6 +65,9 @@ export function createApp(deps: ApiDeps): express.Express {
   app.use('/v1', mount('/v1'), provisioningRoutes(deps, TRUST_ANCHORS))
   app.use('/v1', mount('/v1'), provisioningRoutes(deps, REFERENCE_VALUES))
   app.use('/v1', mount('/v1'), profileRoutes(deps))
+  app.use(provisioningDiscoveryRoutes(deps))
+  app.use('/endorsement-provisioning/v1', mount('/endorsement-provisioning/v1'), veraisonProvisioningRoutes(deps))
+  app.use('/v1', mount('/v1'), corimRoutes(deps))
 
   app.use((_req: Request, _res: Response, next: NextFunction) => next(new VerifierError('ERR_ROUTE_NOT_FOUND')))
   app.use((err: unknown, req: Request, res: Response, _next: NextFunction) => {

@@ -26,6 +26,8 @@ import {
   eatReferenceValueEntrySchema,
   eatUeidKeyEntrySchema,
   eatX509AnchorEntrySchema,
+  provisioningAnchorEntrySchema,
+  provisioningKeyEntrySchema,
   psaReferenceValueEntrySchema,
   psaTrustAnchorEntrySchema,
 } from '../appraisal/reference-values.js'
@@ -106,6 +108,27 @@ export const PROVISIONING_TYPES: readonly ProvisioningType[] = [
     select: (value) => {
       const hash = sha256Hex(value)
       return hash === undefined ? undefined : { id: `eat-ca-${hash}` }
+    },
+  },
+  {
+    type: 'corim-signer-key',
+    section: 'provisioning.keys',
+    schema: provisioningKeyEntrySchema,
+    identifier: 'the SHA-256 of the key (SubjectPublicKeyInfo DER) in hex',
+    // A tenant's CoRIM signers share one index id (they are read as one list): the digest names the document.
+    select: (value) => {
+      const hash = sha256Hex(value)
+      return hash === undefined ? undefined : { id: `prov-key-${hash}` }
+    },
+  },
+  {
+    type: 'corim-signer-ca',
+    section: 'provisioning.x509Anchors',
+    schema: provisioningAnchorEntrySchema,
+    identifier: 'the SHA-256 of the CA certificate (DER) in hex',
+    select: (value) => {
+      const hash = sha256Hex(value)
+      return hash === undefined ? undefined : { id: `prov-ca-${hash}` }
     },
   },
   {

@@ -17,11 +17,21 @@
  * | `eat.x509Anchors` | trust-anchor | `eat-ca-<SHA-256 of DER>` | `x509-ca:all` (a tenant's anchors are read as one list) |
  * | `eat.referenceValues` | reference-value | `eat-rv-<oemid>-<hwmodel>` | `eat-class:<oemid key>/<hwmodel>` |
  * | `eat.profiles` | profile | `eat-profile-<SHA-256 of the lower-cased profile id>` | `eat-profile:<the same SHA-256>` |
+ * | `provisioning.keys` | trust-anchor | `prov-key-<SHA-256 of SPKI>` | `prov-key:all` (CoRIM signers, read as one list) |
+ * | `provisioning.x509Anchors` | trust-anchor | `prov-ca-<SHA-256 of DER>` | `prov-ca:all` |
  *
  * Identifiers and digests are lower-case hex. Documents loaded from files also carry `src:file`, so
  * the loader can find the ones whose file is gone.
+ *
+ * A stored body may carry, beside the entry's members, `validity` (`{ notBefore?, notAfter? }`, in
+ * seconds since the epoch: the appraisal uses the entry only inside it, `documentValidity`) and
+ * `corim` (the CoRIM provenance of an entry a CoRIM provided, `corim-provisioning.ts`). Neither is
+ * part of the JSON form: `decodeProvisioningDocument` validates and strips them.
  */
 import { createHash } from 'node:crypto'
+import { z } from 'zod'
+import { importJwk, importSpki } from '../crypto/keys.js'
+import { VerifierError } from '../errors/errors.js'
 import type { EndorsementKind, JsonValue } from '../store/endorsements.js'
 import type { TenantId } from '../store/types.js'
 import { fromHex, toHex } from '../util/bytes.js'
@@ -38,6 +48,8 @@ export type ProvisioningSection =
   | 'eat.x509Anchors'
   | 'eat.referenceValues'
   | 'eat.profiles'
+  | 'provisioning.keys'
+  | 'provisioning.x509Anchors'
 
 const SECTIONS: readonly { readonly section: ProvisioningSection; readonly prefix: string; readonly kind: EndorsementKind }[] = [
   { section: 'psa.trustAnchors', prefix: 'psa-ta-', kind: 'trust-anchor' },
@@ -48,6 +60,8 @@ const SECTIONS: readonly { readonly section: ProvisioningSection; readonly prefi
   { section: 'eat.x509Anchors', prefix: 'eat-ca-', kind: 'trust-anchor' },
   { section: 'eat.referenceValues', prefix: 'eat-rv-', kind: 'reference-value' },
   { section: 'eat.profiles', prefix: 'eat-profile-', kind: 'profile' },
+  { section: 'provisioning.keys', prefix: 'prov-key-', kind: 'trust-anchor' },
+  { section: 'provisioning.x509Anchors', prefix: 'prov-ca-', kind: 'trust-anchor' },
 ]
 
 /** One entry as a store document. */
@@ -64,6 +78,10 @@ export interface ProvisioningDocument {
 export const FROM_FILE_INDEX_ID = 'src:file'
 /** The index id under which every X.509 anchor of a tenant is found. */
 export const X509_ANCHORS_INDEX_ID = 'x509-ca:all'
+/** The index id under which every CoRIM provisioning key of a tenant is found. */
+export const PROVISIONING_KEYS_INDEX_ID = 'prov-key:all'
+/** The index id under which every CoRIM provisioning CA certificate of a tenant is found. */
+export const PROVISIONING_ANCHORS_INDEX_ID = 'prov-ca:all'
 /** COSE hash algorithms an x5t may use, and node's names for them. */
 const X5T_HASHES: readonly (readonly [number, string])[] = [
   [-16, 'sha256'],
@@ -129,7 +147,62 @@ export function provisioningDocuments(doc: ReferenceValueDocument, extraIndexIds
     add('eat.referenceValues', `eat-rv-${oemid.replace(':', '.')}-${r.hwmodel.toLowerCase()}`, [eatClassIndexId(oemid, r.hwmodel)], r)
   }
   for (const p of doc.eat?.profiles ?? []) add('eat.profiles', eatProfileDocumentId(p.id), [eatProfileIndexId(p.id)], p)
+  for (const k of doc.provisioning?.keys ?? []) add('provisioning.keys', `prov-key-${keyDigest(k.key)}`, [PROVISIONING_KEYS_INDEX_ID], k)
+  for (const a of doc.provisioning?.x509Anchors ?? []) {
+    add('provisioning.x509Anchors', `prov-ca-${sha('sha256', pemBody(a.certificate))}`, [PROVISIONING_ANCHORS_INDEX_ID], a)
+  }
   return out
+}
+
+/** SHA-256 of a key's SPKI (the same key as JWK or PEM is one document), or of its JSON when it does not import. */
+function keyDigest(key: string | Record<string, unknown>): string {
+  try {
+    return (typeof key === 'string' ? importSpki(key) : importJwk(key)).spkiSha256
+  } catch {
+    return sha('sha256', JSON.stringify(key))
+  }
+}
+
+/** When a stored entry may be used, in seconds since the epoch (inclusive bounds). */
+export interface DocumentValidity {
+  readonly notBefore?: number
+  readonly notAfter?: number
+}
+
+const validitySchema = z
+  .object({ notBefore: z.number().int().nonnegative().optional(), notAfter: z.number().int().nonnegative().optional() })
+  .strict()
+  .refine((v) => v.notBefore === undefined || v.notAfter === undefined || v.notBefore <= v.notAfter, 'notBefore is after notAfter')
+
+/** Members of a stored body that are not the entry's (see the module comment). */
+const META_MEMBERS = ['validity', 'corim'] as const
+
+/** A stored body split into the entry and its validity; `ERR_CONFIG_INVALID` for a malformed validity. */
+export function splitDocumentBody(body: JsonValue, source: string): { readonly entry: JsonValue; readonly validity?: DocumentValidity } {
+  if (body === null || typeof body !== 'object' || Array.isArray(body)) return { entry: body }
+  const object = body as { readonly [key: string]: JsonValue }
+  if (!META_MEMBERS.some((m) => m in object)) return { entry: body }
+  const entry: { [key: string]: JsonValue } = {}
+  for (const [k, v] of Object.entries(object)) if (!(META_MEMBERS as readonly string[]).includes(k)) entry[k] = v
+  if (!('validity' in object)) return { entry }
+  const parsed = validitySchema.safeParse(object['validity'])
+  if (!parsed.success) throw new VerifierError('ERR_CONFIG_INVALID', `${source}: validity: ${parsed.error.issues[0]!.message}`)
+  return { entry, validity: parsed.data }
+}
+
+/** The validity of a stored body; undefined when it has none, or a malformed one (the decode refuses it). */
+export function documentValidity(body: JsonValue): DocumentValidity | undefined {
+  try {
+    return splitDocumentBody(body, '').validity
+  } catch {
+    return undefined
+  }
+}
+
+/** Whether `validity` allows use at `nowSeconds` (bounds inclusive, as CoRIM validity is judged). */
+export function withinValidity(validity: DocumentValidity | undefined, nowSeconds: number): boolean {
+  if (validity === undefined) return true
+  return (validity.notBefore === undefined || nowSeconds >= validity.notBefore) && (validity.notAfter === undefined || nowSeconds <= validity.notAfter)
 }
 
 /** The kind of the documents of `section`. */
@@ -167,7 +240,8 @@ export function decodeProvisioningDocument(
 ): MemoryEndorsements {
   const [part, list] = section.split('.') as [string, string]
   const into = new MemoryEndorsements()
-  addReferenceValueDocument(into, { tenant, [part]: { [list]: [body] } }, source, {
+  const { entry } = splitDocumentBody(body, source)
+  addReferenceValueDocument(into, { tenant, [part]: { [list]: [entry] } }, source, {
     allowPublishedKeys: options.allowPublishedKeys === true,
     ...(options.warn === undefined ? {} : { warn: options.warn }),
   })

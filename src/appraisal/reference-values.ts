@@ -22,6 +22,9 @@
  * (hex, or `"any"`). A missing binding is an error; each `"any"` is a warning. A key published with
  * its private half (`published-keys.ts`) is an error unless `allowPublishedKeys` (test mode) is on,
  * and then a warning.
+ *
+ * A `provisioning` section names who may sign CoRIMs for the tenant: `"keys": [{ "key": <JWK or
+ * SPKI PEM> }]` and `"x509Anchors": [{ "certificate": "<PEM>" }]` (`provisioningSectionSchema`).
  */
 import { createHash } from 'node:crypto'
 import { readdirSync, readFileSync } from 'node:fs'
@@ -36,6 +39,7 @@ import {
   type PublicKey,
   type SecretKey,
 } from '../crypto/keys.js'
+import { X509TrustStore } from '../crypto/x509.js'
 import { VerifierError } from '../errors/errors.js'
 import { eatProfileDocumentSchema, eatProfileFromDocument } from '../evidence/eat/profile-document.js'
 import { classKey, type SpeaksFor } from '../evidence/speaks-for.js'
@@ -193,6 +197,20 @@ const eatSchema = z
   })
   .strict()
 
+/**
+ * Who may sign CoRIMs for the tenant (`corim-provisioning.ts`): public keys (a JWK or SPKI PEM) a
+ * signed CoRIM may verify with, and CA certificates its protected `x5chain` may chain to. They speak
+ * for the tenant's provisioning as a whole; the appraisal of Evidence never reads them.
+ */
+export const provisioningKeyEntrySchema = z.object({ key: keySchema, comment: z.string().optional() }).strict()
+export const provisioningAnchorEntrySchema = z.object({ certificate: pemSchema('CERTIFICATE'), comment: z.string().optional() }).strict()
+export const provisioningSectionSchema = z
+  .object({
+    keys: z.array(provisioningKeyEntrySchema).default([]),
+    x509Anchors: z.array(provisioningAnchorEntrySchema).default([]),
+  })
+  .strict()
+
 /** The DER inside a PEM block. */
 export function pemBody(pem: string): Uint8Array {
   return new Uint8Array(Buffer.from(pem.replace(/-----[A-Z0-9 ]+-----/g, '').replace(/\s+/g, ''), 'base64'))
@@ -211,6 +229,7 @@ export const referenceValueDocumentSchema = z
       .strict()
       .optional(),
     eat: eatSchema.optional(),
+    provisioning: provisioningSectionSchema.optional(),
   })
   .strict()
 
@@ -301,6 +320,7 @@ export function addReferenceValueDocument(into: MemoryEndorsements, raw: unknown
     }
   }
   if (doc.eat !== undefined) addEatSection(into, doc.eat, tenant, file, options)
+  if (doc.provisioning !== undefined) checkProvisioningSection(doc.provisioning, file, options)
   for (const [i, r] of (doc.psa?.referenceValues ?? []).entries()) {
     const implementationId = fromHex(r.implementationId)
     const values = {
@@ -394,6 +414,34 @@ function addEatSection(into: MemoryEndorsements, eat: z.infer<typeof eatSchema>,
   }
   for (const [i, p] of eat.profiles.entries()) {
     if (!into.addEatProfile(tenant, eatProfileFromDocument(p))) throw invalid(file, `eat.profiles.${i}.id: ${p.id} is provisioned twice for tenant ${tenant}`)
+  }
+}
+
+/** Imports a CoRIM provisioning key (public only); `where` names it in errors. */
+export function importProvisioningKey(key: z.infer<typeof keySchema>, file: string, where: string, options: LoadOptions = {}): PublicKey {
+  let k: PublicKey | SecretKey
+  try {
+    k = importAnchorKey(key)
+    if (k.kind !== 'public') throw new TypeError('a CoRIM is signed: a symmetric key cannot verify it')
+  } catch (cause) {
+    throw invalid(file, `${where}: ${cause instanceof Error ? cause.message : 'cannot be imported'}`, cause)
+  }
+  checkPublished(k, file, where, options)
+  return k
+}
+
+/** Checks that every provisioning key imports and every CA certificate is a usable anchor. */
+function checkProvisioningSection(section: z.infer<typeof provisioningSectionSchema>, file: string, options: LoadOptions): void {
+  for (const [i, k] of section.keys.entries()) importProvisioningKey(k.key, file, `provisioning.keys.${i}.key`, options)
+  for (const [i, a] of section.x509Anchors.entries()) {
+    try {
+      const der = pemBody(a.certificate)
+      checkPublished(importCertificateKey(der), file, `provisioning.x509Anchors.${i}`, options)
+      void new X509TrustStore([{ der }])
+    } catch (cause) {
+      if (cause instanceof VerifierError && cause.code === 'ERR_CONFIG_INVALID' && cause.message.startsWith(file)) throw cause
+      throw invalid(file, `provisioning.x509Anchors.${i}: ${cause instanceof Error ? cause.message : 'not a usable anchor'}`, cause)
+    }
   }
 }
 

@@ -15,7 +15,10 @@
  * the read runs again. An appraisal whose endorsements are all cached never waits for the store.
  *
  * A stored document that does not decode, or (outside test mode) holds a key whose private half is
- * published, is read as absent and reported once through `warn`.
+ * published, is read as absent and reported once through `warn`. A document with a `validity`
+ * (`provisioning-documents.ts`, e.g. from a CoRIM's rim-validity) is read as absent outside it, at
+ * the injected clock: a cached lookup is refetched when the clock passes the next bound of one of
+ * its documents.
  */
 import type { EatProfile } from '../evidence/eat/profiles.js'
 import type { EatKeyStore, ProvisionedCertificate, ProvisionedKey } from '../evidence/eat/verify-eat.js'
@@ -24,6 +27,7 @@ import type { X509TrustStore } from '../crypto/x509.js'
 import type { EndorsementStore, EndorsementVersion } from '../store/endorsements.js'
 import type { TenantId } from '../store/types.js'
 import { toHex } from '../util/bytes.js'
+import { systemClock, type Clock } from '../util/clock.js'
 import {
   MemoryEndorsements,
   type EatReferenceValues,
@@ -35,6 +39,7 @@ import {
 import {
   X509_ANCHORS_INDEX_ID,
   decodeProvisioningDocument,
+  documentValidity,
   eatClassIndexId,
   eatKidIndexId,
   eatProfileIndexId,
@@ -42,6 +47,7 @@ import {
   psaImplementationIndexId,
   psaInstanceIndexId,
   sectionOf,
+  withinValidity,
   x5tIndexId,
 } from './provisioning-documents.js'
 
@@ -56,6 +62,8 @@ export interface StoreEndorsementsOptions {
   readonly pollIntervalMs?: number
   /** Hears of stored documents read as absent, and of failed polls. @defaultValue ignore */
   readonly warn?: (message: string, err?: unknown) => void
+  /** The time documents' validity is judged at. @defaultValue systemClock */
+  readonly clock?: Clock
 }
 
 /** Endorsements from the store, and the means to stop following it. */
@@ -75,6 +83,10 @@ interface CachedDocument {
 /** One lookup's answer: its documents, in id order, and (X.509 anchors) all of them as one. */
 interface CachedLookup {
   readonly generation: number
+  /** When (seconds) the lookup was made: a clock set back before it refetches. */
+  readonly fetchedAt: number
+  /** When (seconds) a document of the lookup enters or leaves its validity: refetch then. */
+  readonly refreshAt: number
   readonly documents: readonly CachedDocument[]
   readonly combined?: MemoryEndorsements
 }
@@ -123,6 +135,7 @@ export async function openStoreEndorsements(options: StoreEndorsementsOptions): 
   const maxEntries = options.maxEntries ?? 10_000
   const pollIntervalMs = options.pollIntervalMs ?? 1000
   const warn = options.warn ?? (() => {})
+  const clock = options.clock ?? systemClock
   const lookups = new Lru<CachedLookup>(maxEntries)
   const documents = new Lru<CachedDocument>(maxEntries)
   const tenants = new Map<TenantId, TenantState>()
@@ -184,13 +197,21 @@ export async function openStoreEndorsements(options: StoreEndorsementsOptions): 
     const state = await tenantState(tenant)
     const generation = state.generation
     const found = await store.lookup(tenant, indexId)
-    const docs = found.map(decode)
+    const now = clock.nowSeconds()
+    let refreshAt = Number.POSITIVE_INFINITY
+    const current = found.filter((version) => {
+      const validity = documentValidity(version.body)
+      if (validity?.notBefore !== undefined && validity.notBefore > now) refreshAt = Math.min(refreshAt, validity.notBefore)
+      if (validity?.notAfter !== undefined && validity.notAfter >= now) refreshAt = Math.min(refreshAt, validity.notAfter + 1)
+      return withinValidity(validity, now)
+    })
+    const docs = current.map(decode)
     let combined: MemoryEndorsements | undefined
     if (indexId === X509_ANCHORS_INDEX_ID) {
       combined = new MemoryEndorsements()
       for (const d of docs) for (const { anchor, speaksFor } of d.decoded?.eatAnchors(tenant) ?? []) combined.addEatAnchor(tenant, anchor, speaksFor)
     }
-    const entry: CachedLookup = { generation, documents: docs, ...(combined === undefined ? {} : { combined }) }
+    const entry: CachedLookup = { generation, fetchedAt: now, refreshAt, documents: docs, ...(combined === undefined ? {} : { combined }) }
     // A change heard while this lookup ran may not be in it: keep it for this read only.
     if (state.generation === generation) lookups.set(cacheKey(tenant, indexId), entry)
     return entry
@@ -200,7 +221,8 @@ export async function openStoreEndorsements(options: StoreEndorsementsOptions): 
     const key = cacheKey(tenant, indexId)
     const entry = lookups.get(key)
     if (entry === undefined) return undefined
-    if (entry.generation !== tenants.get(tenant)?.generation) {
+    const now = clock.nowSeconds()
+    if (entry.generation !== tenants.get(tenant)?.generation || now >= entry.refreshAt || now < entry.fetchedAt) {
       lookups.delete(key)
       return undefined
     }

@@ -45,6 +45,7 @@ export const SETTING_DESCRIPTIONS: Readonly<Record<keyof Config, string>> = {
   logFormat: 'log format: json, pretty (readable lines), or auto (pretty on a terminal, json otherwise)',
   includeRawEvidence: 'include the Evidence in EARs (ear_raw_evidence)',
   operatorToken: 'bearer token of the provisioning API (at least 32 characters; only its SHA-256 is kept); unset: provisioning routes answer 401',
+  corimRequireSigned: 'accept only CoRIMs signed by a provisioning key or CA of the tenant (unsigned ones are refused)',
 }
 
 /** One setting as the help lists it. */

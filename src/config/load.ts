@@ -57,6 +57,7 @@ export const ENV_NAMES: Readonly<Record<keyof Config, string>> = {
   logLevel: 'ASSAY_LOG_LEVEL',
   logFormat: 'ASSAY_LOG_FORMAT',
   operatorToken: 'ASSAY_OPERATOR_TOKEN',
+  corimRequireSigned: 'ASSAY_CORIM_REQUIRE_SIGNED',
 }
 
 /** Picks the variables named in ENV_NAMES out of `env` (empty strings count as unset). */

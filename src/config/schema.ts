@@ -156,6 +156,15 @@ export const configSchema = z
       .regex(/^[\x21-\x7e]+$/, 'the operator token must be printable ASCII without spaces')
       .transform((token) => ({ sha256: createHash('sha256').update(token, 'utf8').digest('hex') }))
       .optional(),
+    /**
+     * Refuse unsigned CoRIMs on the provisioning routes: only a CoRIM signed by a provisioning key
+     * or CA of the tenant is accepted. Off: an unsigned CoRIM is accepted from the operator token's
+     * holder, its manifest signer. @defaultValue false
+     */
+    corimRequireSigned: z
+      .union([z.boolean(), z.enum(['true', 'false', '1', '0'])])
+      .transform((v) => v === true || v === 'true' || v === '1')
+      .default(false),
     /** Include the Evidence in EARs (`ear_raw_evidence`). Off by default: it may be personal data. */
     includeRawEvidence: z
       .union([z.boolean(), z.enum(['true', 'false', '1', '0'])])

@@ -59,6 +59,11 @@ export class CorimProfileRegistry {
     return profile
   }
 
+  /** Every registered profile id (a URI, or an OID in dotted form), in registration order. */
+  ids(): string[] {
+    return [...this.byId.keys()].map((k) => k.slice(k.indexOf(':') + 1))
+  }
+
   get size(): number {
     return new Set(this.byId.values()).size
   }

@@ -117,6 +117,8 @@ export const ERROR_CATALOGUE = {
   ERR_CORIM_SIGNATURE: request(422, 'Signed CoRIM does not verify with a trusted provisioning key, or is unsigned where a signature is required'),
   ERR_CORIM_EXPIRED: request(422, 'CoRIM validity or signature validity has ended'),
   ERR_CORIM_NOT_YET_VALID: request(422, 'CoRIM validity or signature validity has not begun'),
+  ERR_CORIM_CONFLICT: request(409, 'CoRIM tag has the version of a provisioned tag but other content, or provides an entry another source provisioned'),
+  ERR_CORIM_STALE: request(409, 'CoRIM tag is older than the provisioned version of that tag'),
 
   // Format selection (src/evidence/registry.ts)
   ERR_MEDIA_TYPE_UNSUPPORTED: request(415, 'Media type is not supported'),

@@ -11,6 +11,7 @@ import { clientErrorResponse } from '../api/problem.js'
 import type { Config } from '../config/schema.js'
 import { createDefaultRegistry } from '../evidence/formats.js'
 import { createMemoryRateLimiter, createRedisRateLimiter, type RateLimiter } from '../store/rate-limiter.js'
+import type { Clock } from '../util/clock.js'
 import { redactCredentials } from '../util/redact.js'
 import type { ProcessLogger } from './logger.js'
 import { withRequestLog } from './request-log.js'
@@ -32,6 +33,8 @@ export interface StartOptions {
    * process logs one summary (`startSummary`). @defaultValue none
    */
   readonly logger?: ProcessLogger
+  /** The time checks are made at (tests pin it). @defaultValue systemClock */
+  readonly clock?: Clock
 }
 
 /** The command that runs each role, as the summary names it. */

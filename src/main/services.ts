@@ -203,6 +203,7 @@ export async function buildServices(config: Config, options: BuildOptions): Prom
       endorsements = await openStoreEndorsements({
         store: endorsementStore,
         allowPublishedKeys: config.allowPublishedKeys,
+        clock,
         warn: (message, err) => log(`WARNING: ${message}`, err),
       })
     } catch (err) {

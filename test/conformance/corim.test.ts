@@ -9,8 +9,6 @@
  * The runner (runner.test.ts) leaves exactly these formats to this file.
  */
 import assert from 'node:assert/strict'
-import type { JsonWebKey } from 'node:crypto'
-import { readFileSync, readdirSync } from 'node:fs'
 import { describe, it } from 'node:test'
 import { decodeComid } from '../../src/corim/comid.js'
 import { decodeUnsignedCorim, processCorim, type CorimTrust } from '../../src/corim/corim.js'
@@ -22,25 +20,12 @@ import type { ErrorCode } from '../../src/errors/codes.js'
 import { VerifierError } from '../../src/errors/errors.js'
 import { fromHex, toHex } from '../../src/util/bytes.js'
 import { generateTestKey } from '../helpers/cose.js'
-import { VECTOR_DIR } from '../helpers/vectors.js'
+import { NEGATIVE, SIGNED_VECTORS_INSIDE, corimVectors, type CorimVector } from '../helpers/corim-vectors.js'
 
-
-interface Vector {
-  readonly id: string
-  readonly format: string
-  readonly token_hex: string
-  readonly key: JsonWebKey | null
-  readonly verifier_inputs?: { readonly known_profiles?: readonly string[] }
-  readonly expected: { readonly outcome: string; readonly reason: string }
-  readonly decoded?: { readonly comid?: { readonly '1'?: { readonly '0'?: { readonly hex?: string } } } }
-}
+type Vector = CorimVector
 
 // Selected by format, as runner.test.ts leaves them: a new CoRIM vector, whatever its file name, runs here.
-const vectors: Vector[] = readdirSync(VECTOR_DIR)
-  .filter((f) => f.endsWith('.json'))
-  .sort()
-  .map((f) => JSON.parse(readFileSync(VECTOR_DIR + f, 'utf8')) as Vector)
-  .filter((v) => /^(corim|comid)\b/.test(v.format))
+const vectors: Vector[] = corimVectors()
 
 const isText = (v: unknown) => typeof v === 'string'
 const isInt = (v: unknown) => typeof v === 'number' && Number.isInteger(v)
@@ -75,25 +60,10 @@ function registry(extra: readonly CorimProfile[] = []): CorimProfileRegistry {
 }
 
 /** Signature validity of the Veraison signed CoRIMs: 2021-12-31 .. 2025-12-31. */
-const INSIDE = Date.UTC(2023, 5, 1) / 1000
+const INSIDE = SIGNED_VECTORS_INSIDE
 const AFTER = Date.UTC(2026, 0, 1) / 1000
 const BEFORE = Date.UTC(2021, 0, 1) / 1000
 const NOW = Date.UTC(2026, 11, 3) / 1000
-
-/** The refusal each `invalid` vector must produce: code and a part of the message. */
-const NEGATIVE: Readonly<Record<string, { code: ErrorCode; includes: string }>> = {
-  'veraison-corim-psa-profile-bad-impl-id': { code: 'ERR_CORIM_PROFILE_VIOLATION', includes: 'exactly 32 bytes, got 31' },
-  'veraison-corim-psa-profile-two-keys': { code: 'ERR_CORIM_PROFILE_VIOLATION', includes: 'exactly one verification key is required, got 2' },
-  'veraison-corim-signed-unknown-profile': { code: 'ERR_CORIM_PROFILE_UNKNOWN', includes: 'http://example.com/example-profile' },
-  'veraison-services-corim-psa-bad-class': { code: 'ERR_CORIM_PROFILE_VIOLATION', includes: "implementation-id must be of type 'bytes', got 'uuid'" },
-  'veraison-services-corim-psa-bad-instance': { code: 'ERR_CORIM_PROFILE_VIOLATION', includes: "instance-id must be of type 'ueid', got 'uuid'" },
-  'veraison-services-corim-psa-bad-refval-mkey': { code: 'ERR_CORIM_PROFILE_VIOLATION', includes: "mkey must be of type 'string', got 'uint'" },
-  'veraison-services-corim-psa-bad-ta-cert': {
-    code: 'ERR_CORIM_PROFILE_VIOLATION',
-    includes: "verification-key must be of type 'pkix-base64-key', got 'pkix-base64-cert'",
-  },
-  'veraison-services-corim-psa-bad-ta-no-instance': { code: 'ERR_CORIM_PROFILE_VIOLATION', includes: 'environment.instance (instance-id) is required' },
-}
 
 /** What each `valid` vector maps to: counts per kind. */
 const MAPPED: Readonly<Record<string, { psaRefs: number; components: number; anchors: number; generic: number }>> = {

@@ -2,7 +2,8 @@
  * Property tests of the CoRIM intake (src/corim): for any input, `processCorim`, `decodeComid` and
  * the mapping return or throw a `VerifierError` with an ERR_CORIM_* code, never anything else
  * (a TypeError, a RangeError, a stack overflow, a CBOR or COSE code leaking through). A mutated
- * signed CoRIM that still verifies carries exactly the signed CoRIM.
+ * signed CoRIM that still verifies carries exactly the signed CoRIM. What CoRIM provisioning makes
+ * of an accepted one (`corimDocuments`) is refused with ERR_CORIM_* or decodes as file entries do.
  *
  * Seeds: the 23 published CoRIM/CoMID vectors plus CoRIMs built here (PSA, signed). Budget:
  * FUZZ_RUNS per property (default 200); FUZZ_SEED replays a failure.
@@ -11,6 +12,8 @@ import assert from 'node:assert/strict'
 import fc from 'fast-check'
 import { readFileSync, readdirSync } from 'node:fs'
 import { describe, it } from 'node:test'
+import { corimDocuments } from '../../src/appraisal/corim-provisioning.js'
+import { decodeProvisioningDocument } from '../../src/appraisal/provisioning-documents.js'
 import { decodeComid } from '../../src/corim/comid.js'
 import { processCorim, type CorimProcessOptions } from '../../src/corim/corim.js'
 import { mapCorim } from '../../src/corim/map.js'
@@ -92,6 +95,22 @@ describe('CoRIM intake properties', () => {
         const digest = intake(m.bytes)
         if (digest !== undefined && m.seed === corimSeeds.length - 1 && m.bytes[0] === 0xd2) {
           assert.equal(digest, signedDigest, 'a mutated signed CoRIM verified with another payload')
+        }
+      }),
+      params,
+    )
+  })
+
+  it('corimDocuments (what provisioning writes) on mutated CoRIMs: only ERR_CORIM_* errors; every document decodes as a file entry', () => {
+    fc.assert(
+      fc.property(mutatedArb(corimSeeds), (m: MutatedInput) => {
+        try {
+          const decoded = processCorim(m.bytes, options)
+          for (const d of corimDocuments('default', decoded, { allowPublishedKeys: true })) {
+            decodeProvisioningDocument('default', d.section, d.body, d.source, { allowPublishedKeys: true })
+          }
+        } catch (err) {
+          assertCorimError(err)
         }
       }),
       params,
