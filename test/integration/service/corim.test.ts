@@ -270,7 +270,7 @@ function corimSuite(name: string, start: () => Promise<Running>): void {
       for (const d of report.documents) await svc.store.delete(TENANT, d.id, { createdBy: 'test', source: 'test' })
     })
 
-    it('end to end: a PSA device provisioned by a signed CoRIM through the Veraison route appraises affirming, with no restart', async () => {
+    it('end to end: a CoRIM signer provisioned through the API, then a PSA device by a signed CoRIM through the Veraison route, appraises affirming, with no restart', async () => {
       const device = { key: generateTestKey('ES256'), instance: Uint8Array.of(1, ...randomBytes(32)), implementation: new Uint8Array(randomBytes(32)) }
       const jwks = (await (await fetch(`${svc.url}/.well-known/jwks.json`)).json()) as EarJwks
       const appraise = async () => {
@@ -294,7 +294,18 @@ function corimSuite(name: string, start: () => Promise<Running>): void {
       const refused = await session(await post('/endorsement-provisioning/v1/submit', signed, headers))
       assert.equal(refused.status, 'failed')
       assert.match(refused['failure-reason'] ?? '', /^ERR_CORIM_SIGNATURE: /)
-      await provision(svc.store, { provisioning: { keys: [{ key: pemOf(signer) }] } })
+      // The signer is provisioned through the API, as a corim-signer-key trust anchor.
+      const created = await fetch(`${svc.url}/v1/trust-anchors`, {
+        method: 'POST',
+        headers: { ...AUTH, 'content-type': 'application/json' },
+        body: JSON.stringify({ type: 'corim-signer-key', key: pemOf(signer), comment: 'e2e CoRIM signer' }),
+      })
+      const signerDoc = (await created.json()) as { id: string; type: string; version: number }
+      assert.equal(created.status, 201, JSON.stringify(signerDoc))
+      assert.equal(signerDoc.type, 'corim-signer-key')
+      assert.match(signerDoc.id, /^prov-key-[0-9a-f]{64}$/)
+      const listed = await fetch(`${svc.url}/v1/trust-anchors?type=corim-signer-key&identifier=${signerDoc.id.slice('prov-key-'.length)}`, { headers: AUTH })
+      assert.deepEqual(((await listed.json()) as { items: { id: string }[] }).items.map((i) => i.id), [signerDoc.id])
       const accepted = await session(await post('/endorsement-provisioning/v1/submit', signed, headers))
       assert.deepEqual(accepted, { status: 'success', expiry: accepted.expiry })
 
