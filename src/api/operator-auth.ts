@@ -5,7 +5,8 @@
  * dump gives the token away. Until credentials and roles arrive (issue 10), this is the only
  * credential; without the setting every provisioning route answers 401.
  *
- * A 401 carries `WWW-Authenticate: Bearer` (RFC 6750 §3): `error="invalid_token"` when a token was
+ * The token is sent as a bearer token, or (for Veraison's clients, which know only Basic and OAuth2)
+ * as the password of Basic credentials. A 401 carries `WWW-Authenticate: Bearer` (RFC 6750 §3): `error="invalid_token"` when a token was
  * sent and not accepted. The rate limiter runs before this, so guessing costs the guesser's budget.
  */
 import { createHash, timingSafeEqual } from 'node:crypto'
@@ -35,6 +36,22 @@ export function bearerToken(header: string | undefined): string | undefined {
   return match?.[1]
 }
 
+/**
+ * The password of an `Authorization: Basic <base64(user:password)>` header (RFC 7617), or undefined.
+ * Veraison's provisioning client (`cocli`, `auth: basic`) can send only this or OAuth2: it reaches
+ * the Veraison-compatible routes unchanged with the operator token as its password (any user name).
+ */
+export function basicPassword(header: string | undefined): string | undefined {
+  if (header === undefined || header.length > MAX_AUTHORIZATION_LENGTH) return undefined
+  const match = /^Basic +([A-Za-z0-9+/]+={0,2}) *$/i.exec(header)
+  if (match === null) return undefined
+  const decoded = Buffer.from(match[1]!, 'base64').toString('utf8')
+  const colon = decoded.indexOf(':')
+  if (colon < 0) return undefined
+  const password = decoded.slice(colon + 1)
+  return /^[\x21-\x7e]+$/.test(password) ? password : undefined
+}
+
 /** The id an operator token's changes are recorded under: names the token without revealing it. */
 export function operatorIdOf(tokenSha256Hex: string): string {
   return `operator-token:${tokenSha256Hex.slice(0, 8)}`
@@ -49,7 +66,7 @@ export function requireOperator(operatorToken: { readonly sha256: string } | und
   const expected = operatorToken === undefined ? undefined : Buffer.from(operatorToken.sha256, 'hex')
   const id = operatorToken === undefined ? undefined : operatorIdOf(operatorToken.sha256)
   return (req: Request, res: Response, next: NextFunction) => {
-    const token = bearerToken(req.headers.authorization)
+    const token = bearerToken(req.headers.authorization) ?? basicPassword(req.headers.authorization)
     if (expected === undefined || id === undefined) {
       res.setHeader('WWW-Authenticate', 'Bearer realm="assay-provisioning"')
       next(new VerifierError('ERR_AUTH_REQUIRED', 'provisioning is closed: this verifier has no operator credential configured (ASSAY_OPERATOR_TOKEN)'))
@@ -57,7 +74,7 @@ export function requireOperator(operatorToken: { readonly sha256: string } | und
     }
     if (token === undefined) {
       res.setHeader('WWW-Authenticate', 'Bearer realm="assay-provisioning"')
-      next(new VerifierError('ERR_AUTH_REQUIRED', req.headers.authorization === undefined ? undefined : 'the Authorization header is not a bearer credential'))
+      next(new VerifierError('ERR_AUTH_REQUIRED', req.headers.authorization === undefined ? undefined : 'the Authorization header is neither a bearer credential nor Basic with the token as password'))
       return
     }
     const presented = createHash('sha256').update(token, 'utf8').digest()

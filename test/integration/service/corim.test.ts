@@ -154,6 +154,18 @@ function corimSuite(name: string, start: () => Promise<Running>): void {
       }
     })
 
+    it('takes the operator token as the password of Basic credentials, as cocli sends them with auth: basic', async () => {
+      const basic = { authorization: `Basic ${Buffer.from(`cocli:${OPERATOR_TOKEN}`).toString('base64')}` }
+      const device = { key: generateTestKey('ES256'), instance: Uint8Array.of(1, ...randomBytes(32)), implementation: new Uint8Array(randomBytes(32)) }
+      const corim = deviceCorim(device, `basic-${randomUUID()}`)
+      const res = await post('/endorsement-provisioning/v1/submit', corim, { ...basic, 'content-type': `${RIM_CBOR}; profile=${PSA}`, accept: SESSION_TYPE })
+      const body = await session(res)
+      assert.equal(body.status, 'success', JSON.stringify(body))
+      assert.match((await svc.store.get(TENANT, `psa-ta-${toHex(device.instance)}`))?.createdBy ?? '', /^operator-token:[0-9a-f]{8}$/)
+      const wrong = { authorization: `Basic ${Buffer.from(`cocli:${OPERATOR_TOKEN}-not`).toString('base64')}` }
+      await problem(await post('/endorsement-provisioning/v1/submit', corim, { ...wrong, 'content-type': RIM_CBOR }), 401, 'ERR_AUTH_INVALID')
+    })
+
     it('refuses other media types with 415 and Accept, and an Accept without the answer with 406', async () => {
       const native = await post('/v1/corims', 'x', { ...AUTH, 'content-type': 'application/cbor' })
       assert.equal(native.headers.get('accept'), `${RIM_CBOR}, ${RIM_COSE}`)

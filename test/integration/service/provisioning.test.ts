@@ -272,7 +272,8 @@ function provisioningSuite(name: string, start: () => Promise<Service>): void {
       }
       const credentials: [Record<string, string>, string, RegExp][] = [
         [{}, 'ERR_AUTH_REQUIRED', /^Bearer realm="assay-provisioning"$/],
-        [{ authorization: `Basic ${Buffer.from(`op:${TOKEN}`).toString('base64')}` }, 'ERR_AUTH_REQUIRED', /^Bearer /],
+        [{ authorization: `Digest ${TOKEN}` }, 'ERR_AUTH_REQUIRED', /^Bearer /],
+        [{ authorization: `Basic ${Buffer.from(`op:${TOKEN}x`).toString('base64')}` }, 'ERR_AUTH_INVALID', /error="invalid_token"/],
         [{ authorization: `Bearer ${TOKEN}x` }, 'ERR_AUTH_INVALID', /error="invalid_token"/],
         [{ authorization: `Bearer ${TOKEN.slice(0, -1)}` }, 'ERR_AUTH_INVALID', /error="invalid_token"/],
       ]

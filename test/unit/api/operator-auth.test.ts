@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto'
 import type { AddressInfo } from 'node:net'
 import { after, before, describe, it } from 'node:test'
 import express from 'express'
-import { bearerToken, operatorOf, requireOperator } from '../../../src/api/operator-auth.js'
+import { basicPassword, bearerToken, operatorOf, requireOperator } from '../../../src/api/operator-auth.js'
 import { sendProblem } from '../../../src/api/problem.js'
 import { loadConfig } from '../../../src/config/load.js'
 import { isVerifierError } from '../../../src/errors/errors.js'
@@ -62,6 +62,16 @@ describe('bearerToken', () => {
   })
 })
 
+describe('basicPassword', () => {
+  it('reads the password of Basic credentials, and nothing from malformed ones', () => {
+    assert.equal(basicPassword(`Basic ${Buffer.from(`u:${TOKEN}`).toString('base64')}`), TOKEN)
+    assert.equal(basicPassword(`basic ${Buffer.from(`:${TOKEN}`).toString('base64')}`), TOKEN)
+    for (const header of [undefined, 'Basic', 'Basic ', `Basic ${Buffer.from('no-colon').toString('base64')}`, `Basic ${Buffer.from('u: spaced pw').toString('base64')}`, `Basic ${'A'.repeat(700)}`]) {
+      assert.equal(basicPassword(header), undefined, String(header))
+    }
+  })
+})
+
 describe('requireOperator over HTTP', () => {
   let open: Awaited<ReturnType<typeof listen>>
   let closed: Awaited<ReturnType<typeof listen>>
@@ -94,10 +104,26 @@ describe('requireOperator over HTTP', () => {
     assert.equal(r.challenge, 'Bearer realm="assay-provisioning"')
   })
 
-  it('answers 401 ERR_AUTH_REQUIRED for another scheme', async () => {
-    const r = await call(open.url, `Basic ${Buffer.from(`admin:${TOKEN}`).toString('base64')}`)
+  it('lets Basic credentials through whose password is the token, whatever the user name (Veraison clients)', async () => {
+    for (const user of ['admin', '', 'cocli']) {
+      const r = await call(open.url, `Basic ${Buffer.from(`${user}:${TOKEN}`).toString('base64')}`)
+      assert.equal(r.status, 200, user)
+      assert.equal(r.body['operator'], `operator-token:${sha256(TOKEN).slice(0, 8)}`)
+    }
+  })
+
+  it('answers 401 ERR_AUTH_INVALID for Basic credentials with another password', async () => {
+    const r = await call(open.url, `Basic ${Buffer.from(`${TOKEN}:wrong-password-of-enough-length-000000`).toString('base64')}`)
     assert.equal(r.status, 401)
-    assert.equal(r.body['code'], 'ERR_AUTH_REQUIRED')
+    assert.equal(r.body['code'], 'ERR_AUTH_INVALID')
+  })
+
+  it('answers 401 ERR_AUTH_REQUIRED for another scheme or unusable Basic credentials', async () => {
+    for (const header of [`Digest ${TOKEN}`, `Basic ${Buffer.from(TOKEN).toString('base64')}`, 'Basic !!!', `Basic ${Buffer.from('user:').toString('base64')}`]) {
+      const r = await call(open.url, header)
+      assert.equal(r.status, 401, header)
+      assert.equal(r.body['code'], 'ERR_AUTH_REQUIRED')
+    }
   })
 
   it('answers 401 ERR_AUTH_INVALID with error="invalid_token" for a wrong token, a prefix or the hash itself', async () => {
