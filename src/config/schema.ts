@@ -4,6 +4,8 @@
  */
 import { createHash } from 'node:crypto'
 import { z } from 'zod'
+import { keyHash, parseApiKey } from '../auth/api-keys.js'
+import { oidcIssuersSetting } from '../auth/oidc-config.js'
 
 const seconds = (def: number, max: number) => z.coerce.number().int().min(1).max(max).default(def)
 
@@ -155,6 +157,29 @@ export const configSchema = z
       .max(512)
       .regex(/^[\x21-\x7e]+$/, 'the operator token must be printable ASCII without spaces')
       .transform((token) => ({ sha256: createHash('sha256').update(token, 'utf8').digest('hex') }))
+      .optional(),
+    /**
+     * OAuth2/OIDC issuers whose JWT access tokens are credentials: a JSON array of issuer objects
+     * (`issuer`, `jwksUri` or discovery, `audience`, `algorithms`, `clockToleranceSeconds`, `tenant` or
+     * `tenantClaim`, `rolesClaim` or `scopePrefix`; src/auth/oidc-config.ts, docs/credentials.md). Only
+     * these issuers' key URLs are ever fetched. @defaultValue unset (no token is accepted)
+     */
+    oidcIssuers: oidcIssuersSetting.optional(),
+    /**
+     * An admin API key of tenant `default` chosen by the deployer (`assay_<24 hex>_<43 base64url>`), in
+     * place of the one generated and printed at first start. Only its key id and SHA-256 are kept (the
+     * text is dropped here). It holds every role; it is revoked by removing the setting. @defaultValue unset
+     */
+    bootstrapAdminKey: z
+      .string()
+      .transform((text, ctx) => {
+        const parts = parseApiKey(text)
+        if (parts === undefined) {
+          ctx.addIssue({ code: 'custom', message: 'must be an API key: assay_<24 lower-case hex digits>_<43 base64url characters of 32 random bytes>' })
+          return z.NEVER
+        }
+        return { keyId: parts.keyId, sha256: keyHash(text) }
+      })
       .optional(),
     /** Include the Evidence in EARs (`ear_raw_evidence`). Off by default: it may be personal data. */
     includeRawEvidence: z
