@@ -12,6 +12,9 @@
  *    clock tolerance;
  * 4. the claims: `sub` (1 to 255 characters), the tenant, the roles.
  *
+ * A verified token is remembered by its SHA-256 for up to a minute (never past its `exp`), so a
+ * client that sends the same token with every request pays for one signature check a minute.
+ *
  * Keys: one `createRemoteJWKSet` per issuer, made on its first token. It keeps the key set for
  * `cacheMaxAgeMs` (10 min), refetches for an unknown `kid` at most once per `cooldownMs` (30 s), gives
  * up a fetch after `timeoutMs` (5 s), follows no redirect, and reads at most `maxJwksBytes` (64 KiB).
@@ -19,6 +22,7 @@
  * `ERR_AUTH_ISSUER_UNAVAILABLE` (503): the caller's token may be fine. Every other failure is
  * `ERR_AUTH_INVALID`, its detail naming jose's error code (`ERR_JWT_EXPIRED`, ...).
  */
+import { createHash } from 'node:crypto'
 import { createRemoteJWKSet, customFetch, decodeJwt, errors, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from 'jose'
 import { VerifierError } from '../errors/errors.js'
 import type { TenantId } from '../store/types.js'
@@ -55,6 +59,14 @@ export const DEFAULT_JWKS_OPTIONS: JwksOptions = { timeoutMs: 5000, cooldownMs: 
 
 export interface OidcVerifierOptions {
   readonly jwks?: Partial<JwksOptions>
+  /**
+   * Tokens verified recently, remembered by SHA-256 so a client sending the same token again costs a
+   * hash, not a signature check: each for at most `tokenCacheMs` and never past its `exp`.
+   * @defaultValue 10000 entries; 0 turns the cache off
+   */
+  readonly tokenCacheEntries?: number
+  /** @defaultValue 60000 */
+  readonly tokenCacheMs?: number
   /** For tests: the time tokens are judged at. @defaultValue now */
   readonly now?: () => Date
 }
@@ -78,11 +90,21 @@ const JWT_SHAPE = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/
 export function createOidcVerifier(issuers: readonly OidcIssuer[], options: OidcVerifierOptions = {}): OidcVerifier {
   const jwksOptions: JwksOptions = { ...DEFAULT_JWKS_OPTIONS, ...options.jwks }
   const byIssuer = new Map(issuers.map((issuer) => [issuer.issuer, { config: issuer, keys: keysOf(issuer, jwksOptions) }]))
+  const cacheEntries = options.tokenCacheEntries ?? 10_000
+  const cacheMs = options.tokenCacheMs ?? 60_000
+  const nowMs = () => (options.now === undefined ? Date.now() : options.now().getTime())
+  const verified = new Map<string, { readonly principal: Principal; readonly until: number }>()
 
   return {
     looksLikeJwt: (token) => token.length <= MAX_JWT_LENGTH && JWT_SHAPE.test(token),
     async verify(token) {
       if (token.length > MAX_JWT_LENGTH) throw invalid(`the token is longer than ${MAX_JWT_LENGTH} characters`)
+      const digest = cacheEntries > 0 ? createHash('sha256').update(token, 'utf8').digest('base64url') : ''
+      const hit = cacheEntries > 0 ? verified.get(digest) : undefined
+      if (hit !== undefined) {
+        if (hit.until > nowMs()) return hit.principal
+        verified.delete(digest)
+      }
       let iss: unknown
       try {
         iss = decodeJwt(token).iss
@@ -109,7 +131,14 @@ export function createOidcVerifier(issuers: readonly OidcIssuer[], options: Oidc
         if (err instanceof errors.JOSEError) throw invalid(`the token is not accepted (${err.code})`, err)
         throw err
       }
-      return principalOf(config, payload)
+      const principal = principalOf(config, payload)
+      if (cacheEntries > 0) {
+        // Until exp at the latest (exp is required and checked above), without the clock tolerance.
+        const until = Math.min(nowMs() + cacheMs, payload.exp! * 1000)
+        if (verified.size >= cacheEntries) verified.delete(verified.keys().next().value!)
+        verified.set(digest, { principal, until })
+      }
+      return principal
     },
   }
 }

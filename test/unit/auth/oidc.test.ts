@@ -190,6 +190,18 @@ describe('OIDC access tokens', () => {
     await refused(verifier.verify(await token(a, { scope: ['assay:admin'] as unknown as string })), 'ERR_AUTH_INVALID', /scope/)
   })
 
+  it('remembers a verified token, but never past its exp', async () => {
+    let at = Date.now()
+    const issuers = oidcIssuersSchema.parse([{ issuer: `${base}/a`, jwksUri: `${base}/a/jwks`, audience: 'assay', tenantClaim: 'tenant', scopePrefix: 'assay:' }])
+    const clocked = createOidcVerifier(issuers, { now: () => new Date(at) })
+    const short = await token(a, { exp: Math.floor(at / 1000) + 10 })
+    await clocked.verify(short)
+    await clocked.verify(short)
+    // 45 s later: within the cache's minute, past exp and the 30 s tolerance.
+    at += 45_000
+    await refused(clocked.verify(short), 'ERR_AUTH_INVALID', /ERR_JWT_EXPIRED/)
+  })
+
   it('answers 503 when an issuer\'s keys cannot be had: error status, too large, a redirect', async () => {
     const other = (path: string, tenantIssuer: string) =>
       new SignJWT({ sub: 'x', aud: 'assay', iss: `${base}/${tenantIssuer}`, exp: now() + 300 }).setProtectedHeader({ alg: 'ES256', kid: 'k' }).sign(a.privateKey).then((t) => [path, t] as const)
