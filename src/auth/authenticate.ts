@@ -142,6 +142,19 @@ export function createAuthenticator(options: AuthenticatorOptions): Authenticato
 }
 
 /**
+ * The `WWW-Authenticate` value for a refusal of `authenticate` or `authorize` (RFC 6750 §3): a 401
+ * without a credential gets the bare challenge, a refused credential `error="invalid_token"`, a 403
+ * `error="insufficient_scope"`. Undefined for any other error.
+ */
+export function bearerChallenge(err: unknown, realm = 'assay'): string | undefined {
+  if (!(err instanceof VerifierError)) return undefined
+  if (err.code === 'ERR_AUTH_REQUIRED') return `Bearer realm="${realm}"`
+  if (err.code === 'ERR_AUTH_INVALID') return `Bearer realm="${realm}", error="invalid_token"`
+  if (err.code === 'ERR_AUTH_FORBIDDEN') return `Bearer realm="${realm}", error="insufficient_scope"`
+  return undefined
+}
+
+/**
  * Throws `ERR_AUTH_FORBIDDEN` (403) unless `principal` holds `role` (or, given a list, one of them)
  * in `tenant`. The detail names the role wanted, never what the principal holds elsewhere.
  */

@@ -21,6 +21,27 @@ export const BOOTSTRAP_ROLES: readonly Role[] = ROLES
 /** Name of a generated first key, as listings show it. */
 export const BOOTSTRAP_KEY_NAME = 'bootstrap admin'
 
+/** What {@link issueApiKey} is asked for. */
+export interface ApiKeyRequest {
+  readonly tenant: TenantId
+  readonly name: string
+  readonly roles: readonly Role[]
+  /** The principal id of whoever asked (`Principal.id`). */
+  readonly createdBy: string
+}
+
+/**
+ * Makes a new key, stores its hash, and returns the key text (to be shown once, never again) with its
+ * record. What an admin's "create API key" request does once authorized.
+ * @throws VerifierError `ERR_STORE_FULL` at the tenant's cap; `TypeError` for a name or roles out of
+ *   bounds (check them first and answer 400)
+ */
+export async function issueApiKey(store: CredentialStore, request: ApiKeyRequest): Promise<{ readonly key: string; readonly record: ApiKeyRecord }> {
+  const { key, keyId, hash } = generateApiKey()
+  const record = await store.create({ keyId, tenant: request.tenant, name: request.name, roles: request.roles, hash, createdBy: request.createdBy })
+  return { key, record: record! }
+}
+
 /**
  * Creates an admin key for `tenant` unless it holds an unrevoked key with the `admin` role, and
  * returns the key text (to be shown once) with its record; undefined when one exists. Several

@@ -9,8 +9,10 @@
  * name it; a tenant keeps at most `maxRevokedKeysPerTenant` of them, and revoking one more forgets
  * the one revoked longest ago (its key id then reads as unknown: refused all the same).
  *
+ * A principal id of any kind fits `createdBy` and `revokedBy` (see {@link MAX_ACTOR_LENGTH}).
+ *
  * Bounds: a name of 1 to {@link MAX_KEY_NAME_LENGTH} printable characters, 1 to 5 roles without
- * repeats, `createdBy`/`revokedBy` up to {@link MAX_ACTOR_LENGTH} characters, and at most
+ * repeats, `createdBy`/`revokedBy` up to 600 characters, and at most
  * `maxActiveKeysPerTenant` unrevoked keys per tenant (`ERR_STORE_FULL` past it).
  */
 import { isKeyHash, isKeyId } from '../auth/api-keys.js'
@@ -21,8 +23,11 @@ import type { TenantId } from './types.js'
 
 /** Longest key name. */
 export const MAX_KEY_NAME_LENGTH = 100
-/** Longest `createdBy` or `revokedBy`. */
-export const MAX_ACTOR_LENGTH = 300
+/**
+ * Longest `createdBy` or `revokedBy`: a principal id, the longest of which is an OIDC one,
+ * `oidc:<issuer of up to 300>#<sub of up to 255>`.
+ */
+export const MAX_ACTOR_LENGTH = 600
 /** Largest page of a listing. */
 export const MAX_CREDENTIAL_PAGE = 100
 const DEFAULT_CREDENTIAL_PAGE = 50
@@ -122,7 +127,7 @@ export function checkName(name: unknown): asserts name is string {
   }
 }
 
-/** Throws `TypeError` unless `actor` is 1 to 300 printable characters. */
+/** Throws `TypeError` unless `actor` is 1 to {@link MAX_ACTOR_LENGTH} printable characters. */
 export function checkActor(actor: unknown, what: string): asserts actor is string {
   if (typeof actor !== 'string' || actor.length === 0 || actor.length > MAX_ACTOR_LENGTH || !PRINTABLE.test(actor)) {
     throw new TypeError(`${what} must be 1 to ${MAX_ACTOR_LENGTH} printable characters`)

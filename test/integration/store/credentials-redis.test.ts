@@ -8,6 +8,8 @@ import assert from 'node:assert/strict'
 import { randomUUID } from 'node:crypto'
 import { after, before, describe, it } from 'node:test'
 import { Redis } from 'ioredis'
+import { API_KEY_CACHE_MS, createAuthenticator } from '../../../src/auth/authenticate.js'
+import { ensureBootstrapAdmin, issueApiKey } from '../../../src/auth/bootstrap.js'
 import { isVerifierError } from '../../../src/errors/errors.js'
 import type { CredentialStore } from '../../../src/store/credentials.js'
 import { credentialBase } from '../../../src/store/keys.js'
@@ -53,6 +55,34 @@ describe('redis credential store: layout and faults', () => {
     const key = newKey(newTenant())
     await admin.set(`${credentialBase(prefix)}k:${key.keyId}`, '{"keyId":"nope"}')
     await assert.rejects(store.get(key.keyId), (err: unknown) => isVerifierError(err, 'ERR_STORE_CORRUPT'))
+  })
+
+  it('a key made in one process authenticates in another at once; its revocation reaches it within the cache bound', async () => {
+    const other = createRedisCredentialStore({ redis: REDIS_URL, prefix })
+    try {
+      let now = Date.now()
+      const tenant = newTenant()
+      const { key, record } = await issueApiKey(store, { tenant, name: 'ci', roles: ['attester'], createdBy: 'test' })
+      const auth = createAuthenticator({ apiKeys: other, nowMs: () => now })
+      assert.equal((await auth.authenticate(`Bearer ${key}`)).tenant, tenant)
+      await store.revoke(tenant, record.keyId, 'test')
+      now += API_KEY_CACHE_MS + 1
+      await assert.rejects(auth.authenticate(`Bearer ${key}`), (err: unknown) => isVerifierError(err, 'ERR_AUTH_INVALID') && /revoked/.test((err as Error).message))
+    } finally {
+      await other.close()
+    }
+  })
+
+  it('of processes starting at once, one makes the bootstrap admin key', async () => {
+    const stores = [store, ...Array.from({ length: 3 }, () => createRedisCredentialStore({ redis: REDIS_URL, prefix }))]
+    try {
+      const tenant = newTenant()
+      const made = await Promise.all(stores.map((s) => ensureBootstrapAdmin(s, tenant)))
+      assert.equal(made.filter((m) => m !== undefined).length, 1)
+      assert.equal(await store.countActive(tenant), 1)
+    } finally {
+      for (const s of stores.slice(1)) await s.close()
+    }
   })
 
   it('reports an unreachable server as ERR_STORE_UNAVAILABLE', async () => {

@@ -7,8 +7,10 @@ import assert from 'node:assert/strict'
 import { createHash } from 'node:crypto'
 import { describe, it } from 'node:test'
 import { generateApiKey } from '../../../src/auth/api-keys.js'
-import { API_KEY_CACHE_MS, MAX_AUTHORIZATION_LENGTH, OPERATOR_TOKEN_ROLES, authorize, createAuthenticator } from '../../../src/auth/authenticate.js'
-import { BOOTSTRAP_ROLES, bootstrapKeyOf, ensureBootstrapAdmin } from '../../../src/auth/bootstrap.js'
+import fc from 'fast-check'
+import { API_KEY_CACHE_MS, MAX_AUTHORIZATION_LENGTH, OPERATOR_TOKEN_ROLES, authorize, bearerChallenge, createAuthenticator } from '../../../src/auth/authenticate.js'
+import { BOOTSTRAP_ROLES, bootstrapKeyOf, ensureBootstrapAdmin, issueApiKey } from '../../../src/auth/bootstrap.js'
+import { VerifierError } from '../../../src/errors/errors.js'
 import type { Principal } from '../../../src/auth/principal.js'
 import type { Role } from '../../../src/auth/roles.js'
 import type { ErrorCode } from '../../../src/errors/codes.js'
@@ -113,6 +115,55 @@ describe('authenticate', () => {
     assert.deepEqual(await auth.authenticate(`Bearer ${key}`), { id: `api-key:${keyId}`, tenant: 'default', roles: BOOTSTRAP_ROLES, via: 'api-key' })
     await refused(auth.authenticate(`Bearer ${key.slice(0, 31)}${generateApiKey().key.slice(31)}`), 'ERR_AUTH_INVALID')
     await refused(auth.authenticate(`Bearer ${generateApiKey().key}`), 'ERR_AUTH_INVALID')
+  })
+})
+
+describe('authenticate: any header', () => {
+  it('property: refuses every header that is not a credential with a 401 code, never anything else', async () => {
+    const store = createMemoryCredentialStore()
+    const { key } = await storedKey(store, 'acme', ['admin'])
+    const auth = createAuthenticator({ apiKeys: store, operatorToken: { sha256: createHash('sha256').update('x'.repeat(40)).digest('hex') } })
+    const header = fc.oneof(
+      fc.string({ maxLength: 200 }),
+      fc.string({ maxLength: 200 }).map((t) => `Bearer ${t}`),
+      fc.stringMatching(/^Bearer assay_[0-9a-f]{20,26}_[A-Za-z0-9_-]{40,45}$/),
+      fc.integer({ min: 0, max: 73 }).map((at) => `Bearer ${key.slice(0, at)}${key.slice(at + 1)}`),
+      fc.stringMatching(/^Bearer [A-Za-z0-9_-]{1,40}\.[A-Za-z0-9_-]{0,40}\.[A-Za-z0-9_-]{0,40}$/),
+    )
+    await fc.assert(
+      fc.asyncProperty(header, async (value) => {
+        try {
+          await auth.authenticate(value)
+          assert.fail(`accepted ${JSON.stringify(value)}`)
+        } catch (err) {
+          assert.ok(isVerifierError(err, 'ERR_AUTH_REQUIRED') || isVerifierError(err, 'ERR_AUTH_INVALID'), `${JSON.stringify(value)}: ${String(err)}`)
+        }
+      }),
+      { numRuns: 1000 },
+    )
+  })
+})
+
+describe('bearerChallenge', () => {
+  it('names the RFC 6750 error of each refusal', () => {
+    assert.equal(bearerChallenge(new VerifierError('ERR_AUTH_REQUIRED')), 'Bearer realm="assay"')
+    assert.equal(bearerChallenge(new VerifierError('ERR_AUTH_INVALID')), 'Bearer realm="assay", error="invalid_token"')
+    assert.equal(bearerChallenge(new VerifierError('ERR_AUTH_FORBIDDEN'), 'x'), 'Bearer realm="x", error="insufficient_scope"')
+    assert.equal(bearerChallenge(new VerifierError('ERR_STORE_UNAVAILABLE')), undefined)
+    assert.equal(bearerChallenge(new Error('x')), undefined)
+  })
+})
+
+describe('issueApiKey', () => {
+  it('returns a key that authenticates, stores its hash only, and records the longest principal id as creator', async () => {
+    const store = createMemoryCredentialStore()
+    const createdBy = `oidc:https://${'i'.repeat(292)}#${'s'.repeat(255)}`
+    const { key, record } = await issueApiKey(store, { tenant: 'acme', name: 'ci', roles: ['relying-party'], createdBy })
+    assert.equal(record.createdBy, createdBy)
+    assert.equal(JSON.stringify(record).includes(key.slice(31)), false)
+    const principal = await createAuthenticator({ apiKeys: store }).authenticate(`Bearer ${key}`)
+    assert.deepEqual(principal, { id: `api-key:${record.keyId}`, tenant: 'acme', roles: ['relying-party'], via: 'api-key' })
+    await assert.rejects(issueApiKey(store, { tenant: 'acme', name: '', roles: ['admin'], createdBy }), TypeError)
   })
 })
 
