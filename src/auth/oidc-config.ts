@@ -10,6 +10,8 @@
  *   Symmetric (`HS*`) and `none` are not accepted at all: with a public JWKS, an HMAC "signature" made
  *   with the public key as secret would verify;
  * - `clockToleranceSeconds`: slack for `exp`, `nbf`, `iat`; default 30, at most 300;
+ * - `typ`: when set, the `typ` header every token must have (RFC 9068 access tokens: `at+jwt`; many
+ *   issuers send `JWT` or nothing, so it is not required by default);
  * - the tenant: `tenant` (every token of this issuer is of that tenant) or `tenantClaim` (a
  *   top-level claim holding a tenant id), exactly one;
  * - the roles: `rolesClaim` (a top-level claim holding an array of role names) or `scopePrefix` (the
@@ -62,6 +64,7 @@ export const oidcIssuerSchema = z
       .transform((value) => (typeof value === 'string' ? [value] : value)),
     algorithms: z.array(z.enum(ISSUER_ALGORITHMS)).min(1).max(ISSUER_ALGORITHMS.length).default([...DEFAULT_ALGORITHMS]),
     clockToleranceSeconds: z.number().int().min(0).max(300).default(30),
+    typ: z.string().regex(/^[\x21-\x7e]{1,50}$/).optional(),
     tenant: z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'a tenant id is [a-z0-9][a-z0-9-]{0,62}').optional(),
     tenantClaim: claimName.optional(),
     rolesClaim: claimName.optional(),

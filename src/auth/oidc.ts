@@ -8,8 +8,8 @@
  *    issuer exactly. An unknown issuer is refused without fetching anything: only the JWKS (or
  *    discovery) URLs of configured issuers are ever fetched, never a URL a token names (no SSRF);
  * 3. `jwtVerify` with the issuer's algorithm allow-list (checked by jose before any key is looked
- *    up, so `none` or `HS256` never reach the key set), `iss`, `aud`, `exp` required, `nbf`, and the
- *    clock tolerance;
+ *    up, so `none` or `HS256` never reach the key set), `iss`, `aud`, `exp` required, `nbf`, the
+ *    clock tolerance, and the `typ` header when the issuer sets one (RFC 9068: `at+jwt`);
  * 4. the claims: `sub` (1 to 255 characters), the tenant, the roles.
  *
  * A verified token is remembered by its SHA-256 for up to a minute (never past its `exp`), so a
@@ -42,7 +42,8 @@ const MAX_ROLE_ENTRIES = 100
 const MAX_SCOPE_LENGTH = 4096
 
 const TENANT_ID = /^[a-z0-9][a-z0-9-]{0,62}$/
-const SUBJECT = /^[\x20-\x7e\u00a0-\uffff]+$/
+/** Printable: no control, format, separator-line/paragraph or lone surrogate code points. */
+const SUBJECT = /^[^\p{Cc}\p{Cf}\p{Zl}\p{Zp}\p{Cs}]+$/u
 
 export interface JwksOptions {
   /** @defaultValue 5000 */
@@ -122,6 +123,7 @@ export function createOidcVerifier(issuers: readonly OidcIssuer[], options: Oidc
           algorithms: config.algorithms,
           clockTolerance: config.clockToleranceSeconds,
           requiredClaims: ['exp', 'sub'],
+          ...(config.typ === undefined ? {} : { typ: config.typ }),
           ...(options.now === undefined ? {} : { currentDate: options.now() }),
         }))
       } catch (err) {

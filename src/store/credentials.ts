@@ -106,7 +106,7 @@ export function checkLimits(limits: CredentialLimits): CredentialLimits {
   return limits
 }
 
-const PRINTABLE = /^[^\p{Cc}\p{Cf}\p{Zl}\p{Zp}]+$/u
+const PRINTABLE = /^[^\p{Cc}\p{Cf}\p{Zl}\p{Zp}\p{Cs}]+$/u
 
 /** Throws `TypeError` unless `key` can be stored; returns it with its roles in canonical order. */
 export function checkNewKey(key: NewApiKey): NewApiKey {

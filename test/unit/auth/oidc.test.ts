@@ -70,6 +70,7 @@ describe('OIDC access tokens', () => {
       if (path === '/b/jwks') return send(200, jwks['b'])
       if (path === '/c/jwks') return send(500, { error: 'down' })
       if (path === '/d/jwks') return send(200, { keys: [], padding: 'x'.repeat(100_000) })
+      if (path === '/f/.well-known/openid-configuration') return send(200, { issuer: 'https://elsewhere.example', jwks_uri: `${base}/a/jwks` })
       if (path === '/e/jwks') {
         res.writeHead(302, { location: 'http://169.254.169.254/latest/meta-data' })
         return res.end()
@@ -86,6 +87,7 @@ describe('OIDC access tokens', () => {
       { issuer: `${base}/c`, jwksUri: `${base}/c/jwks`, audience: 'assay', tenant: 'gamma', rolesClaim: 'roles' },
       { issuer: `${base}/d`, jwksUri: `${base}/d/jwks`, audience: 'assay', tenant: 'delta', rolesClaim: 'roles' },
       { issuer: `${base}/e`, jwksUri: `${base}/e/jwks`, audience: 'assay', tenant: 'epsilon', rolesClaim: 'roles' },
+      { issuer: `${base}/f`, audience: 'assay', tenant: 'phi', rolesClaim: 'roles' },
     ])
     verifier = createOidcVerifier(issuers)
   })
@@ -187,7 +189,25 @@ describe('OIDC access tokens', () => {
     await refused(verifier.verify(await token(a, { tenant: 'Not A Tenant' })), 'ERR_AUTH_INVALID', /tenant claim/)
     await refused(verifier.verify(await token(a, { tenant: undefined })), 'ERR_AUTH_INVALID', /tenant claim/)
     await refused(verifier.verify(await token(a, { sub: 'x'.repeat(256) })), 'ERR_AUTH_INVALID', /sub/)
+    await refused(verifier.verify(await token(a, { sub: 'alice\u0000' })), 'ERR_AUTH_INVALID', /sub/)
+    await refused(verifier.verify(await token(a, { sub: '' })), 'ERR_AUTH_INVALID', /sub/)
     await refused(verifier.verify(await token(a, { scope: ['assay:admin'] as unknown as string })), 'ERR_AUTH_INVALID', /scope/)
+  })
+
+  it('answers 503 for an issuer whose discovery document names another issuer, and asks again only after the cooldown', async () => {
+    const jwt = await new SignJWT({ sub: 'x', aud: 'assay', iss: `${base}/f`, exp: now() + 300 }).setProtectedHeader({ alg: 'ES256', kid: a.kid }).sign(a.privateKey)
+    for (let i = 0; i < 3; i++) {
+      await assert.rejects(verifier.verify(jwt), (err: unknown) => isVerifierError(err, 'ERR_AUTH_ISSUER_UNAVAILABLE') && /names another issuer|cooldown/.test((err as Error).message))
+    }
+    assert.equal(count('/f/.well-known/openid-configuration'), 1)
+  })
+
+  it('checks the typ header when the issuer sets one', async () => {
+    const strict = createOidcVerifier(oidcIssuersSchema.parse([{ issuer: `${base}/a`, jwksUri: `${base}/a/jwks`, audience: 'assay', tenantClaim: 'tenant', scopePrefix: 'assay:', typ: 'at+jwt' }]))
+    await strict.verify(await token(a, {}))
+    const plain = await new SignJWT({ sub: 'alice', aud: 'assay', iss: `${base}/a`, exp: now() + 300, tenant: 'acme' }).setProtectedHeader({ alg: 'ES256', kid: a.kid, typ: 'JWT' }).sign(a.privateKey)
+    await refused(strict.verify(plain), 'ERR_AUTH_INVALID', /ERR_JWT_CLAIM_VALIDATION_FAILED/)
+    await verifier.verify(plain)
   })
 
   it('remembers a verified token, but never past its exp', async () => {
