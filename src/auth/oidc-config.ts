@@ -13,7 +13,8 @@
  * - `typ`: when set, the `typ` header every token must have (RFC 9068 access tokens: `at+jwt`; many
  *   issuers send `JWT` or nothing, so it is not required by default);
  * - the tenant: `tenant` (every token of this issuer is of that tenant) or `tenantClaim` (a
- *   top-level claim holding a tenant id), exactly one;
+ *   top-level claim holding a tenant id), exactly one. With `tenantClaim` the issuer is trusted to name
+ *   any tenant, unless `tenants` lists the ones it may name;
  * - the roles: `rolesClaim` (a top-level claim holding an array of role names) or `scopePrefix` (the
  *   space-separated `scope` claim, its entries that start with the prefix, e.g. `assay:provisioner`),
  *   exactly one. Names that are not Assay roles are skipped.
@@ -67,6 +68,7 @@ export const oidcIssuerSchema = z
     typ: z.string().regex(/^[\x21-\x7e]{1,50}$/).optional(),
     tenant: z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'a tenant id is [a-z0-9][a-z0-9-]{0,62}').optional(),
     tenantClaim: claimName.optional(),
+    tenants: z.array(z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'a tenant id is [a-z0-9][a-z0-9-]{0,62}')).min(1).max(1000).optional(),
     rolesClaim: claimName.optional(),
     scopePrefix: z.string().regex(/^[\x21-\x7e]{0,50}$/, 'a scope prefix is up to 50 printable ASCII characters').optional(),
   })
@@ -74,6 +76,9 @@ export const oidcIssuerSchema = z
   .superRefine((issuer, ctx) => {
     if ((issuer.tenant === undefined) === (issuer.tenantClaim === undefined)) {
       ctx.addIssue({ code: 'custom', path: ['tenant'], message: 'set exactly one of tenant and tenantClaim' })
+    }
+    if (issuer.tenants !== undefined && issuer.tenantClaim === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['tenants'], message: 'tenants limits what tenantClaim may name: set it only with tenantClaim' })
     }
     if ((issuer.rolesClaim === undefined) === (issuer.scopePrefix === undefined)) {
       ctx.addIssue({ code: 'custom', path: ['rolesClaim'], message: 'set exactly one of rolesClaim and scopePrefix' })

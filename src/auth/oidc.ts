@@ -157,6 +157,7 @@ function principalOf(config: OidcIssuer, payload: JWTPayload): Principal {
     const value = claim(payload, config.tenantClaim!)
     if (typeof value !== 'string' || !TENANT_ID.test(value)) throw invalid(`the token's ${config.tenantClaim} claim is not a tenant id`)
     tenant = value
+    if (config.tenants !== undefined && !config.tenants.includes(tenant)) throw invalid(`the issuer may not name tenant ${tenant}`)
   }
   return { id: `oidc:${config.issuer}#${sub}`, tenant, roles: rolesOf(config, payload), via: 'oidc' }
 }

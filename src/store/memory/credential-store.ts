@@ -13,6 +13,7 @@
  */
 import { closeSync, fdatasyncSync, fsyncSync, fstatSync, ftruncateSync, mkdirSync, openSync, renameSync, writeSync } from 'node:fs'
 import { join } from 'node:path'
+import { isKeyId } from '../../auth/api-keys.js'
 import { VerifierError } from '../../errors/errors.js'
 import {
   DEFAULT_CREDENTIAL_LIMITS,
@@ -29,7 +30,6 @@ import {
 } from '../credentials.js'
 import { assertTenantId } from '../keys.js'
 import type { TenantId } from '../types.js'
-import { isKeyId } from '../../auth/api-keys.js'
 import { lockDirectory } from './dir-lock.js'
 import { errorMessage, hasErrorCode, moveAside } from './file-utils.js'
 import { readLinesSync } from './read-lines.js'

@@ -202,6 +202,12 @@ describe('OIDC access tokens', () => {
     assert.equal(count('/f/.well-known/openid-configuration'), 1)
   })
 
+  it('refuses a tenant the issuer may not name', async () => {
+    const limited = createOidcVerifier(oidcIssuersSchema.parse([{ issuer: `${base}/a`, jwksUri: `${base}/a/jwks`, audience: 'assay', tenantClaim: 'tenant', tenants: ['acme'], scopePrefix: 'assay:' }]))
+    assert.equal((await limited.verify(await token(a, {}))).tenant, 'acme')
+    await refused(limited.verify(await token(a, { tenant: 'globex' })), 'ERR_AUTH_INVALID', /may not name tenant globex/)
+  })
+
   it('checks the typ header when the issuer sets one', async () => {
     const strict = createOidcVerifier(oidcIssuersSchema.parse([{ issuer: `${base}/a`, jwksUri: `${base}/a/jwks`, audience: 'assay', tenantClaim: 'tenant', scopePrefix: 'assay:', typ: 'at+jwt' }]))
     await strict.verify(await token(a, {}))
