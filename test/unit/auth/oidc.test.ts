@@ -9,6 +9,7 @@ import assert from 'node:assert/strict'
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { after, before, describe, it } from 'node:test'
+import fc from 'fast-check'
 import { SignJWT, exportJWK, exportSPKI, generateKeyPair, type CryptoKey, type JWTPayload } from 'jose'
 import { createAuthenticator } from '../../../src/auth/authenticate.js'
 import { MAX_JWT_LENGTH, createOidcVerifier, type OidcVerifier } from '../../../src/auth/oidc.js'
@@ -214,6 +215,35 @@ describe('OIDC access tokens', () => {
     const plain = await new SignJWT({ sub: 'alice', aud: 'assay', iss: `${base}/a`, exp: now() + 300, tenant: 'acme' }).setProtectedHeader({ alg: 'ES256', kid: a.kid, typ: 'JWT' }).sign(a.privateKey)
     await refused(strict.verify(plain), 'ERR_AUTH_INVALID', /ERR_JWT_CLAIM_VALIDATION_FAILED/)
     await verifier.verify(plain)
+  })
+
+  it('property: a header changed in any way is refused as invalid (401), never as the issuer\'s fault or a crash', async () => {
+    const good = await token(a, {})
+    const [, p, sig] = good.split('.') as [string, string, string]
+    const header = fc.record(
+      {
+        alg: fc.oneof(fc.constantFrom('ES256', 'none', 'HS256', 'RS256', 'EdDSA', 'ES384'), fc.jsonValue()),
+        kid: fc.oneof(fc.constant(a.kid), fc.jsonValue()),
+        typ: fc.jsonValue(),
+        crit: fc.oneof(fc.constant(['b64']), fc.jsonValue()),
+        b64: fc.jsonValue(),
+        jwk: fc.jsonValue(),
+        x5u: fc.constant('http://169.254.169.254/'),
+      },
+      { requiredKeys: [] },
+    )
+    const before = count('/a/jwks')
+    await fc.assert(
+      fc.asyncProperty(header, async (h) => {
+        const forged = `${Buffer.from(JSON.stringify(h)).toString('base64url')}.${p}.${sig}`
+        await assert.rejects(verifier.verify(forged), (err: unknown) => {
+          assert.ok(isVerifierError(err, 'ERR_AUTH_INVALID'), `${JSON.stringify(h)}: ${String(err)}`)
+          return true
+        })
+      }),
+      { numRuns: 500 },
+    )
+    assert.ok(count('/a/jwks') <= before + 1, 'the key set is not fetched over and over')
   })
 
   it('remembers a verified token, but never past its exp', async () => {
