@@ -89,7 +89,10 @@ export function createMemoryCredentialStore(options: MemoryCredentialStoreOption
       const t = keysOf(old.tenant)
       remove(t.ids, change.del)
       if (old.revokedAt === undefined) t.active--
-      else t.revoked.splice(t.revoked.indexOf(change.del), 1)
+      else {
+        const at = t.revoked.indexOf(change.del)
+        if (at !== -1) t.revoked.splice(at, 1)
+      }
       return
     }
     const record = change.put
