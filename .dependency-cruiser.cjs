@@ -87,6 +87,29 @@ module.exports = {
       to: { path: inLayers('api', 'queue') },
     },
     {
+      name: 'auth-layer',
+      severity: 'error',
+      comment:
+        'src/auth (credentials: API keys, OIDC tokens, roles) is pure logic beside store: it may import store, ' +
+        'crypto, errors and util, nothing above (api, queue, main wire it) and not config (config reads it).',
+      from: { path: inLayers('auth') },
+      to: { path: '^src/', pathNot: inLayers('auth', 'store', 'crypto', 'errors', 'util') },
+    },
+    {
+      name: 'store-uses-only-auth-formats',
+      severity: 'error',
+      comment: 'src/store may read the role list and the API key format of src/auth (what it stores), nothing else there.',
+      from: { path: inLayers('store') },
+      to: { path: inLayers('auth'), pathNot: '^src/auth/(roles|api-keys)\\.ts$' },
+    },
+    {
+      name: 'config-uses-only-auth-formats',
+      severity: 'error',
+      comment: 'src/config validates credential settings with the formats of src/auth (roles, API keys, issuers), nothing else there.',
+      from: { path: inLayers('config') },
+      to: { path: inLayers('auth'), pathNot: '^src/auth/(roles|api-keys|oidc-config)\\.ts$' },
+    },
+    {
       name: 'appraisal-layer',
       severity: 'error',
       comment: 'src/appraisal is below api and queue: it must not import them.',

@@ -44,6 +44,8 @@ export const SETTING_DESCRIPTIONS: Readonly<Record<keyof Config, string>> = {
   logLevel: 'log level: trace, debug, info, warn, error, fatal or silent',
   logFormat: 'log format: json, pretty (readable lines), or auto (pretty on a terminal, json otherwise)',
   includeRawEvidence: 'include the Evidence in EARs (ear_raw_evidence)',
+  oidcIssuers: 'JSON array of OAuth2/OIDC issuers whose JWT access tokens are accepted (issuer, jwksUri, audience, tenant, roles); unset: none',
+  bootstrapAdminKey: 'admin API key of tenant default chosen by the deployer (only its hash is kept); unset: one is generated and printed at first start',
   operatorToken: 'bearer token of the provisioning API (at least 32 characters; only its SHA-256 is kept); unset: provisioning routes answer 401',
   corimRequireSigned: 'accept only CoRIMs signed by a provisioning key or CA of the tenant (unsigned ones are refused)',
 }

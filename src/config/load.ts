@@ -58,6 +58,8 @@ export const ENV_NAMES: Readonly<Record<keyof Config, string>> = {
   logFormat: 'ASSAY_LOG_FORMAT',
   operatorToken: 'ASSAY_OPERATOR_TOKEN',
   corimRequireSigned: 'ASSAY_CORIM_REQUIRE_SIGNED',
+  oidcIssuers: 'ASSAY_OIDC_ISSUERS',
+  bootstrapAdminKey: 'ASSAY_BOOTSTRAP_ADMIN_KEY',
 }
 
 /** Picks the variables named in ENV_NAMES out of `env` (empty strings count as unset). */

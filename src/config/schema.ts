@@ -4,6 +4,8 @@
  */
 import { createHash } from 'node:crypto'
 import { z } from 'zod'
+import { keyHash, parseApiKey } from '../auth/api-keys.js'
+import { oidcIssuersSetting } from '../auth/oidc-config.js'
 
 const seconds = (def: number, max: number) => z.coerce.number().int().min(1).max(max).default(def)
 
@@ -165,6 +167,29 @@ export const configSchema = z
       .union([z.boolean(), z.enum(['true', 'false', '1', '0'])])
       .transform((v) => v === true || v === 'true' || v === '1')
       .default(false),
+    /**
+     * OAuth2/OIDC issuers whose JWT access tokens are credentials: a JSON array of issuer objects
+     * (`issuer`, `jwksUri` or discovery, `audience`, `algorithms`, `clockToleranceSeconds`, `tenant` or
+     * `tenantClaim`, `rolesClaim` or `scopePrefix`; src/auth/oidc-config.ts, docs/credentials.md). Only
+     * these issuers' key URLs are ever fetched. @defaultValue unset (no token is accepted)
+     */
+    oidcIssuers: oidcIssuersSetting.optional(),
+    /**
+     * An admin API key of tenant `default` chosen by the deployer (`assay_<24 hex>_<43 base64url>`), in
+     * place of the one generated and printed at first start. Only its key id and SHA-256 are kept (the
+     * text is dropped here). It holds every role; it is revoked by removing the setting. @defaultValue unset
+     */
+    bootstrapAdminKey: z
+      .string()
+      .transform((text, ctx) => {
+        const parts = parseApiKey(text)
+        if (parts === undefined) {
+          ctx.addIssue({ code: 'custom', message: 'must be an API key: assay_<24 lower-case hex digits>_<43 base64url characters of 32 random bytes>' })
+          return z.NEVER
+        }
+        return { keyId: parts.keyId, sha256: keyHash(text) }
+      })
+      .optional(),
     /** Include the Evidence in EARs (`ear_raw_evidence`). Off by default: it may be personal data. */
     includeRawEvidence: z
       .union([z.boolean(), z.enum(['true', 'false', '1', '0'])])

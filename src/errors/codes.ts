@@ -147,6 +147,7 @@ export const ERROR_CATALOGUE = {
   ERR_RATE_LIMITED: request(429, 'Too many requests from this client; retry later'),
   ERR_AUTH_REQUIRED: request(401, 'This route needs a credential: Authorization: Bearer <token>'),
   ERR_AUTH_INVALID: request(401, 'The credential is not accepted'),
+  ERR_AUTH_FORBIDDEN: request(403, 'The credential does not grant the role this route needs in this tenant'),
   ERR_ROUTE_NOT_FOUND: request(404, 'No such resource'),
   ERR_METHOD_NOT_ALLOWED: request(405, 'Method not allowed on this resource'),
   ERR_SESSION_NOT_FOUND: request(404, 'Session does not exist or has expired'),
@@ -168,6 +169,9 @@ export const ERROR_CATALOGUE = {
   ERR_STORE_PERSIST_FAILED: fault('Store could not write its data file'),
   ERR_STORE_FULL: fault('Store is full; retry later', 503),
   ERR_STORE_LOCKED: fault('Data directory is in use by another process'),
+
+  // Credentials (src/auth): the keys of a configured token issuer cannot be had just now
+  ERR_AUTH_ISSUER_UNAVAILABLE: fault('The token issuer\'s keys cannot be fetched; retry later', 503),
 
   // Queue (src/queue)
   ERR_QUEUE_UNAVAILABLE: fault('Queue is unavailable or did not accept the job', 503),

@@ -112,6 +112,18 @@ export function endorsementBase(prefix: string, tenant: TenantId): string {
   return `${prefix}:{${tenant}}:e:`
 }
 
+/**
+ * First part of every credential key: `<prefix>:{_credentials}:`. Unlike everything else, API keys
+ * are not under their tenant's hash tag: a request's key is looked up by key id before its tenant is
+ * known, so all credentials share one slot (`_` is not allowed in a tenant id, so no tenant's keys
+ * meet these). Under it (see `redis/credential-store.ts`): `k:<key id>` a key's record (JSON),
+ * `t:<tenant>:ids` the tenant's key ids and `t:<tenant>:revoked` its revoked ones (sorted sets).
+ */
+export function credentialBase(prefix: string): string {
+  assertKeyPrefix(prefix)
+  return `${prefix}:{_credentials}:`
+}
+
 /** The pub/sub channel of endorsement changes under `prefix`: `<prefix>:endorsements`. */
 export function endorsementChannel(prefix: string): string {
   assertKeyPrefix(prefix)

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import {
+  credentialBase,
   heartbeatsKey,
   nonceKey,
   prefixPattern,
@@ -18,6 +19,12 @@ describe('store keys', () => {
     assert.equal(resultKey('assay-test', 'default', id), `assay-test:{default}:result:${id}`)
     assert.equal(heartbeatsKey('assay'), 'assay:hb')
     assert.equal(prefixPattern('assay'), 'assay:*')
+  })
+
+  it('puts every credential under one hash tag that no tenant can have', () => {
+    assert.equal(credentialBase('assay'), 'assay:{_credentials}:')
+    assert.throws(() => recordKey('assay', '_credentials', 'session', 'x'), TypeError)
+    assert.throws(() => credentialBase('a:b'), TypeError)
   })
 
   it('accepts tenant ids of 1 to 63 characters of [a-z0-9-], not starting with -', () => {

@@ -1,0 +1,103 @@
+/**
+ * Micro-benchmark: the cost of authenticating one request, next to one bare ES256 signature
+ * verification (node:crypto, cached KeyObject), in one run:
+ * - an API key (`assay_…`) found in the in-memory store, with the authenticator's 5 s cache and
+ *   without it (a store read per request);
+ * - an OIDC JWT access token (ES256) of a test issuer whose JWKS is served on loopback, after the key
+ *   set was fetched once (cached, as it is for 10 minutes in service): verified in full each time
+ *   (a client with a new token), and the same token again (remembered for up to a minute).
+ *
+ *   npm run bench:auth
+ *
+ * Rounds alternate between the contenders; the figure for each is the median round. It asserts
+ * nothing about speed: it prints microseconds per authentication and the ratio to one ES256 verify.
+ */
+import { createSign, createVerify, generateKeyPairSync } from 'node:crypto'
+import { createServer } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { SignJWT, exportJWK, generateKeyPair } from 'jose'
+import { generateApiKey } from '../src/auth/api-keys.js'
+import { createAuthenticator } from '../src/auth/authenticate.js'
+import { createOidcVerifier } from '../src/auth/oidc.js'
+import { oidcIssuersSchema } from '../src/auth/oidc-config.js'
+import { createMemoryCredentialStore } from '../src/store/memory/credential-store.js'
+
+const ROUNDS = Number(process.env['BENCH_ROUNDS'] ?? 7)
+const ROUND_MS = Number(process.env['BENCH_ROUND_MS'] ?? 700)
+
+// One bare ES256 verification over a JWS-sized input.
+const ec = generateKeyPairSync('ec', { namedCurve: 'P-256' })
+const input = Buffer.from('x'.repeat(300))
+const signature = createSign('sha256').update(input).sign({ key: ec.privateKey, dsaEncoding: 'ieee-p1363' })
+const bareVerify = async () => {
+  if (!createVerify('sha256').update(input).verify({ key: ec.publicKey, dsaEncoding: 'ieee-p1363' }, signature)) throw new Error('bad')
+}
+
+// API keys in the embedded store.
+const store = createMemoryCredentialStore()
+for (let i = 0; i < 99; i++) {
+  const filler = generateApiKey()
+  await store.create({ keyId: filler.keyId, tenant: 'default', name: `k${i}`, roles: ['attester'], hash: filler.hash, createdBy: 'bench' })
+}
+const apiKey = generateApiKey()
+await store.create({ keyId: apiKey.keyId, tenant: 'default', name: 'bench', roles: ['attester'], hash: apiKey.hash, createdBy: 'bench' })
+const cached = createAuthenticator({ apiKeys: store })
+const uncached = createAuthenticator({ apiKeys: store, apiKeyCacheMs: 0 })
+const apiKeyHeader = `Bearer ${apiKey.key}`
+
+// An OIDC issuer on loopback.
+const issuerKey = await generateKeyPair('ES256', { extractable: true })
+const jwks = JSON.stringify({ keys: [{ ...(await exportJWK(issuerKey.publicKey)), kid: 'k1', alg: 'ES256' }] })
+let jwksFetches = 0
+const server = createServer((_req, res) => {
+  jwksFetches++
+  res.writeHead(200, { 'content-type': 'application/json' })
+  res.end(jwks)
+})
+await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+const oidc = createOidcVerifier(oidcIssuersSchema.parse([{ issuer: base, jwksUri: `${base}/jwks`, audience: 'assay', tenantClaim: 'tenant', scopePrefix: 'assay:' }]))
+const jwt = await new SignJWT({ sub: 'bench', tenant: 'default', scope: 'openid assay:attester assay:relying-party' })
+  .setProtectedHeader({ alg: 'ES256', kid: 'k1' })
+  .setIssuer(base)
+  .setAudience('assay')
+  .setExpirationTime('2h')
+  .sign(issuerKey.privateKey)
+const withOidc = createAuthenticator({ apiKeys: store, oidc })
+const oidcUncached = createOidcVerifier(oidcIssuersSchema.parse([{ issuer: base, jwksUri: `${base}/jwks`, audience: 'assay', tenantClaim: 'tenant', scopePrefix: 'assay:' }]), { tokenCacheEntries: 0 })
+const withOidcUncached = createAuthenticator({ apiKeys: store, oidc: oidcUncached })
+const jwtHeader = `Bearer ${jwt}`
+
+const contenders: Record<string, () => Promise<unknown>> = {
+  'bare ES256 verify (node:crypto)': bareVerify,
+  'API key, cached record (5 s)': () => cached.authenticate(apiKeyHeader),
+  'API key, store read every time (memory)': () => uncached.authenticate(apiKeyHeader),
+  'OIDC JWT ES256, cached JWKS, full verify': () => withOidcUncached.authenticate(jwtHeader),
+  'OIDC JWT ES256, same token again (cached)': () => withOidc.authenticate(jwtHeader),
+}
+
+async function round(fn: () => Promise<unknown>): Promise<number> {
+  const end = performance.now() + ROUND_MS
+  let n = 0
+  while (performance.now() < end) {
+    for (let i = 0; i < 20; i++) await fn()
+    n += 20
+  }
+  return (ROUND_MS * 1000) / n
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!
+
+for (const fn of Object.values(contenders)) await round(fn) // warm-up (and the one JWKS fetch)
+const results = new Map<string, number[]>(Object.keys(contenders).map((k) => [k, []]))
+for (let r = 0; r < ROUNDS; r++) for (const [name, fn] of Object.entries(contenders)) results.get(name)!.push(await round(fn))
+
+const bare = median(results.get(Object.keys(contenders)[0]!)!)
+console.log(`Authentication per request; node ${process.version}; ${ROUNDS} rounds × ${ROUND_MS} ms, median`)
+for (const [name, xs] of results) {
+  const us = median(xs)
+  console.log(`  ${name.padEnd(44)} ${us.toFixed(2).padStart(8)} µs   ${(us / bare).toFixed(2).padStart(6)} × one ES256 verify`)
+}
+console.log(`  JWKS fetched ${jwksFetches} time(s) during the run`)
+server.close()
+await store.close()
