@@ -9,8 +9,9 @@
  * wins each seq and the other re-links onto it. Under contention each lost race costs one round
  * trip; after {@link APPEND_TRIES} losses in a row the append fails (`ERR_STORE_UNAVAILABLE`).
  *
- * Each process caches the head it last saw per tenant, so an append is one script call when no one
- * else wrote in between. The stream is never trimmed: retention is the operator's (export, then
+ * Within a process, appends to one tenant are queued and run one at a time (racing itself would only
+ * cost retries), and the head each last saw is cached, so an append is one script call when no other
+ * process wrote in between. The stream is never trimmed: retention is the operator's (export, then
  * delete the tenant's keys), see docs/audit.md.
  */
 import { Redis } from 'ioredis'
@@ -93,8 +94,25 @@ export function createRedisAuditStore(options: RedisAuditStoreOptions): AuditSto
     heads.set(tenant, head)
   }
 
-  async function appendWith(tenant: TenantId, build: (head: AuditHead) => AuditEntryInput | undefined): Promise<AuditAppendResult | undefined> {
+  /** The last append queued per tenant: appends of one process to one tenant run one at a time. */
+  const queues = new Map<TenantId, Promise<unknown>>()
+
+  function appendWith(tenant: TenantId, build: (head: AuditHead) => AuditEntryInput | undefined): Promise<AuditAppendResult | undefined> {
     assertTenantId(tenant)
+    const previous = queues.get(tenant) ?? Promise.resolve()
+    const run = previous.then(
+      () => appendNow(tenant, build),
+      () => appendNow(tenant, build),
+    )
+    const settled = run.catch(() => {})
+    queues.set(tenant, settled)
+    void settled.then(() => {
+      if (queues.get(tenant) === settled) queues.delete(tenant)
+    })
+    return run
+  }
+
+  async function appendNow(tenant: TenantId, build: (head: AuditHead) => AuditEntryInput | undefined): Promise<AuditAppendResult | undefined> {
     const keys = auditKeys(prefix, tenant)
     let head = heads.get(tenant) ?? (await readHead(tenant))
     for (let attempt = 0; attempt < APPEND_TRIES; attempt++) {

@@ -1,0 +1,64 @@
+/**
+ * The audit store contract against real Redis (REDIS_URL, default redis://127.0.0.1:6379), two stores
+ * with connections of their own on one prefix standing in for two processes (the concurrency test of
+ * the contract then races them); plus what only the Redis adapter has: the key layout, a head key
+ * lost while its stream remains, a stored entry that does not decode. Every key lives under a prefix
+ * unique to this run and is deleted afterwards.
+ */
+import assert from 'node:assert/strict'
+import { randomUUID } from 'node:crypto'
+import { after, describe, it } from 'node:test'
+import { Redis } from 'ioredis'
+import { isVerifierError } from '../../../src/errors/errors.js'
+import { auditKeys } from '../../../src/store/keys.js'
+import { createRedisAuditStore } from '../../../src/store/redis/audit-store.js'
+import { REDIS_URL, deletePrefix } from '../../helpers/redis.js'
+import { auditContract } from '../../unit/store/audit-contract.js'
+
+const contractPrefix = `assay-test-${randomUUID()}`
+auditContract('redis', async () => ({
+  open: async () => createRedisAuditStore({ redis: REDIS_URL, prefix: contractPrefix }),
+  shared: true,
+  cleanup: () => deletePrefix(contractPrefix),
+}))
+
+describe('redis audit store', () => {
+  const prefix = `assay-test-${randomUUID()}`
+  const admin = new Redis(REDIS_URL)
+  after(async () => {
+    await deletePrefix(prefix)
+    await admin.quit()
+  })
+  const entry = { time: 1, actor: 'op', action: 'tenant.update' }
+
+  it('keeps a tenant in one stream and one head hash under its hash tag', async () => {
+    const store = createRedisAuditStore({ redis: REDIS_URL, prefix })
+    const { entry: first } = await store.append('acme', entry)
+    const keys = auditKeys(prefix, 'acme')
+    assert.equal(keys.stream, `${prefix}:{acme}:audit`)
+    assert.equal(keys.head, `${prefix}:{acme}:audit-head`)
+    const rows = await admin.xrange(keys.stream, '-', '+')
+    assert.deepEqual(rows, [['1-0', ['e', JSON.stringify(first)]]])
+    assert.deepEqual(await admin.hgetall(keys.head), { seq: '1', hash: first.hash, time: '1' })
+    await store.close()
+  })
+
+  it('refuses to append when the head was lost but the stream remains, and reports a stored entry that does not decode', async () => {
+    const store = createRedisAuditStore({ redis: REDIS_URL, prefix })
+    await store.append('lost', entry)
+    await admin.del(auditKeys(prefix, 'lost').head)
+    // A fresh store has no cached head: it reads the (now empty) head and the stream refuses seq 1 again.
+    const fresh = createRedisAuditStore({ redis: REDIS_URL, prefix })
+    await assert.rejects(fresh.append('lost', entry), (err: unknown) => isVerifierError(err, 'ERR_STORE_CORRUPT'))
+    await admin.xadd(auditKeys(prefix, 'garbled').stream, '1-0', 'e', '{"v":1}')
+    await assert.rejects(fresh.page('garbled'), (err: unknown) => isVerifierError(err, 'ERR_STORE_CORRUPT'))
+    await fresh.close()
+    await store.close()
+  })
+
+  it('reports Redis unreachable as ERR_STORE_UNAVAILABLE', async () => {
+    const store = createRedisAuditStore({ redis: 'redis://127.0.0.1:1', prefix })
+    await assert.rejects(store.append('acme', entry), (err: unknown) => isVerifierError(err, 'ERR_STORE_UNAVAILABLE'))
+    await store.close()
+  })
+})
