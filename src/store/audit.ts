@@ -86,6 +86,7 @@ export async function* auditEntries(store: Pick<AuditStore, 'page'>, tenant: Ten
   while (from !== undefined) {
     const page: AuditPage = await store.page(tenant, { after: from, limit: MAX_AUDIT_PAGE })
     yield* page.entries
+    if (page.next !== undefined && page.next <= from) throw new VerifierError('ERR_STORE_CORRUPT', `audit page after ${from} does not move on`)
     from = page.next
   }
 }

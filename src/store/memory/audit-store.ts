@@ -14,9 +14,10 @@
  * never answered) is cut off with a warning. A last line that does not decode is
  * `ERR_STORE_CORRUPT`: nothing is appended onto a chain whose end is unknown. Nothing else is ever
  * rewritten. A page finds its first line by a binary search over the file's bytes (seqs grow with
- * the offset), so it costs the same at the start and at the end of a long chain.
+ * the offset), so it costs the same at the start and at the end of a long chain. Reading a tenant
+ * that has no file creates none.
  */
-import { closeSync, fdatasyncSync, fstatSync, ftruncateSync, mkdirSync, openSync, readSync, writeSync } from 'node:fs'
+import { closeSync, existsSync, fdatasyncSync, fstatSync, ftruncateSync, mkdirSync, openSync, readSync, writeSync } from 'node:fs'
 import { join } from 'node:path'
 import { AUDIT_LIMITS, CHECKPOINT_ACTION, canonicalJson, chainEntry, emptyHead, headAfter, type AuditEntry, type AuditEntryInput, type AuditHead } from '../../audit/entry.js'
 import { VerifierError } from '../../errors/errors.js'
@@ -68,7 +69,8 @@ export function createMemoryAuditStore(options: MemoryAuditStoreOptions = {}): A
     lock = lockDirectory(dir)
   }
 
-  function open(tenant: TenantId): TenantLog {
+  /** The tenant's log; a read of a tenant without a file creates none (an empty log, not kept). */
+  function open(tenant: TenantId, forWrite: boolean): TenantLog {
     assertTenantId(tenant)
     const found = tenants.get(tenant)
     if (found !== undefined) return found
@@ -77,6 +79,7 @@ export function createMemoryAuditStore(options: MemoryAuditStoreOptions = {}): A
       log = { head: emptyHead(tenant), entries: [], size: 0, broken: false }
     } else {
       const path = join(dir, `${tenant}.jsonl`)
+      if (!forWrite && !existsSync(path)) return { head: emptyHead(tenant), entries: [], size: 0, broken: false }
       let fd: number
       try {
         fd = openSync(path, 'a+', 0o600)
@@ -96,7 +99,7 @@ export function createMemoryAuditStore(options: MemoryAuditStoreOptions = {}): A
   }
 
   function appendWith(tenant: TenantId, build: (head: AuditHead) => AuditEntryInput | undefined): AuditAppendResult | undefined {
-    const log = open(tenant)
+    const log = open(tenant, true)
     const input = build(log.head)
     if (input === undefined) return undefined
     const entry = chainEntry(tenant, log.head.seq + 1, log.head.hash, input)
@@ -124,14 +127,14 @@ export function createMemoryAuditStore(options: MemoryAuditStoreOptions = {}): A
   }
 
   function page(tenant: TenantId, after: number, limit: number): AuditPage {
-    const log = open(tenant)
+    const log = open(tenant, false)
     if (after >= log.head.seq) return { entries: [] }
     let entries: AuditEntry[]
     if (log.entries !== undefined) {
       entries = log.entries.slice(after, after + limit)
     } else {
       const start = after === 0 ? 0 : firstLineAfter(log.fd!, log.size, tenant, after)
-      entries = readLines(log.fd!, start, log.size, limit, tenant, after + 1)
+      entries = readLines(log.fd!, start, log.size, limit, tenant, after)
     }
     const last = entries[entries.length - 1]
     return last !== undefined && last.seq < log.head.seq ? { entries, next: last.seq } : { entries }
@@ -146,7 +149,7 @@ export function createMemoryAuditStore(options: MemoryAuditStoreOptions = {}): A
       return appendWith(tenant, () => input)!
     },
     async head(tenant) {
-      return open(tenant).head
+      return open(tenant, false).head
     },
     async page(tenant, pageOptions) {
       assertTenantId(tenant)
@@ -234,8 +237,13 @@ function seqOfLineAt(fd: number, size: number, start: number, tenant: TenantId):
   return decodeAuditEntry(buffer.toString('utf8', 0, end), tenant).seq
 }
 
-/** Up to `limit` entries from offset `start`, the first of which must be seq `firstSeq`. */
-function readLines(fd: number, start: number, size: number, limit: number, tenant: TenantId, firstSeq: number): AuditEntry[] {
+/**
+ * Up to `limit` entries from offset `start`, as stored: a gap in their seqs (a line deleted behind
+ * the store's back) is returned for `assay audit verify` to report; seqs that do not grow (lines
+ * moved or repeated) break the paging, so they are `ERR_STORE_CORRUPT` (the file itself is then the
+ * export, docs/audit.md).
+ */
+function readLines(fd: number, start: number, size: number, limit: number, tenant: TenantId, after: number): AuditEntry[] {
   const entries: AuditEntry[] = []
   let pos = start
   let carry = Buffer.alloc(0)
@@ -245,7 +253,11 @@ function readLines(fd: number, start: number, size: number, limit: number, tenan
     const data = carry.length === 0 ? chunk : Buffer.concat([carry, chunk])
     let from = 0
     for (let end = data.indexOf(NEWLINE); end !== -1 && entries.length < limit; end = data.indexOf(NEWLINE, from)) {
-      entries.push(decodeAuditEntry(data.toString('utf8', from, end), tenant, firstSeq + entries.length))
+      const entry = decodeAuditEntry(data.toString('utf8', from, end), tenant)
+      if (entry.seq <= (entries[entries.length - 1]?.seq ?? after)) {
+        throw new VerifierError('ERR_STORE_CORRUPT', `audit file of tenant ${tenant}: entry ${entry.seq} is out of order`)
+      }
+      entries.push(entry)
       from = end + 1
     }
     carry = Buffer.from(data.subarray(from))

@@ -163,12 +163,17 @@ export function createRedisAuditStore(options: RedisAuditStoreOptions): AuditSto
       const { after, limit } = auditPageRange(pageOptions)
       const { stream } = auditKeys(prefix, tenant)
       const rows = await command(() => redis.xrange(stream, `${after + 1}-0`, '+', 'COUNT', limit + 1))
+      // Entries as stored: one whose seq is not its stream id's (written behind the store's back) is
+      // returned for `assay audit verify` to report; the paging follows the stream ids.
       const entries = rows.slice(0, limit).map(([id, fields]) => {
-        const seq = Number(id.slice(0, id.indexOf('-')))
         if (fields.length !== 2 || fields[0] !== 'e') throw new VerifierError('ERR_STORE_CORRUPT', `audit stream entry ${id} has unexpected fields`)
-        return decodeAuditEntry(fields[1]!, tenant, seq)
+        return decodeAuditEntry(fields[1]!, tenant)
       })
-      return rows.length > limit ? { entries, next: entries[entries.length - 1]!.seq } : { entries }
+      if (rows.length <= limit) return { entries }
+      const lastId = rows[limit - 1]![0]
+      const next = Number(lastId.slice(0, lastId.indexOf('-')))
+      if (!Number.isSafeInteger(next) || next <= after) throw new VerifierError('ERR_STORE_CORRUPT', `audit stream id ${lastId} is not a seq`)
+      return { entries, next }
     },
     async close() {
       if (closed) return

@@ -9,7 +9,9 @@ import assert from 'node:assert/strict'
 import { randomUUID } from 'node:crypto'
 import { after, describe, it } from 'node:test'
 import { Redis } from 'ioredis'
+import { verifyChain } from '../../../src/audit/verify-chain.js'
 import { isVerifierError } from '../../../src/errors/errors.js'
+import { auditEntries } from '../../../src/store/audit.js'
 import { auditKeys } from '../../../src/store/keys.js'
 import { createRedisAuditStore } from '../../../src/store/redis/audit-store.js'
 import { REDIS_URL, deletePrefix } from '../../helpers/redis.js'
@@ -53,6 +55,20 @@ describe('redis audit store', () => {
     await admin.xadd(auditKeys(prefix, 'garbled').stream, '1-0', 'e', '{"v":1}')
     await assert.rejects(fresh.page('garbled'), (err: unknown) => isVerifierError(err, 'ERR_STORE_CORRUPT'))
     await fresh.close()
+    await store.close()
+  })
+
+  it('pages what the stream holds, so an entry deleted behind its back shows as a gap to the verifier', async () => {
+    const store = createRedisAuditStore({ redis: REDIS_URL, prefix })
+    for (let n = 1; n <= 5; n++) await store.append('gap', { ...entry, time: n })
+    await admin.xdel(auditKeys(prefix, 'gap').stream, '3-0')
+    const all = []
+    for await (const e of auditEntries(store, 'gap')) all.push(e)
+    assert.deepEqual(all.map((e) => e.seq), [1, 2, 4, 5])
+    const page = await store.page('gap', { limit: 2 })
+    assert.deepEqual([page.entries.map((e) => e.seq), page.next], [[1, 2], 2])
+    const report = verifyChain('gap', all, { jwks: { keys: [] } })
+    assert.deepEqual([report.problem?.kind, report.problem?.seq], ['missing', 3])
     await store.close()
   })
 

@@ -4,7 +4,7 @@
  * binary search over a long file, and the lock.
  */
 import assert from 'node:assert/strict'
-import { appendFileSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import { appendFileSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, describe, it } from 'node:test'
@@ -83,6 +83,30 @@ describe('embedded audit store: the files', () => {
     await assert.rejects(reopened.append(T, entry(2)), (err: unknown) => isVerifierError(err, 'ERR_STORE_CORRUPT'))
     assert.equal(statSync(path).size, size)
     await reopened.close()
+  })
+
+  it('pages a line deleted behind its back as a gap, for the verifier to report; a read creates no file', async () => {
+    const dataDir = newDir()
+    const store = createMemoryAuditStore({ dataDir })
+    for (let n = 1; n <= 4; n++) await store.append(T, entry(n))
+    assert.deepEqual(await store.page('nobody'), { entries: [] })
+    assert.equal((await store.head('nobody')).seq, 0)
+    await store.close()
+    assert.ok(!existsSync(join(dataDir, AUDIT_DIR, 'nobody.jsonl')))
+    const path = join(dataDir, AUDIT_DIR, `${T}.jsonl`)
+    const lines = readFileSync(path, 'utf8').split('\n')
+    writeFileSync(path, [...lines.slice(0, 1), ...lines.slice(2)].join('\n'))
+    const reopened = createMemoryAuditStore({ dataDir })
+    const all = []
+    for await (const e of auditEntries(reopened, T)) all.push(e)
+    assert.deepEqual(all.map((e) => e.seq), [1, 3, 4])
+    assert.equal(verifyChain(T, all, { jwks: { keys: [] } }).problem?.kind, 'missing')
+    // Lines moved out of order cannot be paged: the file itself is the export then.
+    writeFileSync(path, [lines[0], lines[2], lines[1], lines[3], ''].join('\n'))
+    await reopened.close()
+    const again = createMemoryAuditStore({ dataDir })
+    await assert.rejects(again.page(T), (err: unknown) => isVerifierError(err, 'ERR_STORE_CORRUPT'))
+    await again.close()
   })
 
   it('recovers the last checkpoint from the tail', async () => {
