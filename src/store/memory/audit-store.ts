@@ -4,10 +4,12 @@
  * file, `<dataDir>/audit/<tenant>.jsonl`, one entry per line in canonical JSON, and the `audit`
  * folder is locked (`dir-lock.ts`) for the life of the store, so one process appends to it.
  *
- * fsync policy: every append is written and fdatasynced before it is answered, so an entry that
- * was answered survives a crash or a power loss (the same as the endorsement journal; an append
- * costs one `fdatasync`, see docs/audit.md). Appends are synchronous (no `await` between reading
- * the head and writing the line), so the chain never forks within the process.
+ * fsync policy: every append is written at once and answered only after an fdatasync covered it,
+ * so an entry that was answered survives a crash or a power loss. The fdatasync runs off the event
+ * loop, and appends that arrive while one runs share the next (group commit): the disk's sync time
+ * bounds the latency of an append, not the rate of appends (docs/audit.md). Reading the head,
+ * building the entry and writing its line happen without an `await` in between, so the chain never
+ * forks within the process. A page shows only entries an fdatasync has covered.
  *
  * Opening a tenant reads only the tail of its file: the last line gives the head, the last
  * checkpoint within the tail its seq and time. A last line cut short (a crash during a write, so
@@ -17,7 +19,7 @@
  * the offset), so it costs the same at the start and at the end of a long chain. Reading a tenant
  * that has no file creates none.
  */
-import { closeSync, existsSync, fdatasyncSync, fstatSync, ftruncateSync, mkdirSync, openSync, readSync, writeSync } from 'node:fs'
+import { closeSync, existsSync, fdatasync, fdatasyncSync, fstatSync, ftruncateSync, mkdirSync, openSync, readSync, writeSync } from 'node:fs'
 import { join } from 'node:path'
 import { AUDIT_LIMITS, CHECKPOINT_ACTION, canonicalJson, chainEntry, emptyHead, headAfter, type AuditEntry, type AuditEntryInput, type AuditHead } from '../../audit/entry.js'
 import { VerifierError } from '../../errors/errors.js'
@@ -43,8 +45,24 @@ const MAX_LINE_BYTES = AUDIT_LIMITS.maxEntryBytes + 1
 const TAIL_BYTES = 4 * MAX_LINE_BYTES
 const NEWLINE = 0x0a
 
+interface Waiter {
+  /** Bytes of the file this append needs synced. */
+  readonly size: number
+  readonly seq: number
+  resolve(): void
+  reject(err: unknown): void
+}
+
 interface TenantLog {
   head: AuditHead
+  /** File mode: how much of the file, and up to which seq, an fdatasync has made durable. */
+  syncedSize: number
+  syncedSeq: number
+  /** Appends written and waiting for an fdatasync; whether one runs. */
+  waiters: Waiter[]
+  syncing: boolean
+  /** Resolves when no fdatasync runs or waits (for close). */
+  idle?: () => void
   /** In-memory mode: the entries. */
   readonly entries?: AuditEntry[]
   /** File mode: the open file and its length. */
@@ -76,10 +94,10 @@ export function createMemoryAuditStore(options: MemoryAuditStoreOptions = {}): A
     if (found !== undefined) return found
     let log: TenantLog
     if (dir === undefined) {
-      log = { head: emptyHead(tenant), entries: [], size: 0, broken: false }
+      log = emptyLog(tenant)
     } else {
       const path = join(dir, `${tenant}.jsonl`)
-      if (!forWrite && !existsSync(path)) return { head: emptyHead(tenant), entries: [], size: 0, broken: false }
+      if (!forWrite && !existsSync(path)) return emptyLog(tenant)
       let fd: number
       try {
         fd = openSync(path, 'a+', 0o600)
@@ -88,7 +106,7 @@ export function createMemoryAuditStore(options: MemoryAuditStoreOptions = {}): A
       }
       try {
         const { head, size } = recoverTail(fd, path, tenant, warn)
-        log = { head, fd, size, path, broken: false }
+        log = { head, fd, size, path, broken: false, syncedSize: size, syncedSeq: head.seq, waiters: [], syncing: false }
       } catch (err) {
         closeSync(fd)
         throw err
@@ -98,55 +116,97 @@ export function createMemoryAuditStore(options: MemoryAuditStoreOptions = {}): A
     return log
   }
 
-  function appendWith(tenant: TenantId, build: (head: AuditHead) => AuditEntryInput | undefined): AuditAppendResult | undefined {
+  /**
+   * Writes the entry at once (so the next append links to it) and resolves once an fdatasync has
+   * covered it: appends that arrive while one fdatasync runs share the next (group commit), and the
+   * event loop never waits for the disk.
+   */
+  function appendWith(tenant: TenantId, build: (head: AuditHead) => AuditEntryInput | undefined): Promise<AuditAppendResult | undefined> {
     const log = open(tenant, true)
     const input = build(log.head)
-    if (input === undefined) return undefined
+    if (input === undefined) return Promise.resolve(undefined)
     const entry = chainEntry(tenant, log.head.seq + 1, log.head.hash, input)
-    if (log.fd !== undefined) {
-      if (log.broken) throw new VerifierError('ERR_STORE_PERSIST_FAILED', `${log.path} cannot be written since an earlier failure`)
-      const line = Buffer.from(`${canonicalJson(entry)}\n`, 'utf8')
-      try {
-        for (let offset = 0; offset < line.length; ) offset += writeSync(log.fd, line, offset, line.length - offset)
-        fdatasyncSync(log.fd)
-      } catch (err) {
+    if (log.fd === undefined) {
+      log.entries!.push(Object.freeze(entry))
+      log.head = headAfter(log.head, entry)
+      return Promise.resolve({ entry, head: log.head })
+    }
+    if (log.broken) throw new VerifierError('ERR_STORE_PERSIST_FAILED', `${log.path} cannot be written since an earlier failure`)
+    const line = Buffer.from(`${canonicalJson(entry)}\n`, 'utf8')
+    try {
+      for (let offset = 0; offset < line.length; ) offset += writeSync(log.fd, line, offset, line.length - offset)
+    } catch (err) {
         // Take back a partial line, so the file still ends at the last answered entry.
         try {
           ftruncateSync(log.fd, log.size)
         } catch {
           log.broken = true
         }
-        throw new VerifierError('ERR_STORE_PERSIST_FAILED', `cannot write ${log.path}: ${errorMessage(err)}`, { cause: err })
-      }
-      log.size += line.length
-    } else {
-      log.entries!.push(Object.freeze(entry))
+      throw new VerifierError('ERR_STORE_PERSIST_FAILED', `cannot write ${log.path}: ${errorMessage(err)}`, { cause: err })
     }
+    log.size += line.length
     log.head = headAfter(log.head, entry)
-    return { entry, head: log.head }
+    const head = log.head
+    return new Promise((resolve, reject) => {
+      log.waiters.push({ size: log.size, seq: entry.seq, resolve: () => resolve({ entry, head }), reject })
+      syncSoon(log)
+    })
+  }
+
+  /** Runs one fdatasync for every append written so far, unless one runs (then the next does). */
+  function syncSoon(log: TenantLog): void {
+    if (log.syncing || log.waiters.length === 0) {
+      if (!log.syncing) log.idle?.()
+      return
+    }
+    log.syncing = true
+    const size = log.size
+    fdatasync(log.fd!, (err) => {
+      log.syncing = false
+      if (err !== null) {
+        // What is written is not known to be durable: nothing more is appended, every waiter fails.
+        log.broken = true
+        const failure = new VerifierError('ERR_STORE_PERSIST_FAILED', `cannot sync ${log.path}: ${err.message}`, { cause: err })
+        for (const waiter of log.waiters.splice(0)) waiter.reject(failure)
+        log.idle?.()
+        return
+      }
+      const done = log.waiters.filter((waiter) => waiter.size <= size)
+      log.waiters = log.waiters.filter((waiter) => waiter.size > size)
+      for (const waiter of done) {
+        log.syncedSize = Math.max(log.syncedSize, waiter.size)
+        log.syncedSeq = Math.max(log.syncedSeq, waiter.seq)
+        waiter.resolve()
+      }
+      syncSoon(log)
+    })
   }
 
   function page(tenant: TenantId, after: number, limit: number): AuditPage {
     const log = open(tenant, false)
-    if (after >= log.head.seq) return { entries: [] }
+    // Only what is durable: an entry still waiting for its fdatasync is not shown yet.
+    const lastSeq = log.entries === undefined ? log.syncedSeq : log.head.seq
+    if (after >= lastSeq) return { entries: [] }
     let entries: AuditEntry[]
     if (log.entries !== undefined) {
       entries = log.entries.slice(after, after + limit)
     } else {
-      const start = after === 0 ? 0 : firstLineAfter(log.fd!, log.size, tenant, after)
-      entries = readLines(log.fd!, start, log.size, limit, tenant, after)
+      const start = after === 0 ? 0 : firstLineAfter(log.fd!, log.syncedSize, tenant, after)
+      entries = readLines(log.fd!, start, log.syncedSize, limit, tenant, after)
     }
     const last = entries[entries.length - 1]
-    return last !== undefined && last.seq < log.head.seq ? { entries, next: last.seq } : { entries }
+    return last !== undefined && last.seq < lastSeq ? { entries, next: last.seq } : { entries }
   }
 
   let closed = false
   return {
     async appendWith(tenant, build) {
+      if (closed) throw new VerifierError('ERR_STORE_UNAVAILABLE', 'the audit store is closed')
       return appendWith(tenant, build)
     },
     async append(tenant, input) {
-      return appendWith(tenant, () => input)!
+      if (closed) throw new VerifierError('ERR_STORE_UNAVAILABLE', 'the audit store is closed')
+      return (await appendWith(tenant, () => input))!
     },
     async head(tenant) {
       return open(tenant, false).head
@@ -159,11 +219,18 @@ export function createMemoryAuditStore(options: MemoryAuditStoreOptions = {}): A
     async close() {
       if (closed) return
       closed = true
-      for (const log of tenants.values()) if (log.fd !== undefined) closeSync(log.fd)
+      for (const log of tenants.values()) {
+        if (log.syncing || log.waiters.length > 0) await new Promise<void>((resolve) => (log.idle = resolve))
+        if (log.fd !== undefined) closeSync(log.fd)
+      }
       tenants.clear()
       lock?.release()
     },
   }
+}
+
+function emptyLog(tenant: TenantId): TenantLog {
+  return { head: emptyHead(tenant), entries: [], size: 0, broken: false, syncedSize: 0, syncedSeq: 0, waiters: [], syncing: false }
 }
 
 /** The head of a file from its last lines; cuts off a torn last line. */

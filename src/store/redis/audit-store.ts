@@ -7,13 +7,16 @@
  * and hash); otherwise it answers the current head, the entry is built again on it, and the script
  * runs again. So two processes appending to one tenant at once never fork the chain: one of them
  * wins each seq and the other re-links onto it. Under contention each lost race costs one round
- * trip; after {@link APPEND_TRIES} losses in a row the append fails (`ERR_STORE_UNAVAILABLE`).
+ * trip, and the loser claims the next append (see the script), so no writer is kept out for long;
+ * an append that cannot get through for {@link APPEND_TIMEOUT_MS} fails (`ERR_STORE_UNAVAILABLE`).
  *
  * Within a process, appends to one tenant are queued and run one at a time (racing itself would only
  * cost retries), and the head each last saw is cached, so an append is one script call when no other
  * process wrote in between. The stream is never trimmed: retention is the operator's (export, then
  * delete the tenant's keys), see docs/audit.md.
  */
+import { randomUUID } from 'node:crypto'
+import { setTimeout as sleep } from 'node:timers/promises'
 import { Redis } from 'ioredis'
 import { chainEntry, emptyHead, headAfter, isHashHex, type AuditEntry, type AuditEntryInput, type AuditHead } from '../../audit/entry.js'
 import { VerifierError } from '../../errors/errors.js'
@@ -32,8 +35,10 @@ export interface RedisAuditStoreOptions {
   readonly onClientError?: (err: Error) => void
 }
 
-/** Races lost in a row before an append gives up. */
-export const APPEND_TRIES = 50
+/** How long an append may keep losing races (or waiting for another's claim) before it gives up. */
+export const APPEND_TIMEOUT_MS = 10_000
+/** How long a writer that lost a race has the next append to itself. */
+export const CLAIM_MS = 250
 
 /** Most tenants whose head is cached; past it the cache starts over. */
 const HEAD_CACHE_TENANTS = 10_000
@@ -42,15 +47,29 @@ const SCRIPT_NAME = 'assayAuditAppend'
 
 /**
  * KEYS[1] stream, KEYS[2] head hash. ARGV: expected seq, expected hash ('' for an empty chain), new
- * seq, entry JSON, new hash, '1' for a checkpoint entry else '0', entry time (ms). Appends and moves
- * the head when the head is the expected one: `{'ok'}`; otherwise answers the head as it is:
- * `{'stale', seq, hash, time, checkpoint seq, checkpoint time}`.
+ * seq, entry JSON, new hash, '1' for a checkpoint entry else '0', entry time (ms), writer id, claim
+ * time (ms).
+ *
+ * Appends and moves the head when the head is the expected one and no other writer holds a claim:
+ * `{'ok'}`. Otherwise answers the head as it is, `{'stale' | 'claimed', seq, hash, time, checkpoint
+ * seq, checkpoint time}`. A writer whose entry was stale claims the next append for the claim time
+ * (unless another holds a claim), and appends of other writers are refused as 'claimed' until it has
+ * appended or the claim ran out: without this, a writer that always answers first (it needs no
+ * retry) could keep another from ever appending. Time is Redis's TIME.
  */
 const APPEND_ENTRY = `#!lua
-local h = redis.call('HMGET', KEYS[2], 'seq', 'hash', 'time', 'cps', 'cpt')
+local h = redis.call('HMGET', KEYS[2], 'seq', 'hash', 'time', 'cps', 'cpt', 'claim', 'until')
 local seq = h[1] and tonumber(h[1]) or 0
-if seq ~= tonumber(ARGV[1]) or (h[2] or '') ~= ARGV[2] then
-  return {'stale', tostring(seq), h[2] or '', h[3] or '0', h[4] or '0', h[5] or '0'}
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local active = h[6] and tonumber(h[7] or '0') >= now
+local claimed = active and h[6] ~= ARGV[8]
+local stale = seq ~= tonumber(ARGV[1]) or (h[2] or '') ~= ARGV[2]
+if claimed or stale then
+  if not active then
+    redis.call('HSET', KEYS[2], 'claim', ARGV[8], 'until', now + tonumber(ARGV[9]))
+  end
+  return {claimed and 'claimed' or 'stale', tostring(seq), h[2] or '', h[3] or '0', h[4] or '0', h[5] or '0'}
 end
 redis.call('XADD', KEYS[1], ARGV[3] .. '-0', 'e', ARGV[4])
 if ARGV[6] == '1' then
@@ -58,6 +77,7 @@ if ARGV[6] == '1' then
 else
   redis.call('HSET', KEYS[2], 'seq', ARGV[3], 'hash', ARGV[5], 'time', ARGV[7])
 end
+if h[6] then redis.call('HDEL', KEYS[2], 'claim', 'until') end
 return {'ok'}
 `
 
@@ -74,6 +94,8 @@ export function createRedisAuditStore(options: RedisAuditStoreOptions): AuditSto
   redis.defineCommand(SCRIPT_NAME, { numberOfKeys: 2, lua: APPEND_ENTRY })
   const scripts = redis as unknown as Scripts
   const heads = new Map<TenantId, AuditHead>()
+  /** Names this store in claims. */
+  const writerId = randomUUID()
 
   async function command<T>(op: () => Promise<T>): Promise<T> {
     try {
@@ -115,7 +137,8 @@ export function createRedisAuditStore(options: RedisAuditStoreOptions): AuditSto
   async function appendNow(tenant: TenantId, build: (head: AuditHead) => AuditEntryInput | undefined): Promise<AuditAppendResult | undefined> {
     const keys = auditKeys(prefix, tenant)
     let head = heads.get(tenant) ?? (await readHead(tenant))
-    for (let attempt = 0; attempt < APPEND_TRIES; attempt++) {
+    const deadline = Date.now() + APPEND_TIMEOUT_MS
+    for (let attempt = 0; attempt === 0 || Date.now() < deadline; attempt++) {
       const input = build(head)
       if (input === undefined) return undefined
       const entry: AuditEntry = chainEntry(tenant, head.seq + 1, head.hash, input)
@@ -130,9 +153,11 @@ export function createRedisAuditStore(options: RedisAuditStoreOptions): AuditSto
           entry.hash,
           entry.action === 'audit.checkpoint' ? '1' : '0',
           entry.time,
+          writerId,
+          CLAIM_MS,
         ),
       )
-      if (!Array.isArray(reply) || (reply[0] !== 'ok' && reply[0] !== 'stale')) {
+      if (!Array.isArray(reply) || (reply[0] !== 'ok' && reply[0] !== 'stale' && reply[0] !== 'claimed')) {
         throw new VerifierError('ERR_STORE_CORRUPT', 'audit append script answered in an unexpected shape')
       }
       if (reply[0] === 'ok') {
@@ -142,8 +167,10 @@ export function createRedisAuditStore(options: RedisAuditStoreOptions): AuditSto
       }
       head = decodeHead(tenant, reply.slice(1) as unknown[])
       remember(tenant, head)
+      // Another writer has the next append: give it the time of a round trip.
+      if (reply[0] === 'claimed') await sleep(1)
     }
-    throw new VerifierError('ERR_STORE_UNAVAILABLE', `audit append to tenant ${tenant} lost ${APPEND_TRIES} races in a row`)
+    throw new VerifierError('ERR_STORE_UNAVAILABLE', `audit append to tenant ${tenant} kept losing races for ${APPEND_TIMEOUT_MS} ms`)
   }
 
   let closed = false

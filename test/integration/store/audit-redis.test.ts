@@ -72,6 +72,24 @@ describe('redis audit store', () => {
     await store.close()
   })
 
+  it('lets neither of two writers appending one after the other keep the other out (claims)', async () => {
+    // Each writer sends its next append as soon as the last is answered, so the one that needs no
+    // retry would win every race if the loser had no claim on the next append.
+    const stores = [createRedisAuditStore({ redis: REDIS_URL, prefix }), createRedisAuditStore({ redis: REDIS_URL, prefix })]
+    const per = 400
+    await Promise.all(
+      stores.map(async (store, w) => {
+        for (let n = 0; n < per; n++) await store.append('busy', { ...entry, actor: `writer-${w}`, time: n })
+      }),
+    )
+    const all = []
+    for await (const e of auditEntries(stores[0]!, 'busy')) all.push(e)
+    assert.equal(all.length, 2 * per)
+    assert.equal(verifyChain('busy', all, { jwks: { keys: [] } }).problem, undefined)
+    assert.deepEqual(await admin.hkeys(auditKeys(prefix, 'busy').head).then((k) => k.sort()), ['hash', 'seq', 'time'])
+    for (const store of stores) await store.close()
+  })
+
   it('reports Redis unreachable as ERR_STORE_UNAVAILABLE', async () => {
     const store = createRedisAuditStore({ redis: 'redis://127.0.0.1:1', prefix })
     await assert.rejects(store.append('acme', entry), (err: unknown) => isVerifierError(err, 'ERR_STORE_UNAVAILABLE'))
