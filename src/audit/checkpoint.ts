@@ -55,8 +55,9 @@ const PAYLOAD_KEYS = ['hash', 'seq', 'tenant', 'time', 'typ']
 
 /**
  * Verifies a checkpoint's signature with a key of `jwks` and reads its claims. Never throws for a
- * bad checkpoint; a JWKS that is not one (a private key in it, an entry that cannot be imported) is
- * reported as `checkpoint-invalid` with the reason.
+ * bad checkpoint.
+ * @throws TypeError for a JWKS that is not one (not `{keys: [...]}`, a private key in it, an entry
+ *   that cannot be imported)
  */
 export function verifyCheckpoint(jws: string, jwks: EarJwks): CheckpointVerification {
   if (typeof jws !== 'string' || jws.length > AUDIT_LIMITS.maxCheckpointChars) {
@@ -67,6 +68,8 @@ export function verifyCheckpoint(jws: string, jwks: EarJwks): CheckpointVerifica
   try {
     ;({ payload, kid } = verifyJwsCompact(jws, jwks, { maxBytes: AUDIT_LIMITS.maxCheckpointChars }))
   } catch (err) {
+    // A JWKS that is not one is the caller's mistake, not the checkpoint's.
+    if (err instanceof TypeError) throw err
     const message = err instanceof Error ? err.message : String(err)
     if (isVerifierError(err, 'ERR_EAR_KEY_UNKNOWN')) return { ok: false, failure: 'checkpoint-key-unknown', message }
     if (isVerifierError(err, 'ERR_EAR_SIGNATURE_INVALID')) return { ok: false, failure: 'checkpoint-signature', message }

@@ -167,6 +167,9 @@ export function checkAuditInput(input: AuditEntryInput): AuditEntryInput {
   const problem = inputProblem(input)
   if (problem !== undefined) throw new TypeError(`audit entry: ${problem}`)
   const copy = JSON.parse(canonicalJson(input)) as AuditEntryInput
+  // The copy is checked too: a getter could have answered the check and the copy differently.
+  const again = inputProblem(copy)
+  if (again !== undefined) throw new TypeError(`audit entry: ${again}`)
   return copy
 }
 

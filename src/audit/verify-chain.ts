@@ -1,7 +1,8 @@
 /**
  * Re-computes a tenant's audit chain and checks its signed checkpoints (docs/audit.md). Entries are
- * fed in the order of the export, one at a time (`ChainVerifier.add`), so an export larger than
- * memory is checked as it is read; the first problem stops the check of that tenant.
+ * fed in the order of the export, one at a time (`ChainVerifier.add`), and only the last hash is
+ * kept, so an export of any length is checked in constant memory as it is read; the first problem
+ * stops the check of that tenant.
  *
  * Checks of each entry, in order, and the problem each reports:
  *
@@ -20,9 +21,9 @@
  *    included: `checkpoint-overdue` (checkpoints were removed and the chain re-computed, or the
  *    writer did not checkpoint).
  *
- * At the end, each anchor (a checkpoint the caller kept from earlier, e.g. fetched from the API)
- * must match the chain: `truncated` when the chain ends before the anchored entry, else
- * `checkpoint-mismatch` when the hash differs.
+ * Anchors (checkpoints the caller kept from earlier, e.g. fetched from the API) are verified first
+ * (an anchor that does not verify is the problem, at seq 0); the entry each attests must have its
+ * hash (`checkpoint-mismatch`), and the chain must reach it (`truncated`).
  *
  * What cannot be detected: entries after the last attested one (`uncovered` in the report) can be
  * deleted, or changed with their hashes re-computed, by whoever can write the log, unless an anchor
@@ -84,8 +85,9 @@ export interface ChainVerifyOptions {
 export class ChainVerifier {
   readonly tenant: string
   readonly #options: ChainVerifyOptions
-  /** hashes[i] is the hash of entry seq i + 1. */
-  readonly #hashes: string[] = []
+  /** The anchors of this tenant that verified: the hash each attests, by seq. */
+  readonly #anchors = new Map<number, string>()
+  #lastSeq = 0
   #lastHash: string
   #checked = 0
   #checkpoints = 0
@@ -99,6 +101,14 @@ export class ChainVerifier {
     this.tenant = tenant
     this.#options = options
     this.#lastHash = genesisHash(tenant)
+    for (const anchor of options.anchors ?? []) {
+      const result = verifyCheckpoint(anchor, options.jwks)
+      if (!result.ok) {
+        this.#problem = { kind: result.failure, seq: 0, message: `an anchor does not verify: ${result.message}` }
+        break
+      }
+      if (result.claims.tenant === tenant) this.#anchors.set(result.claims.seq, result.claims.hash)
+    }
   }
 
   /** Whether a problem was found (further entries are then ignored). */
@@ -110,7 +120,7 @@ export class ChainVerifier {
   add(value: unknown): boolean {
     if (this.#problem !== undefined) return false
     this.#checked++
-    const seq = this.#hashes.length + 1
+    const seq = this.#lastSeq + 1
     const shape = entryShapeProblem(value)
     if (shape !== undefined) return this.#fail('malformed', seq, `entry ${seq}: ${shape}`)
     const entry = value as AuditEntry
@@ -122,16 +132,25 @@ export class ChainVerifier {
     }
     if (entryHash(entry) !== entry.hash) return this.#fail('altered', seq, `entry ${seq} was altered: its content does not hash to its hash`)
     if (entry.action === CHECKPOINT_ACTION && !this.#checkCheckpoint(entry)) return false
-    this.#hashes.push(entry.hash)
+    const anchored = this.#anchors.get(seq)
+    if (anchored !== undefined) {
+      if (anchored !== entry.hash) return this.#fail('checkpoint-mismatch', seq, `an anchor attests another hash for entry ${seq} than the chain holds`)
+      this.#covered = Math.max(this.#covered, seq)
+    }
+    this.#lastSeq = seq
     this.#lastHash = entry.hash
     return this.#checkGap(seq)
   }
 
   /** The report, after checking the anchors against the chain as read. */
   finish(): ChainReport {
-    if (this.#problem === undefined) this.#checkAnchors()
-    if (this.#problem === undefined) this.#checkGap(this.#hashes.length)
-    const lastSeq = this.#hashes.length
+    const lastSeq = this.#lastSeq
+    if (this.#problem === undefined) {
+      const beyond = [...this.#anchors.keys()].filter((seq) => seq > lastSeq)
+      if (beyond.length > 0) {
+        this.#fail('truncated', lastSeq + 1, `an anchor attests entry ${Math.max(...beyond)}, but the chain ends at ${lastSeq}: entries were cut off`)
+      }
+    }
     return {
       tenant: this.tenant,
       entries: this.#checked,
@@ -158,27 +177,6 @@ export class ChainVerifier {
     this.#checkpoints++
     this.#covered = Math.max(this.#covered, claims.seq)
     return true
-  }
-
-  #checkAnchors(): void {
-    for (const anchor of this.#options.anchors ?? []) {
-      const result = verifyCheckpoint(anchor, this.#options.jwks)
-      if (!result.ok) {
-        this.#fail(result.failure, 0, `an anchor does not verify: ${result.message}`)
-        return
-      }
-      const { claims } = result
-      if (claims.tenant !== this.tenant) continue
-      if (claims.seq > this.#hashes.length) {
-        this.#fail('truncated', this.#hashes.length + 1, `an anchor attests entry ${claims.seq}, but the chain ends at ${this.#hashes.length}: entries were cut off`)
-        return
-      }
-      if (this.#hashes[claims.seq - 1] !== claims.hash) {
-        this.#fail('checkpoint-mismatch', claims.seq, `an anchor attests another hash for entry ${claims.seq} than the chain holds`)
-        return
-      }
-      this.#covered = Math.max(this.#covered, claims.seq)
-    }
   }
 
   #checkGap(seq: number): boolean {

@@ -9,7 +9,8 @@
  * loop, and appends that arrive while one runs share the next (group commit): the disk's sync time
  * bounds the latency of an append, not the rate of appends (docs/audit.md). Reading the head,
  * building the entry and writing its line happen without an `await` in between, so the chain never
- * forks within the process. A page shows only entries an fdatasync has covered.
+ * forks within the process. A page shows only entries an fdatasync has covered. Each tenant used
+ * since the store opened keeps its file open (embedded mode serves a few tenants, not thousands).
  *
  * Opening a tenant reads only the tail of its file: the last line gives the head, the last
  * checkpoint within the tail its seq and time. A last line cut short (a crash during a write, so

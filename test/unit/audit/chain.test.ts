@@ -213,6 +213,18 @@ describe('verifyChain', () => {
     assert.equal(check(rewritten).problem, undefined)
   })
 
+  it('reports an anchor that does not verify or that attests another hash, and refuses a JWKS that is not one', () => {
+    const stranger = newKey()
+    const foreignAnchor = signCheckpoint({ tenant: T, seq: 5, hash: chain[4]!.hash, time: 1 }, stranger.signer)
+    expectProblem(check(chain, { anchors: [foreignAnchor] }), 'checkpoint-key-unknown', 0)
+    const wrongHash = signCheckpoint({ tenant: T, seq: 5, hash: 'ee'.repeat(32), time: 1 }, key.signer)
+    expectProblem(check(chain, { anchors: [wrongHash] }), 'checkpoint-mismatch', 5)
+    const otherTenant = signCheckpoint({ tenant: 'other', seq: 500, hash: 'ee'.repeat(32), time: 1 }, key.signer)
+    assert.equal(check(chain, { anchors: [otherTenant] }).problem, undefined)
+    const withPrivate = { keys: [{ ...key.jwks.keys[0]!, d: 'AAAA' }] }
+    assert.throws(() => check(chain, { jwks: withPrivate }), TypeError)
+  })
+
   it('reports malformed entries and entries of another tenant', () => {
     expectProblem(check(chain.map((e) => (e.seq === 3 ? { ...e, extra: true } : e))), 'malformed', 3)
     expectProblem(check(chain.map((e) => (e.seq === 3 ? { ...e, details: { x: 1.5 } } : e))), 'malformed', 3)
