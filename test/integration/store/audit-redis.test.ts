@@ -9,12 +9,14 @@ import assert from 'node:assert/strict'
 import { randomUUID } from 'node:crypto'
 import { after, describe, it } from 'node:test'
 import { Redis } from 'ioredis'
+import { createAuditRecorder } from '../../../src/audit/recorder.js'
 import { verifyChain } from '../../../src/audit/verify-chain.js'
 import { isVerifierError } from '../../../src/errors/errors.js'
 import { auditEntries } from '../../../src/store/audit.js'
 import { auditKeys } from '../../../src/store/keys.js'
 import { createRedisAuditStore } from '../../../src/store/redis/audit-store.js'
 import { REDIS_URL, deletePrefix } from '../../helpers/redis.js'
+import { newKey } from '../../unit/audit/chain-helpers.js'
 import { auditContract } from '../../unit/store/audit-contract.js'
 
 const contractPrefix = `assay-test-${randomUUID()}`
@@ -87,6 +89,26 @@ describe('redis audit store', () => {
     assert.equal(all.length, 2 * per)
     assert.equal(verifyChain('busy', all, { jwks: { keys: [] } }).problem, undefined)
     assert.deepEqual(await admin.hkeys(auditKeys(prefix, 'busy').head).then((k) => k.sort()), ['hash', 'seq', 'time'])
+    for (const store of stores) await store.close()
+  })
+
+  it('keeps checkpoints attesting the entry right before them while two processes record at once', async () => {
+    const key = newKey()
+    const stores = [createRedisAuditStore({ redis: REDIS_URL, prefix }), createRedisAuditStore({ redis: REDIS_URL, prefix })]
+    const recorders = stores.map((store) => createAuditRecorder({ store, signer: () => key.signer, everyEntries: 10 }))
+    await Promise.all(
+      recorders.map(async (recorder, w) => {
+        for (let n = 0; n < 150; n++) await recorder.record('recorded', { ...entry, actor: `worker-${w}`, action: 'appraisal', time: n })
+      }),
+    )
+    const all = []
+    for await (const e of auditEntries(stores[0]!, 'recorded')) all.push(e)
+    const checkpoints = all.filter((e) => e.action === 'audit.checkpoint')
+    assert.ok(checkpoints.length >= 300 / 10 - 1, `${checkpoints.length} checkpoints`)
+    // Each process may add an entry between the count and its checkpoint: a slack of one per writer.
+    const report = verifyChain('recorded', all, { jwks: key.jwks, maxGap: 10 + 2 })
+    assert.equal(report.problem, undefined, report.problem?.message)
+    assert.equal(report.checkpoints, checkpoints.length)
     for (const store of stores) await store.close()
   })
 
