@@ -137,12 +137,12 @@ export function createMemoryAuditStore(options: MemoryAuditStoreOptions = {}): A
     try {
       for (let offset = 0; offset < line.length; ) offset += writeSync(log.fd, line, offset, line.length - offset)
     } catch (err) {
-        // Take back a partial line, so the file still ends at the last answered entry.
-        try {
-          ftruncateSync(log.fd, log.size)
-        } catch {
-          log.broken = true
-        }
+      // Take back a partial line, so the file still ends at the last entry written whole.
+      try {
+        ftruncateSync(log.fd, log.size)
+      } catch {
+        log.broken = true
+      }
       throw new VerifierError('ERR_STORE_PERSIST_FAILED', `cannot write ${log.path}: ${errorMessage(err)}`, { cause: err })
     }
     log.size += line.length
