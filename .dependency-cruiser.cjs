@@ -157,6 +157,15 @@ module.exports = {
       to: { path: inLayers('corim') },
     },
     {
+      name: 'audit-layer',
+      severity: 'error',
+      comment:
+        'src/audit (audit entries, hash chain, signed checkpoints) is pure: it may import results (EAR signing and ' +
+        'JWS verification), jose, crypto, errors and util; store implements its port and imports it, not the other way.',
+      from: { path: inLayers('audit') },
+      to: { path: '^src/', pathNot: inLayers('audit', 'results', 'jose', 'crypto', 'errors', 'util') },
+    },
+    {
       name: 'crypto-layer',
       severity: 'error',
       comment: 'src/crypto is the lowest layer above the leaves: it must not import cose, jose or anything above it.',

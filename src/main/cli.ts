@@ -8,8 +8,9 @@
  * let in-flight appraisals finish, and close connections. Output is JSON lines (`logger.ts`),
  * credentials redacted; a start that fails (a taken port, bad settings, Redis refusing) exits 1.
  *
- * Tools: `assay attest` (a test attester), `assay ear verify` (verify an EAR against a JWKS) and
- * `assay check-config` (validate the reference-values folder). They print for people (or JSON with
+ * Tools: `assay attest` (a test attester), `assay ear verify` (verify an EAR against a JWKS),
+ * `assay audit verify` (re-compute an audit export's chains, docs/audit.md) and `assay check-config`
+ * (validate the reference-values folder). They print for people (or JSON with
  * `--json`) and exit 1 with a one-line message when they fail; a usage error exits 2.
  */
 import { createRequire } from 'node:module'
@@ -20,6 +21,7 @@ import { loadSigningKeys } from '../results/keys.js'
 import { systemClock } from '../util/clock.js'
 import { DEVICE_ALGS } from '../attester/keys.js'
 import { attestCommand, EVIDENCE_FORMATS } from './commands/attest.js'
+import { auditVerifyCommand } from './commands/audit-verify.js'
 import { checkConfigCommand } from './commands/check-config.js'
 import { CliError, earVerifyCommand } from './commands/ear-verify.js'
 import { createProcessLogger, loggerOptionsFor } from './logger.js'
@@ -185,6 +187,29 @@ export function createProgram(): Command {
     .option('--json', 'print the result as JSON')
     .addHelpText('after', '\nExit status: 0 when the EAR verifies (whatever its status), 1 when it does not.')
     .action(toolAction((file: string, opts: Parameters<typeof earVerifyCommand>[1]) => earVerifyCommand(file, opts, stdout)))
+
+  const audit = program.command('audit').description('the tamper-evident audit log (docs/audit.md)')
+  audit
+    .command('verify')
+    .description('re-compute the hash chain of each tenant in an audit export and verify its signed checkpoints against a JWKS')
+    .argument('<file>', 'the export (JSON lines of entries), or - for standard input')
+    .requiredOption('-j, --jwks <url|file>', 'JWKS of the verifier that signed the checkpoints: an http(s) URL (e.g. http://127.0.0.1:8080/.well-known/jwks.json) or a file')
+    .option('--max-gap <n>', 'report more than <n> entries after the last checkpointed one (the checkpoint interval, plus the appends of other processes)')
+    .option('--anchor <file>', 'a checkpoint JWS kept from earlier; the chain must reach it (repeatable)', (file: string, files: string[]) => [...files, file], [] as string[])
+    .option('-t, --tenant <tenant>', 'check only this tenant')
+    .option('--json', 'print the report as JSON')
+    .addHelpText(
+      'after',
+      [
+        '',
+        'Exit status: 0 when every chain verifies, 3 when one does not (the first problem of each tenant is printed,',
+        'with its kind and seq), 1 when the export, JWKS or an anchor cannot be read.',
+        '',
+        'Entries after the last signed checkpoint can be cut off or rewritten without a trace unless an --anchor',
+        'newer than them is given; the report counts them.',
+      ].join('\n'),
+    )
+    .action(toolAction((file: string, opts: Parameters<typeof auditVerifyCommand>[1]) => auditVerifyCommand(file, opts, stdout)))
 
   program
     .command('check-config')

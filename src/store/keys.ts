@@ -124,6 +124,17 @@ export function credentialBase(prefix: string): string {
   return `${prefix}:{_credentials}:`
 }
 
+/**
+ * Keys of a tenant's audit chain: `<prefix>:{<tenant>}:audit` (a stream, entry ids `<seq>-0`) and
+ * `<prefix>:{<tenant>}:audit-head` (a hash: seq, hash, time, cps, cpt of the last entry and the last
+ * checkpoint entry). One hash tag, so the append script touches both in one slot.
+ */
+export function auditKeys(prefix: string, tenant: TenantId): { readonly stream: string; readonly head: string } {
+  assertKeyPrefix(prefix)
+  assertTenantId(tenant)
+  return { stream: `${prefix}:{${tenant}}:audit`, head: `${prefix}:{${tenant}}:audit-head` }
+}
+
 /** The pub/sub channel of endorsement changes under `prefix`: `<prefix>:endorsements`. */
 export function endorsementChannel(prefix: string): string {
   assertKeyPrefix(prefix)

@@ -29,7 +29,7 @@ describe('assay command', { timeout: 180_000 }, () => {
   it('--help lists every command', async () => {
     const r = await runAssay(['--help'])
     assert.equal(r.code, 0)
-    for (const command of ['start', 'serve', 'worker', 'rotate-key', 'attest', 'ear', 'check-config']) {
+    for (const command of ['start', 'serve', 'worker', 'rotate-key', 'attest', 'ear', 'audit', 'check-config']) {
       assert.match(r.stdout, new RegExp(`^  ${command}\\b`, 'm'), command)
     }
     const ear = await runAssay(['ear', '--help'])

@@ -1,0 +1,245 @@
+/**
+ * The Redis adapter of the audit store port (`../audit.ts`). Per tenant, a stream of entries (stream
+ * id `<seq>-0`, one field `e`: the entry's JSON) and a head hash (`keys.ts#auditKeys`).
+ *
+ * Redis's Lua has no SHA-256, so the hash is computed here and the script only checks and writes:
+ * `APPEND_ENTRY` appends the entry only if the head is still the one the entry was built on (its seq
+ * and hash); otherwise it answers the current head, the entry is built again on it, and the script
+ * runs again. So two processes appending to one tenant at once never fork the chain: one of them
+ * wins each seq and the other re-links onto it. Under contention each lost race costs one round
+ * trip, and the loser claims the next append (see the script), so no writer is kept out for long;
+ * an append that cannot get through for {@link APPEND_TIMEOUT_MS} fails (`ERR_STORE_UNAVAILABLE`).
+ *
+ * Within a process, appends to one tenant are queued and run one at a time (racing itself would only
+ * cost retries), and the head each last saw is cached, so an append is one script call when no other
+ * process wrote in between. The stream is never trimmed: retention is the operator's (export, then
+ * delete the tenant's keys), see docs/audit.md.
+ */
+import { randomUUID } from 'node:crypto'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { Redis } from 'ioredis'
+import { chainEntry, emptyHead, headAfter, isHashHex, type AuditEntry, type AuditEntryInput, type AuditHead } from '../../audit/entry.js'
+import { VerifierError } from '../../errors/errors.js'
+import { auditPageRange, decodeAuditEntry, type AuditAppendResult, type AuditPageOptions, type AuditStore } from '../audit.js'
+import { assertKeyPrefix, assertTenantId, auditKeys } from '../keys.js'
+import type { TenantId } from '../types.js'
+
+export interface RedisAuditStoreOptions {
+  /** An ioredis client, or a `redis://` URL to create one from. */
+  readonly redis: Redis | string
+  /** First part of every key, as for `createRedisStore`. */
+  readonly prefix: string
+  /** Whether `close()` quits the client. @defaultValue `true` for a URL, `false` for a client */
+  readonly ownsClient?: boolean
+  /** Receives connection errors of a client this store creates. @defaultValue ignore them */
+  readonly onClientError?: (err: Error) => void
+}
+
+/** How long an append may keep losing races (or waiting for another's claim) before it gives up. */
+export const APPEND_TIMEOUT_MS = 10_000
+/** How long a writer that lost a race has the next append to itself. */
+export const CLAIM_MS = 250
+
+/** Most tenants whose head is cached; past it the cache starts over. */
+const HEAD_CACHE_TENANTS = 10_000
+
+const SCRIPT_NAME = 'assayAuditAppend'
+
+/**
+ * KEYS[1] stream, KEYS[2] head hash. ARGV: expected seq, expected hash ('' for an empty chain), new
+ * seq, entry JSON, new hash, '1' for a checkpoint entry else '0', entry time (ms), writer id, claim
+ * time (ms).
+ *
+ * Appends and moves the head when the head is the expected one and no other writer holds a claim:
+ * `{'ok'}`. Otherwise answers the head as it is, `{'stale' | 'claimed', seq, hash, time, checkpoint
+ * seq, checkpoint time}`. A writer whose entry was stale claims the next append for the claim time
+ * (unless another holds a claim), and appends of other writers are refused as 'claimed' until it has
+ * appended or the claim ran out: without this, a writer that always answers first (it needs no
+ * retry) could keep another from ever appending. Time is Redis's TIME.
+ */
+const APPEND_ENTRY = `#!lua
+local h = redis.call('HMGET', KEYS[2], 'seq', 'hash', 'time', 'cps', 'cpt', 'claim', 'until')
+local seq = h[1] and tonumber(h[1]) or 0
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local active = h[6] and tonumber(h[7] or '0') >= now
+local claimed = active and h[6] ~= ARGV[8]
+local stale = seq ~= tonumber(ARGV[1]) or (h[2] or '') ~= ARGV[2]
+if claimed or stale then
+  if not active then
+    redis.call('HSET', KEYS[2], 'claim', ARGV[8], 'until', now + tonumber(ARGV[9]))
+  end
+  return {claimed and 'claimed' or 'stale', tostring(seq), h[2] or '', h[3] or '0', h[4] or '0', h[5] or '0'}
+end
+redis.call('XADD', KEYS[1], ARGV[3] .. '-0', 'e', ARGV[4])
+if ARGV[6] == '1' then
+  redis.call('HSET', KEYS[2], 'seq', ARGV[3], 'hash', ARGV[5], 'time', ARGV[7], 'cps', ARGV[3], 'cpt', ARGV[7])
+else
+  redis.call('HSET', KEYS[2], 'seq', ARGV[3], 'hash', ARGV[5], 'time', ARGV[7])
+end
+if h[6] then redis.call('HDEL', KEYS[2], 'claim', 'until') end
+return {'ok'}
+`
+
+interface Scripts {
+  [SCRIPT_NAME](stream: string, head: string, ...args: (string | number)[]): Promise<unknown>
+}
+
+export function createRedisAuditStore(options: RedisAuditStoreOptions): AuditStore {
+  const { prefix } = options
+  assertKeyPrefix(prefix)
+  const onClientError = options.onClientError ?? (() => {})
+  const redis = typeof options.redis === 'string' ? clientFromUrl(options.redis, onClientError) : options.redis
+  const ownsClient = options.ownsClient ?? typeof options.redis === 'string'
+  redis.defineCommand(SCRIPT_NAME, { numberOfKeys: 2, lua: APPEND_ENTRY })
+  const scripts = redis as unknown as Scripts
+  const heads = new Map<TenantId, AuditHead>()
+  /** Names this store in claims. */
+  const writerId = randomUUID()
+
+  async function command<T>(op: () => Promise<T>): Promise<T> {
+    try {
+      return await op()
+    } catch (err) {
+      throw unavailable(err)
+    }
+  }
+
+  async function readHead(tenant: TenantId): Promise<AuditHead> {
+    const { head } = auditKeys(prefix, tenant)
+    const [seq, hash, time, cps, cpt] = await command(() => redis.hmget(head, 'seq', 'hash', 'time', 'cps', 'cpt'))
+    return seq === null ? emptyHead(tenant) : decodeHead(tenant, [seq, hash, time, cps, cpt])
+  }
+
+  function remember(tenant: TenantId, head: AuditHead): void {
+    if (heads.size >= HEAD_CACHE_TENANTS && !heads.has(tenant)) heads.clear()
+    heads.set(tenant, head)
+  }
+
+  /** The last append queued per tenant: appends of one process to one tenant run one at a time. */
+  const queues = new Map<TenantId, Promise<unknown>>()
+
+  function appendWith(tenant: TenantId, build: (head: AuditHead) => AuditEntryInput | undefined): Promise<AuditAppendResult | undefined> {
+    assertTenantId(tenant)
+    const previous = queues.get(tenant) ?? Promise.resolve()
+    const run = previous.then(
+      () => appendNow(tenant, build),
+      () => appendNow(tenant, build),
+    )
+    const settled = run.catch(() => {})
+    queues.set(tenant, settled)
+    void settled.then(() => {
+      if (queues.get(tenant) === settled) queues.delete(tenant)
+    })
+    return run
+  }
+
+  async function appendNow(tenant: TenantId, build: (head: AuditHead) => AuditEntryInput | undefined): Promise<AuditAppendResult | undefined> {
+    const keys = auditKeys(prefix, tenant)
+    let head = heads.get(tenant) ?? (await readHead(tenant))
+    const deadline = Date.now() + APPEND_TIMEOUT_MS
+    for (let attempt = 0; attempt === 0 || Date.now() < deadline; attempt++) {
+      const input = build(head)
+      if (input === undefined) return undefined
+      const entry: AuditEntry = chainEntry(tenant, head.seq + 1, head.hash, input)
+      const reply = await command(() =>
+        scripts[SCRIPT_NAME](
+          keys.stream,
+          keys.head,
+          head.seq,
+          head.seq === 0 ? '' : head.hash,
+          entry.seq,
+          JSON.stringify(entry),
+          entry.hash,
+          entry.action === 'audit.checkpoint' ? '1' : '0',
+          entry.time,
+          writerId,
+          CLAIM_MS,
+        ),
+      )
+      if (!Array.isArray(reply) || (reply[0] !== 'ok' && reply[0] !== 'stale' && reply[0] !== 'claimed')) {
+        throw new VerifierError('ERR_STORE_CORRUPT', 'audit append script answered in an unexpected shape')
+      }
+      if (reply[0] === 'ok') {
+        const after = headAfter(head, entry)
+        remember(tenant, after)
+        return { entry, head: after }
+      }
+      head = decodeHead(tenant, reply.slice(1) as unknown[])
+      remember(tenant, head)
+      // Another writer has the next append: give it the time of a round trip.
+      if (reply[0] === 'claimed') await sleep(1)
+    }
+    throw new VerifierError('ERR_STORE_UNAVAILABLE', `audit append to tenant ${tenant} kept losing races for ${APPEND_TIMEOUT_MS} ms`)
+  }
+
+  let closed = false
+  return {
+    appendWith,
+    async append(tenant, input) {
+      return (await appendWith(tenant, () => input))!
+    },
+    async head(tenant) {
+      assertTenantId(tenant)
+      const head = await readHead(tenant)
+      remember(tenant, head)
+      return head
+    },
+    async page(tenant, pageOptions?: AuditPageOptions) {
+      assertTenantId(tenant)
+      const { after, limit } = auditPageRange(pageOptions)
+      const { stream } = auditKeys(prefix, tenant)
+      const rows = await command(() => redis.xrange(stream, `${after + 1}-0`, '+', 'COUNT', limit + 1))
+      // Entries as stored: one whose seq is not its stream id's (written behind the store's back) is
+      // returned for `assay audit verify` to report; the paging follows the stream ids.
+      const entries = rows.slice(0, limit).map(([id, fields]) => {
+        if (fields.length !== 2 || fields[0] !== 'e') throw new VerifierError('ERR_STORE_CORRUPT', `audit stream entry ${id} has unexpected fields`)
+        return decodeAuditEntry(fields[1]!, tenant)
+      })
+      if (rows.length <= limit) return { entries }
+      const lastId = rows[limit - 1]![0]
+      const next = Number(lastId.slice(0, lastId.indexOf('-')))
+      if (!Number.isSafeInteger(next) || next <= after) throw new VerifierError('ERR_STORE_CORRUPT', `audit stream id ${lastId} is not a seq`)
+      return { entries, next }
+    },
+    async close() {
+      if (closed) return
+      closed = true
+      if (!ownsClient) return
+      if (redis.status !== 'ready') {
+        redis.disconnect()
+        return
+      }
+      try {
+        await redis.quit()
+      } catch {
+        redis.disconnect()
+      }
+    },
+  }
+}
+
+function decodeHead(tenant: TenantId, fields: readonly unknown[]): AuditHead {
+  const [seq, hash, time, cps, cpt] = fields.map((field) => (typeof field === 'string' ? field : ''))
+  const numbers = [seq, time, cps ?? '0', cpt ?? '0'].map(Number)
+  if (!numbers.every((n) => Number.isSafeInteger(n) && n >= 0)) throw new VerifierError('ERR_STORE_CORRUPT', 'audit head cannot be decoded')
+  if (numbers[0] === 0) return emptyHead(tenant)
+  if (!isHashHex(hash)) throw new VerifierError('ERR_STORE_CORRUPT', 'audit head hash cannot be decoded')
+  return { seq: numbers[0]!, hash: hash!, time: numbers[1]!, checkpointSeq: numbers[2]!, checkpointTime: numbers[3]! }
+}
+
+function clientFromUrl(url: string, onClientError: (err: Error) => void): Redis {
+  const client = new Redis(url, { maxRetriesPerRequest: 1 })
+  client.on('error', onClientError)
+  return client
+}
+
+function unavailable(cause: unknown): VerifierError {
+  if (cause instanceof VerifierError) return cause
+  const reason = cause instanceof Error ? cause.message : String(cause)
+  if (reason.startsWith('OOM ')) return new VerifierError('ERR_STORE_FULL', `Redis is full: ${reason}`, { cause })
+  if (reason.includes('equal or smaller')) {
+    return new VerifierError('ERR_STORE_CORRUPT', `the audit stream is ahead of its head: ${reason}`, { cause })
+  }
+  return new VerifierError('ERR_STORE_UNAVAILABLE', `Redis command failed: ${reason}`, { cause })
+}
