@@ -1,6 +1,7 @@
 /**
  * What a reference-values document provisions, counted for the start summary (and anything else
- * that reports on provisioning): trust anchors, attester keys and reference values.
+ * that reports on provisioning): trust anchors, attester keys, reference values, EAT profiles and
+ * CoRIM signers.
  */
 import type { ReferenceValueDocument } from './reference-values.js'
 
@@ -11,6 +12,10 @@ export interface ProvisionedCounts {
   readonly keys: number
   /** PSA reference values (per Implementation ID) and generic EAT reference values (per class). */
   readonly referenceValues: number
+  /** Operator-defined EAT profiles (`eat.profiles`). */
+  readonly profiles: number
+  /** Who may sign CoRIMs: provisioning keys and CAs (`provisioning`). */
+  readonly corimSigners: number
 }
 
 export interface ProvisionedFile extends ProvisionedCounts {
@@ -29,6 +34,8 @@ export function countProvisioned(doc: ReferenceValueDocument): ProvisionedCounts
     trustAnchors: (doc.psa?.trustAnchors.length ?? 0) + (doc.eat?.x509Anchors.length ?? 0),
     keys: (doc.eat?.keys.length ?? 0) + (doc.eat?.ueidKeys.length ?? 0) + (doc.eat?.pinnedCertificates.length ?? 0),
     referenceValues: (doc.psa?.referenceValues.length ?? 0) + (doc.eat?.referenceValues.length ?? 0),
+    profiles: doc.eat?.profiles.length ?? 0,
+    corimSigners: (doc.provisioning?.keys.length ?? 0) + (doc.provisioning?.x509Anchors.length ?? 0),
   }
 }
 
@@ -44,7 +51,15 @@ export function provisioningCollector(dir: string | undefined): {
     },
     summary() {
       const total = (key: keyof ProvisionedCounts) => files.reduce((sum, f) => sum + f[key], 0)
-      return { dir, files, trustAnchors: total('trustAnchors'), keys: total('keys'), referenceValues: total('referenceValues') }
+      return {
+        dir,
+        files,
+        trustAnchors: total('trustAnchors'),
+        keys: total('keys'),
+        referenceValues: total('referenceValues'),
+        profiles: total('profiles'),
+        corimSigners: total('corimSigners'),
+      }
     },
   }
 }

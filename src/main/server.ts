@@ -129,6 +129,8 @@ export function startSummary(
       trustAnchors: p.trustAnchors,
       keys: p.keys,
       referenceValues: p.referenceValues,
+      profiles: p.profiles,
+      corimSigners: p.corimSigners,
       files: p.files,
     }
     fields['workerConcurrency'] = config.workerConcurrency

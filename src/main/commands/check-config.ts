@@ -4,7 +4,7 @@
  * reference-values folder; a policies folder becomes another entry), checked in order; the first
  * invalid file stops the check with a message naming the file and the field, and exit 1.
  */
-import { X509Certificate } from 'node:crypto'
+import { X509Certificate, createPublicKey } from 'node:crypto'
 import { readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { MemoryEndorsements } from '../../appraisal/endorsements.js'
@@ -22,7 +22,7 @@ export interface FileReport {
   readonly file: string
   readonly tenant: string
   readonly items: readonly string[]
-  readonly counts: { anchors: number; keys: number; referenceValues: number }
+  readonly counts: { anchors: number; keys: number; referenceValues: number; profiles: number; corimSigners: number }
 }
 
 export interface CheckReport {
@@ -42,7 +42,14 @@ interface ConfigCheck {
 const short = (hex: string): string => (hex.length > 20 ? `${hex.slice(0, 8)}…${hex.slice(-8)}` : hex).toLowerCase()
 
 function keyText(key: unknown): string {
-  if (typeof key === 'string') return 'SPKI PEM key'
+  if (typeof key === 'string') {
+    try {
+      const k = createPublicKey(key).export({ format: 'jwk' }) as { kty?: string; crv?: string }
+      return k.crv === undefined ? `${k.kty ?? 'SPKI'} key (PEM)` : `${k.kty} ${k.crv} key (PEM)`
+    } catch {
+      return 'SPKI PEM key'
+    }
+  }
   const k = key as { kty: string; crv?: string }
   if (k.kty === 'oct') return 'symmetric key'
   return k.crv === undefined ? `${k.kty} key` : `${k.kty} ${k.crv} key`
@@ -68,7 +75,7 @@ function certText(pem: string): string {
 /** The lines for one valid document. */
 function describeDocument(doc: ReferenceValueDocument): { items: string[]; counts: FileReport['counts'] } {
   const items: string[] = []
-  const counts = { anchors: 0, keys: 0, referenceValues: 0 }
+  const counts = { anchors: 0, keys: 0, referenceValues: 0, profiles: 0, corimSigners: 0 }
   for (const a of doc.psa?.trustAnchors ?? []) {
     counts.keys++
     items.push(`PSA key: Instance ID ${short(a.instanceId)}, ${keyText(a.key)}, speaks for Implementation ID ${a.implementationId === 'any' ? 'any' : short(a.implementationId)}`)
@@ -105,6 +112,18 @@ function describeDocument(doc: ReferenceValueDocument): { items: string[]; count
       r.manifestDigests.length === 0 ? undefined : `${r.manifestDigests.length} manifest digest(s)`,
     ].filter((p) => p !== undefined)
     items.push(`EAT reference values: class (${r.oemid}, ${short(r.hwmodel)})${parts.length === 0 ? '' : `: ${parts.join('; ')}`}`)
+  }
+  for (const p of eat?.profiles ?? []) {
+    counts.profiles++
+    items.push(`EAT profile: ${p.id}, ${[...p.envelopes].join('/')}, key from ${[...p.keySources].join(', ')}, freshness ${p.freshness}`)
+  }
+  for (const k of doc.provisioning?.keys ?? []) {
+    counts.corimSigners++
+    items.push(`CoRIM signer: ${keyText(k.key)}`)
+  }
+  for (const a of doc.provisioning?.x509Anchors ?? []) {
+    counts.corimSigners++
+    items.push(`CoRIM signer CA: ${certText(a.certificate)}`)
   }
   return { items, counts }
 }
@@ -174,7 +193,10 @@ export function checkConfigCommand(flags: CheckConfigFlags, env: Readonly<Record
     }
     for (const w of r.warnings) lines.push(`  warning: ${w}`)
     const sum = (k: keyof FileReport['counts']) => r.files.reduce((n, f) => n + f.counts[k], 0)
-    lines.push(`  valid: ${r.files.length} file(s), ${sum('anchors')} trust anchor(s), ${sum('keys')} key(s), ${sum('referenceValues')} reference value set(s)`)
+    lines.push(
+      `  valid: ${r.files.length} file(s), ${sum('anchors')} trust anchor(s), ${sum('keys')} key(s), ${sum('referenceValues')} reference value set(s), ` +
+        `${sum('profiles')} EAT profile(s), ${sum('corimSigners')} CoRIM signer(s)`,
+    )
   }
   out(`${lines.join('\n')}\n`)
   return 0

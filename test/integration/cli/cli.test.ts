@@ -4,6 +4,7 @@
  * and `check-config` on valid and invalid reference-values folders.
  */
 import assert from 'node:assert/strict'
+import { generateKeyPairSync } from 'node:crypto'
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -99,6 +100,27 @@ describe('assay command', { timeout: 180_000 }, () => {
       const report = JSON.parse(json.stdout) as { valid: boolean; checks: { files: { counts: Record<string, number> }[] }[] }
       assert.equal(report.valid, true)
       assert.deepEqual(report.checks[0]!.files.map((f) => f.counts.keys), [1, 2])
+    })
+
+    it('an EAT profile and a CoRIM signer are listed and counted', async () => {
+      const folder = mkdtempSync(join(dir, 'profile-'))
+      const { publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' })
+      writeFileSync(
+        join(folder, 'vendor.json'),
+        JSON.stringify({
+          eat: {
+            profiles: [
+              { id: 'tag:vendor.example,2026:sensor', envelopes: ['cwt'], coseAlgorithms: ['ES256'], keySources: ['kid'], freshness: 'nonce' },
+            ],
+          },
+          provisioning: { keys: [{ key: publicKey.export({ format: 'pem', type: 'spki' }).toString() }] },
+        }),
+      )
+      const r = await runAssay(['check-config', '--reference-values', folder])
+      assert.equal(r.code, 0, r.stderr)
+      assert.match(r.stdout, /EAT profile: tag:vendor\.example,2026:sensor, cwt, key from kid, freshness nonce/)
+      assert.match(r.stdout, /CoRIM signer: EC P-256 key \(PEM\)/)
+      assert.match(r.stdout, /valid: 1 file\(s\), 0 trust anchor\(s\), 0 key\(s\), 0 reference value set\(s\), 1 EAT profile\(s\), 1 CoRIM signer\(s\)/)
     })
 
     it('the repository folders are valid (reference-values/ is empty, examples/ needs test mode)', async () => {

@@ -105,7 +105,9 @@ describe('process log', { timeout: 60_000 }, () => {
         trustAnchors: 1,
         keys: 0,
         referenceValues: 1,
-        files: [{ file: join(SAMPLES, 'psa-rfc9783-example.json'), tenant: 'default', trustAnchors: 1, keys: 0, referenceValues: 1 }],
+        profiles: 0,
+        corimSigners: 0,
+        files: [{ file: join(SAMPLES, 'psa-rfc9783-example.json'), tenant: 'default', trustAnchors: 1, keys: 0, referenceValues: 1, profiles: 0, corimSigners: 0 }],
       })
     })
 
@@ -235,7 +237,7 @@ describe('process log', { timeout: 60_000 }, () => {
     const warnings = log.stderr().filter((l) => l.level === 40 && /WARNING: no reference values provisioned/.test(l.msg))
     assert.equal(warnings.length, 1, JSON.stringify(log.stderr()))
     const summary = log.stdout().find((l) => /listening on/.test(l.msg))!
-    assert.deepEqual(summary['referenceValues'], { dir: empty, trustAnchors: 0, keys: 0, referenceValues: 0, files: [] })
+    assert.deepEqual(summary['referenceValues'], { dir: empty, trustAnchors: 0, keys: 0, referenceValues: 0, profiles: 0, corimSigners: 0, files: [] })
   })
 
   it('logs a not-ready probe (503) at debug, not as a warning', async () => {
