@@ -190,6 +190,13 @@ export const configSchema = z
         return { keyId: parts.keyId, sha256: keyHash(text) }
       })
       .optional(),
+    /**
+     * Whether Evidence needs a credential: `open` (the Evidence's signature is its authentication; the
+     * default tenant) or `attester` (nonces, appraisals and challenge/response sessions need an
+     * `attester` credential and run in its tenant; reading a result needs `relying-party` of the tenant
+     * or the submitter's own credential). One setting for every tenant for now. @defaultValue open
+     */
+    evidenceAuth: z.enum(['open', 'attester']).default('open'),
     /** Include the Evidence in EARs (`ear_raw_evidence`). Off by default: it may be personal data. */
     includeRawEvidence: z
       .union([z.boolean(), z.enum(['true', 'false', '1', '0'])])

@@ -40,13 +40,19 @@ describe('authenticate', () => {
     const principal = await auth.authenticate(`Bearer ${key}`)
     assert.deepEqual(principal, { id: `api-key:${keyId}`, tenant: 'acme', roles: ['attester', 'relying-party'], via: 'api-key' })
     assert.deepEqual(await auth.authenticate(`bearer   ${key} `), principal, 'the scheme is case-insensitive')
+    // Veraison's cocli (auth: basic): the key is the password, whatever the user name.
+    assert.deepEqual(await auth.authenticate(`Basic ${Buffer.from(`cocli:${key}`).toString('base64')}`), principal)
+    assert.deepEqual(await auth.authenticate(`basic ${Buffer.from(`:${key}`).toString('base64')}`), principal)
   })
 
-  it('asks for a credential when there is none, or it is not a bearer one', async () => {
+  it('asks for a credential when there is none, or it is neither bearer nor Basic with a password', async () => {
     const auth = createAuthenticator({ apiKeys: createMemoryCredentialStore() })
     await refused(auth.authenticate(undefined), 'ERR_AUTH_REQUIRED')
     await refused(auth.authenticate(''), 'ERR_AUTH_REQUIRED')
-    await refused(auth.authenticate('Basic dXNlcjpwYXNz'), 'ERR_AUTH_REQUIRED')
+    await refused(auth.authenticate(`Basic ${Buffer.from('user-without-colon').toString('base64')}`), 'ERR_AUTH_REQUIRED')
+    await refused(auth.authenticate(`Basic ${Buffer.from('user:two words').toString('base64')}`), 'ERR_AUTH_REQUIRED')
+    await refused(auth.authenticate('Digest username="u"'), 'ERR_AUTH_REQUIRED')
+    await refused(auth.authenticate('Basic dXNlcjpwYXNz'), 'ERR_AUTH_INVALID', /neither/)
     await refused(auth.authenticate('Bearer'), 'ERR_AUTH_REQUIRED')
     await refused(auth.authenticate('Bearer a b'), 'ERR_AUTH_REQUIRED')
   })
