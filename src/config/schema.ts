@@ -146,10 +146,10 @@ export const configSchema = z
      */
     logFormat: z.enum(['auto', 'json', 'pretty']).default('auto'),
     /**
-     * The operator credential of the provisioning API (`/v1/trust-anchors`, `/v1/reference-values`,
-     * `/v1/profiles`, CoRIM submission): a bearer token of 32 to 512 printable characters. Only its
-     * SHA-256 is kept (the text is dropped here); requests are compared with it in constant time.
-     * Unset: every provisioning route answers 401. @defaultValue unset
+     * The legacy operator credential: a bearer token of 32 to 512 printable characters, a principal of
+     * tenant `default` with the roles `provisioner` and `policy-admin` (src/auth/authenticate.ts). Only
+     * its SHA-256 is kept (the text is dropped here); requests are compared with it in constant time.
+     * @defaultValue unset
      */
     operatorToken: z
       .string()

@@ -53,30 +53,28 @@ export function createMemorySubmitterStore(options: MemorySubmitterStoreOptions 
   }
 
   return {
-    set(tenant, id, principalId, ttlSeconds) {
+    async set(tenant, id, principalId, ttlSeconds) {
       checkSubmitter(tenant, id, principalId, ttlSeconds)
       const now = nowMs()
       const key = keyOf(tenant, id)
       if (!entries.has(key) && entries.size >= maxEntries) {
         sweep(now)
-        if (entries.size >= maxEntries) return Promise.reject(new VerifierError('ERR_STORE_FULL', 'too many submissions are remembered'))
+        if (entries.size >= maxEntries) throw new VerifierError('ERR_STORE_FULL', 'too many submissions are remembered')
       }
       entries.set(key, { principalId, until: now + ttlSeconds * 1000 })
-      return Promise.resolve()
     },
-    get(tenant, id) {
+    async get(tenant, id) {
       const key = keyOf(tenant, id)
       const entry = entries.get(key)
-      if (entry === undefined) return Promise.resolve(undefined)
+      if (entry === undefined) return undefined
       if (entry.until <= nowMs()) {
         entries.delete(key)
-        return Promise.resolve(undefined)
+        return undefined
       }
-      return Promise.resolve(entry.principalId)
+      return entry.principalId
     },
-    close() {
+    async close() {
       entries.clear()
-      return Promise.resolve()
     },
   }
 }
