@@ -102,15 +102,19 @@ export function resultReader(deps: Pick<ApiDeps, 'config' | 'authenticator'>): R
 
 /**
  * Throws `ERR_AUTH_FORBIDDEN` unless the request may read submission `id` of its tenant: always on
- * an open route; otherwise with `relying-party` of the tenant, or as the principal that submitted it.
+ * an open route; otherwise with `relying-party` of the tenant (unless `submitterOnly`), or as the
+ * principal that submitted it.
  */
-export async function mayRead(deps: Pick<ApiDeps, 'submitters'>, res: Response, id: string): Promise<void> {
+export async function mayRead(deps: Pick<ApiDeps, 'submitters'>, res: Response, id: string, submitterOnly = false): Promise<void> {
   const principal = principalOf(res)
   if (principal === undefined) return
-  if (grants(principal, 'relying-party', principal.tenant)) return
+  if (!submitterOnly && grants(principal, 'relying-party', principal.tenant)) return
   const submitter = principal.roles.length === 0 ? undefined : await deps.submitters?.get(principal.tenant, id)
   if (submitter !== undefined && submitter === principal.id) return
-  const err = new VerifierError('ERR_AUTH_FORBIDDEN', 'this needs the role relying-party, or the credential that submitted the Evidence')
+  const err = new VerifierError(
+    'ERR_AUTH_FORBIDDEN',
+    submitterOnly ? 'only the credential that opened the session answers it' : 'this needs the role relying-party, or the credential that submitted the Evidence',
+  )
   res.setHeader('WWW-Authenticate', bearerChallenge(err)!)
   throw err
 }

@@ -88,11 +88,11 @@ function sendSession(req: Request, res: Response, status: number, view: Record<s
 export function challengeResponseRoutes(deps: ApiDeps): Router {
   const router = Router()
 
-  const sessionOf = async (req: Request, res: Response): Promise<Session> => {
+  const sessionOf = async (req: Request, res: Response, openerOnly = false): Promise<Session> => {
     const tenant = tenantOf(res)
     const id = String(req.params['id'])
     if (UUID.test(id)) addLogFields(res, { sessionId: id, tenant })
-    if (UUID.test(id)) await mayRead(deps, res, id)
+    if (UUID.test(id)) await mayRead(deps, res, id, openerOnly)
     const session = UUID.test(id) ? await deps.store.sessions.get(tenant, id) : undefined
     if (session === undefined || session.expiresAt <= Date.now()) throw new VerifierError('ERR_SESSION_NOT_FOUND')
     return session
@@ -123,7 +123,7 @@ export function challengeResponseRoutes(deps: ApiDeps): Router {
   router.post('/session/:id', ...evidenceCredential(deps), rawBody(deps.config.bodyLimitBytes), async (req: Request, res: Response) => {
     const tenant = tenantOf(res)
     sessionMediaType(req.get('accept'))
-    const session = await sessionOf(req, res)
+    const session = await sessionOf(req, res, true)
     const evidence = bodyBytes(req.body)
     const mediaType = checkEvidenceMediaType(deps, req.get('content-type'), evidence)
     addLogFields(res, { mediaType })

@@ -202,6 +202,13 @@ for (const makeMode of [embeddedMode, redisMode]) {
       }
     })
 
+    it('names a role for every route of openapi.yaml but the open ones (health, metrics, well-known documents, docs)', () => {
+      const open = operations().filter((op) => op.roles.length === 0).map((op) => `${op.method} ${op.path}`)
+      const allowed = /^GET (\/|\/healthz|\/readyz|\/metrics|\/openapi\.yaml|\/docs|\/docs\/assets\/\{file\}|\/\.well-known\/[a-z./-]+)$/
+      for (const op of open) assert.match(op, allowed, `${op} names no role: say which role it needs, or keep it open on purpose here`)
+      assert.ok(operations().filter((op) => op.evidence).every((op) => op.roles.length > 0), 'an Evidence route names the role of attester mode')
+    })
+
     it('refuses every protected route of openapi.yaml without a credential, or with a wrong, expired or wrong-audience one (401)', async () => {
       const protectedOps = operations().filter((op) => op.roles.length > 0)
       assert.ok(protectedOps.length >= 40, `found the protected routes (${protectedOps.length})`)
@@ -410,9 +417,11 @@ for (const makeMode of [embeddedMode, redisMode]) {
       const session = (await opened.json()) as { nonce: string }
       const path = `/challenge-response/v1/${opened.headers.get('location')!}`
       const other = await makeKeyOnce(['attester'])
-      const stolen = await fetch(url + path, { method: 'POST', headers: { ...bearer(other), 'content-type': PSA_TFM }, body: psaToken(Buffer.from(session.nonce, 'base64url')) })
-      assert.equal(stolen.status, 403, 'another attester cannot answer the session')
-      await stolen.arrayBuffer()
+      for (const thief of [other, admin]) {
+        const stolen = await fetch(url + path, { method: 'POST', headers: { ...bearer(thief), 'content-type': PSA_TFM }, body: psaToken(Buffer.from(session.nonce, 'base64url')) })
+        assert.equal(stolen.status, 403, 'another attester (even with relying-party) cannot answer the session')
+        await stolen.arrayBuffer()
+      }
       const answered = await fetch(url + path, { method: 'POST', headers: { ...bearer(attester), 'content-type': PSA_TFM }, body: psaToken(Buffer.from(session.nonce, 'base64url')) })
       assert.ok(answered.status === 200 || answered.status === 202, String(answered.status))
       await answered.arrayBuffer()
@@ -423,6 +432,25 @@ for (const makeMode of [embeddedMode, redisMode]) {
       }
       assert.equal((await call('DELETE', path, bearer(other))).status, 403)
       assert.equal((await call('DELETE', path, bearer(attester))).status, 204)
+    })
+
+    it('a revocation reaches another process within the documented bound (5 s; polled)', { skip: !mode.concurrent }, async () => {
+      const second = await mode.start({ operatorToken: OPERATOR_TOKEN }, [])
+      try {
+        const made = (await (await call('POST', '/v1/api-keys', bearer(admin), { name: 'revoked elsewhere', roles: ['provisioner'] })).json()) as { id: string; key: string }
+        const read = () => fetch(`${second.url!}/v1/trust-anchors`, { headers: bearer(made.key) })
+        assert.equal((await read()).status, 200, 'the other process reads (and caches) the key')
+        assert.equal((await call('DELETE', `/v1/api-keys/${made.id}`, bearer(admin))).status, 204)
+        let status = 200
+        // Polled: the bound is 5 s; the deadline only stops a broken build from hanging the test.
+        for (let i = 0; i < 300 && status === 200; i++) {
+          status = (await read()).status
+          if (status === 200) await new Promise((r) => setTimeout(r, 100))
+        }
+        assert.equal(status, 401)
+      } finally {
+        await second.stop()
+      }
     })
 
     it('a restart prints no key, and the first admin key still works', { skip: mode.concurrent }, async () => {
