@@ -12,6 +12,7 @@
  */
 import { Router, type Request, type Response } from 'express'
 import { isKeyId } from '../../auth/api-keys.js'
+import { bearerChallenge } from '../../auth/authenticate.js'
 import { issueApiKey } from '../../auth/bootstrap.js'
 import { parseRoles } from '../../auth/roles.js'
 import { VerifierError, isVerifierError } from '../../errors/errors.js'
@@ -96,7 +97,9 @@ export function apiKeyRoutes(deps: ApiDeps): Router {
     const principal = requirePrincipal(res)
     const { name, roles, tenant } = keyRequest(req)
     if (tenant !== undefined && tenant !== principal.tenant) {
-      throw new VerifierError('ERR_AUTH_FORBIDDEN', 'an admin makes keys of its own tenant only')
+      const err = new VerifierError('ERR_AUTH_FORBIDDEN', 'an admin makes keys of its own tenant only')
+      res.setHeader('WWW-Authenticate', bearerChallenge(err)!)
+      throw err
     }
     const store = storeOf()
     let issued: Awaited<ReturnType<typeof issueApiKey>>

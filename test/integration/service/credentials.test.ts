@@ -314,6 +314,7 @@ for (const makeMode of [embeddedMode, redisMode]) {
       assert.equal(notJson.status, 400)
       const other = await call('POST', '/v1/api-keys', bearer(admin), { name: 'x', roles: ['admin'], tenant: 'acme' })
       assert.equal(other.status, 403)
+      assert.match(other.headers.get('www-authenticate') ?? '', /insufficient_scope/)
       assert.equal((await call('GET', `/v1/api-keys/${'0'.repeat(24)}`, bearer(admin))).status, 404)
       assert.equal((await call('DELETE', `/v1/api-keys/${'0'.repeat(24)}`, bearer(admin))).status, 404)
       assert.equal((await call('GET', '/v1/api-keys/not-a-key-id', bearer(admin))).status, 404)
