@@ -310,6 +310,9 @@ for (const makeMode of [embeddedMode, redisMode]) {
         assert.equal(res.status, 400, JSON.stringify(body))
         assert.equal(((await res.json()) as { code: string }).code, 'ERR_REQUEST_MALFORMED')
       }
+      const oversized = await call('POST', '/v1/api-keys', bearer(admin), { name: 'x', roles: ['admin'], pad: 'x'.repeat(5000) })
+      assert.equal(oversized.status, 413)
+      await oversized.arrayBuffer()
       const notJson = await fetch(`${url}/v1/api-keys`, { method: 'POST', headers: { ...bearer(admin), 'content-type': 'text/plain' }, body: 'x' })
       assert.equal(notJson.status, 400)
       const other = await call('POST', '/v1/api-keys', bearer(admin), { name: 'x', roles: ['admin'], tenant: 'acme' })
@@ -358,14 +361,22 @@ for (const makeMode of [embeddedMode, redisMode]) {
       assert.equal(made.createdBy, `api-key:${provisioner.slice(6, 30)}`)
       const acme = await idp.token({ tenant: 'acme', roles: ['provisioner'] })
       assert.equal((await call('GET', `/v1/profiles/${made.id}`, bearer(acme))).status, 404, 'tenant acme does not see tenant default\'s profile')
+      // Every route of a profile, by id, with tenant acme's credential: none reads or changes default's.
+      for (const op of operations().filter((o) => o.path.startsWith('/v1/profiles/{id}'))) {
+        const path = op.path.replace('{id}', made.id).replace('{n}', '1')
+        const answer = await call(op.method, path, bearer(acme), op.method === 'PUT' ? profile : undefined)
+        assert.equal(answer.status, 404, `${op.method} ${op.path} with another tenant's credential`)
+        await answer.arrayBuffer()
+      }
       const acmeMade = await call('POST', '/v1/profiles', bearer(acme), profile)
       const acmeBody = (await acmeMade.json()) as { createdBy: string; id: string }
       assert.equal(acmeMade.status, 201)
       assert.equal(acmeBody.createdBy, `oidc:${idp.issuer}#alice`)
       const listed = (await (await call('GET', '/v1/profiles', bearer(acme))).json()) as { items: { id: string }[] }
       assert.deepEqual(listed.items.map((i) => i.id), [made.id])
-      const defaultVersions = (await (await call('GET', `/v1/profiles/${made.id}/versions`, bearer(provisioner))).json()) as { items: unknown[] }
-      assert.equal(defaultVersions.items.length, 1, 'acme\'s create did not touch tenant default\'s document')
+      const still = (await (await call('GET', `/v1/profiles/${made.id}/versions`, bearer(provisioner))).json()) as { items: { active: boolean; deleted: boolean }[] }
+      assert.equal(still.items.length, 1, 'nothing acme did made a version of tenant default\'s document')
+      assert.deepEqual([still.items[0]!.active, still.items[0]!.deleted], [true, false])
     })
 
     it('with ASSAY_EVIDENCE_AUTH=attester: nonce and appraisal with an attester key, read by the submitter and a relying party only', async () => {
