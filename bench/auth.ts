@@ -11,15 +11,28 @@
  *
  * Rounds alternate between the contenders; the figure for each is the median round. It asserts
  * nothing about speed: it prints microseconds per authentication and the ratio to one ES256 verify.
+ *
+ * Then the same at the HTTP API (embedded mode, loopback, 8 requests in flight over keep-alive):
+ * `POST /v1/nonces` with `ASSAY_EVIDENCE_AUTH=open` (no credential looked at) against `attester` with
+ * an API key and with an OIDC token, as requests per second and the cost relative to the open path.
+ * `BENCH_HTTP=0` skips it.
  */
 import { createSign, createVerify, generateKeyPairSync } from 'node:crypto'
-import { createServer } from 'node:http'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { createServer, type Server } from 'node:http'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import type { AddressInfo } from 'node:net'
 import { SignJWT, exportJWK, generateKeyPair } from 'jose'
 import { generateApiKey } from '../src/auth/api-keys.js'
 import { createAuthenticator } from '../src/auth/authenticate.js'
 import { createOidcVerifier } from '../src/auth/oidc.js'
 import { oidcIssuersSchema } from '../src/auth/oidc-config.js'
+import { createApp } from '../src/api/app.js'
+import { createMetrics } from '../src/api/metrics.js'
+import { loadConfig } from '../src/config/load.js'
+import { createDefaultRegistry } from '../src/evidence/formats.js'
+import { buildServices } from '../src/main/services.js'
 import { createMemoryCredentialStore } from '../src/store/memory/credential-store.js'
 
 const ROUNDS = Number(process.env['BENCH_ROUNDS'] ?? 7)
@@ -99,5 +112,73 @@ for (const [name, xs] of results) {
   console.log(`  ${name.padEnd(44)} ${us.toFixed(2).padStart(8)} µs   ${(us / bare).toFixed(2).padStart(6)} × one ES256 verify`)
 }
 console.log(`  JWKS fetched ${jwksFetches} time(s) during the run`)
+
+if (process.env['BENCH_HTTP'] !== '0') await httpBench()
 server.close()
 await store.close()
+
+/** Requests per second of `POST /v1/nonces`, open and behind an attester credential. */
+async function httpBench(): Promise<void> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'assay-bench-auth-'))
+  // Room for every nonce a run issues (they expire after 5 s; the store's nonces get 1/32 of its bytes).
+  const services = await buildServices(loadConfig({ port: 0, dataDir, rateLimitPoints: 0, storeMaxBytes: 2 ** 31 }), { role: 'all' })
+  const listen = async (evidenceAuth: 'open' | 'attester'): Promise<{ server: Server; url: string }> => {
+    const config = loadConfig({ port: 0, dataDir, rateLimitPoints: 0, evidenceAuth, nonceTtlSeconds: 5 })
+    const app = createApp({
+      config,
+      store: services.store,
+      queue: services.producer!,
+      registry: createDefaultRegistry(),
+      results: services.renderer,
+      metrics: createMetrics(() => services.producer!.depth()),
+      clock: services.clock,
+      authenticator: withOidc,
+    })
+    const http = createServer(app)
+    await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve))
+    return { server: http, url: `http://127.0.0.1:${(http.address() as AddressInfo).port}/v1/nonces` }
+  }
+  const open = await listen('open')
+  const attester = await listen('attester')
+  const paths: Record<string, { url: string; headers: Record<string, string> }> = {
+    'open (no credential)': { url: open.url, headers: {} },
+    'attester, API key': { url: attester.url, headers: { authorization: apiKeyHeader } },
+    'attester, OIDC token (same token)': { url: attester.url, headers: { authorization: jwtHeader } },
+  }
+  const perSecond = async ({ url, headers }: { url: string; headers: Record<string, string> }): Promise<number> => {
+    const end = performance.now() + ROUND_MS
+    let n = 0
+    await Promise.all(
+      Array.from({ length: 8 }, async () => {
+        while (performance.now() < end) {
+          const res = await fetch(url, { method: 'POST', headers })
+          if (res.status !== 201) throw new Error(`${url} answered ${res.status}`)
+          await res.arrayBuffer()
+          n++
+        }
+      }),
+    )
+    return (n * 1000) / ROUND_MS
+  }
+  for (const target of Object.values(paths)) await perSecond(target) // warm-up
+  const rates = new Map<string, number[]>(Object.keys(paths).map((k) => [k, []]))
+  // Each round starts with another contender: whoever runs first pays for the nonces of the round
+  // before expiring (the store sweeps them), so a fixed order would favour the later ones.
+  const entries = Object.entries(paths)
+  for (let r = 0; r < ROUNDS; r++) {
+    for (let i = 0; i < entries.length; i++) {
+      const [name, target] = entries[(r + i) % entries.length]!
+      rates.get(name)!.push(await perSecond(target))
+    }
+  }
+  const openRate = median(rates.get('open (no credential)')!)
+  console.log(`HTTP POST /v1/nonces, embedded, 8 in flight; ${ROUNDS} rounds × ${ROUND_MS} ms, median`)
+  for (const [name, xs] of rates) {
+    const rate = median(xs)
+    console.log(`  ${name.padEnd(44)} ${rate.toFixed(0).padStart(8)} req/s   ${(((openRate - rate) / openRate) * 100).toFixed(1).padStart(6)} % below open`)
+  }
+  await new Promise<void>((resolve) => open.server.close(() => resolve()))
+  await new Promise<void>((resolve) => attester.server.close(() => resolve()))
+  await services.close()
+  rmSync(dataDir, { recursive: true, force: true })
+}

@@ -4,12 +4,15 @@
  * takes a body reads it raw with the configured limit, before anything looks at it.
  */
 import express, { type NextFunction, type Request, type Response } from 'express'
+import { createAuthenticator } from '../auth/authenticate.js'
+import { bootstrapKeyOf } from '../auth/bootstrap.js'
 import { VerifierError } from '../errors/errors.js'
 import { declaredTooLarge } from './http.js'
 import { sendProblem } from './problem.js'
 import { rateLimit } from './rate-limit.js'
 import type { ApiDeps } from './deps.js'
 export type { ApiDeps } from './deps.js'
+import { apiKeyRoutes } from './routes/api-keys.js'
 import { appraisalRoutes } from './routes/appraisals.js'
 import { challengeResponseRoutes } from './routes/challenge-response.js'
 import { corimRoutes, provisioningDiscoveryRoutes, veraisonProvisioningRoutes } from './routes/corim.js'
@@ -27,7 +30,9 @@ function mount(path: string) {
   }
 }
 
-export function createApp(deps: ApiDeps): express.Express {
+export function createApp(given: ApiDeps): express.Express {
+  // Without an authenticator from main/, the settings' credentials only (operator token, bootstrap key).
+  const deps: ApiDeps = given.authenticator !== undefined ? given : { ...given, authenticator: settingsAuthenticator(given) }
   const app = express()
   app.disable('x-powered-by')
   app.disable('etag')
@@ -61,13 +66,14 @@ export function createApp(deps: ApiDeps): express.Express {
   app.use(docsRoutes(deps))
   app.use('/challenge-response/v1', mount('/challenge-response/v1'), challengeResponseRoutes(deps))
   app.use('/v1', mount('/v1'), appraisalRoutes(deps))
-  // Provisioning (operator token): one router per collection, the same routes over each.
+  // Provisioning (provisioner role): one router per collection, the same routes over each.
   app.use('/v1', mount('/v1'), provisioningRoutes(deps, TRUST_ANCHORS))
   app.use('/v1', mount('/v1'), provisioningRoutes(deps, REFERENCE_VALUES))
   app.use('/v1', mount('/v1'), profileRoutes(deps))
   app.use(provisioningDiscoveryRoutes(deps))
   app.use('/endorsement-provisioning/v1', mount('/endorsement-provisioning/v1'), veraisonProvisioningRoutes(deps))
   app.use('/v1', mount('/v1'), corimRoutes(deps))
+  app.use('/v1', mount('/v1'), apiKeyRoutes(deps))
 
   app.use((_req: Request, _res: Response, next: NextFunction) => next(new VerifierError('ERR_ROUTE_NOT_FOUND')))
   app.use((err: unknown, req: Request, res: Response, _next: NextFunction) => {
@@ -78,4 +84,13 @@ export function createApp(deps: ApiDeps): express.Express {
     })
   })
   return app
+}
+
+function settingsAuthenticator(deps: ApiDeps) {
+  const { operatorToken, bootstrapAdminKey } = deps.config
+  return createAuthenticator({
+    ...(operatorToken === undefined ? {} : { operatorToken }),
+    ...(bootstrapAdminKey === undefined ? {} : { bootstrapKeys: [bootstrapKeyOf(bootstrapAdminKey)] }),
+    ...(deps.credentials === undefined ? {} : { apiKeys: deps.credentials }),
+  })
 }

@@ -1,9 +1,12 @@
+import type { Authenticator } from '../auth/authenticate.js'
 import type { Config } from '../config/schema.js'
 import type { FormatRegistry } from '../evidence/registry.js'
 import type { QueueProducer } from '../queue/types.js'
 import type { ResultRenderer } from '../results/renderer.js'
 import type { EndorsementStore } from '../store/endorsements.js'
 import type { RateLimiter } from '../store/rate-limiter.js'
+import type { CredentialStore } from '../store/credentials.js'
+import type { SubmitterStore } from '../store/submitters.js'
 import type { Store } from '../store/types.js'
 import type { Clock } from '../util/clock.js'
 import type { Metrics } from './metrics.js'
@@ -22,4 +25,13 @@ export interface ApiDeps {
   readonly limiter?: RateLimiter
   /** What operators provision (the provisioning routes); absent: those routes answer 503. */
   readonly endorsements?: EndorsementStore
+  /**
+   * Judges credentials. Absent: `createApp` makes one that knows only the settings' credentials
+   * (the operator token, `ASSAY_BOOTSTRAP_ADMIN_KEY`).
+   */
+  readonly authenticator?: Authenticator
+  /** API keys, for the admin routes (`/v1/api-keys`); absent: those routes answer 503. */
+  readonly credentials?: CredentialStore
+  /** Who submitted what, when Evidence needs a credential; absent: only `relying-party` reads results. */
+  readonly submitters?: SubmitterStore
 }

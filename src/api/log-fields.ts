@@ -12,7 +12,9 @@ export interface RequestLogFields {
   tenant?: string
   /** The media type the Evidence was submitted with, as checked at intake. */
   mediaType?: string
-  /** The operator who made a provisioning change (`operator-token:<8 hex digits>`). */
+  /** The principal id of the request's credential (`api-key:<key id>`, `oidc:<issuer>#<sub>`, `operator-token:<8 hex>`); never a secret. */
+  principal?: string
+  /** The principal who made a provisioning change (the same id as `principal`). */
   operator?: string
   /** The provisioned document a request changed or read (an id Assay derived), and the version made. */
   endorsementId?: string

@@ -11,6 +11,11 @@
  * - three base64url parts: a JWT access token (`oidc.ts`);
  * - anything else is refused.
  *
+ * Basic credentials (RFC 7617) are taken too, their password judged exactly as a bearer token (any
+ * user name): Veraison's provisioning client (`cocli`, `auth: basic`) can send only Basic or OAuth2,
+ * so it reaches the Veraison-compatible routes unchanged with an API key, or the operator token, as
+ * its password.
+ *
  * Cache: a key record read from the store is kept for `apiKeyCacheMs` (default
  * {@link API_KEY_CACHE_MS}, 5 s) in at most `apiKeyCacheEntries` entries, so a busy client costs one
  * store read per 5 s, not one per request. The hash is compared on every request all the same. So a
@@ -76,6 +81,26 @@ export interface Authenticator {
 }
 
 const BEARER = /^Bearer +([\x21-\x7e]+) *$/i
+const BASIC = /^Basic +([A-Za-z0-9+/]+={0,2}) *$/i
+
+/** Longest Basic header looked at: base64 of a user name of up to 256 characters, `:` and a token. */
+const MAX_BASIC_LENGTH = 6 + Math.ceil(((MAX_JWT_LENGTH + 257) * 4) / 3) + 4
+
+/**
+ * The token of an `Authorization` header: the bearer token, or the password of Basic credentials
+ * (printable ASCII without spaces); undefined for any other scheme or shape.
+ */
+export function credentialOf(authorization: string): string | undefined {
+  const bearer = BEARER.exec(authorization)?.[1]
+  if (bearer !== undefined) return bearer
+  const basic = BASIC.exec(authorization)?.[1]
+  if (basic === undefined) return undefined
+  const decoded = Buffer.from(basic, 'base64').toString('utf8')
+  const colon = decoded.indexOf(':')
+  if (colon < 0 || colon > 256) return undefined
+  const password = decoded.slice(colon + 1)
+  return /^[\x21-\x7e]+$/.test(password) ? password : undefined
+}
 
 export function createAuthenticator(options: AuthenticatorOptions): Authenticator {
   const cacheMs = options.apiKeyCacheMs ?? API_KEY_CACHE_MS
@@ -121,11 +146,14 @@ export function createAuthenticator(options: AuthenticatorOptions): Authenticato
   return {
     async authenticate(authorization) {
       if (authorization === undefined || authorization === '') throw new VerifierError('ERR_AUTH_REQUIRED')
-      if (authorization.length > MAX_AUTHORIZATION_LENGTH) {
-        throw new VerifierError('ERR_AUTH_INVALID', `the Authorization header is longer than ${MAX_AUTHORIZATION_LENGTH} characters`)
+      if (authorization.length > Math.max(MAX_AUTHORIZATION_LENGTH, MAX_BASIC_LENGTH)) {
+        throw new VerifierError('ERR_AUTH_INVALID', `the Authorization header is longer than ${MAX_BASIC_LENGTH} characters`)
       }
-      const token = BEARER.exec(authorization)?.[1]
-      if (token === undefined) throw new VerifierError('ERR_AUTH_REQUIRED', 'the Authorization header is not a bearer credential')
+      const token = credentialOf(authorization)
+      if (token === undefined) {
+        throw new VerifierError('ERR_AUTH_REQUIRED', 'the Authorization header is neither a bearer credential nor Basic with a credential as password')
+      }
+      if (token.length > MAX_JWT_LENGTH) throw new VerifierError('ERR_AUTH_INVALID', `the credential is longer than ${MAX_JWT_LENGTH} characters`)
       if (operatorHash !== undefined && operator !== undefined) {
         const presented = createHash('sha256').update(token, 'utf8').digest()
         if (constantTimeEqual(presented, operatorHash)) return operator

@@ -1,6 +1,6 @@
 /**
  * The first credential of a tenant. In the embedded default there is one tenant (`default`); at first
- * start the merger's start code calls {@link ensureBootstrapAdmin}, prints the key it returns once,
+ * start `main/server.ts#bootstrapAdmin` calls {@link ensureBootstrapAdmin}, prints the key it returns once,
  * and never sees it again: only its hash is stored. A deployer who wants to choose the first key
  * instead sets `ASSAY_BOOTSTRAP_ADMIN_KEY` (kept hashed, see config/schema.ts; {@link bootstrapKeyOf})
  * and then no key is generated.

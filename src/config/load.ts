@@ -60,6 +60,7 @@ export const ENV_NAMES: Readonly<Record<keyof Config, string>> = {
   corimRequireSigned: 'ASSAY_CORIM_REQUIRE_SIGNED',
   oidcIssuers: 'ASSAY_OIDC_ISSUERS',
   bootstrapAdminKey: 'ASSAY_BOOTSTRAP_ADMIN_KEY',
+  evidenceAuth: 'ASSAY_EVIDENCE_AUTH',
 }
 
 /** Picks the variables named in ENV_NAMES out of `env` (empty strings count as unset). */

@@ -146,10 +146,10 @@ export const configSchema = z
      */
     logFormat: z.enum(['auto', 'json', 'pretty']).default('auto'),
     /**
-     * The operator credential of the provisioning API (`/v1/trust-anchors`, `/v1/reference-values`,
-     * `/v1/profiles`, CoRIM submission): a bearer token of 32 to 512 printable characters. Only its
-     * SHA-256 is kept (the text is dropped here); requests are compared with it in constant time.
-     * Unset: every provisioning route answers 401. @defaultValue unset
+     * The legacy operator credential: a bearer token of 32 to 512 printable characters, a principal of
+     * tenant `default` with the roles `provisioner` and `policy-admin` (src/auth/authenticate.ts). Only
+     * its SHA-256 is kept (the text is dropped here); requests are compared with it in constant time.
+     * @defaultValue unset
      */
     operatorToken: z
       .string()
@@ -190,6 +190,13 @@ export const configSchema = z
         return { keyId: parts.keyId, sha256: keyHash(text) }
       })
       .optional(),
+    /**
+     * Whether Evidence needs a credential: `open` (the Evidence's signature is its authentication; the
+     * default tenant) or `attester` (nonces, appraisals and challenge/response sessions need an
+     * `attester` credential and run in its tenant; reading a result needs `relying-party` of the tenant
+     * or the submitter's own credential). One setting for every tenant for now. @defaultValue open
+     */
+    evidenceAuth: z.enum(['open', 'attester']).default('open'),
     /** Include the Evidence in EARs (`ear_raw_evidence`). Off by default: it may be personal data. */
     includeRawEvidence: z
       .union([z.boolean(), z.enum(['true', 'false', '1', '0'])])

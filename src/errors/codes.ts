@@ -148,6 +148,8 @@ export const ERROR_CATALOGUE = {
   ERR_AUTH_REQUIRED: request(401, 'This route needs a credential: Authorization: Bearer <token>'),
   ERR_AUTH_INVALID: request(401, 'The credential is not accepted'),
   ERR_AUTH_FORBIDDEN: request(403, 'The credential does not grant the role this route needs in this tenant'),
+  ERR_API_KEY_NOT_FOUND: request(404, 'No API key with this id in this tenant'),
+  ERR_API_KEY_LIMIT: request(409, 'The tenant holds as many unrevoked API keys as it may; revoke one first'),
   ERR_ROUTE_NOT_FOUND: request(404, 'No such resource'),
   ERR_METHOD_NOT_ALLOWED: request(405, 'Method not allowed on this resource'),
   ERR_SESSION_NOT_FOUND: request(404, 'Session does not exist or has expired'),

@@ -6,6 +6,7 @@ import { createServer, type RequestListener, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import type { Duplex } from 'node:stream'
 import { createApp } from '../api/app.js'
+import { ensureBootstrapAdmin } from '../auth/bootstrap.js'
 import { createMetrics } from '../api/metrics.js'
 import { clientErrorResponse } from '../api/problem.js'
 import type { Config } from '../config/schema.js'
@@ -35,6 +36,36 @@ export interface StartOptions {
   readonly logger?: ProcessLogger
   /** The time checks are made at (tests pin it). @defaultValue systemClock */
   readonly clock?: Clock
+  /**
+   * Where the first admin key is printed, once (never through the logger, which logs no secret).
+   * @defaultValue standard error
+   */
+  readonly printSecret?: (text: string) => void
+}
+
+/**
+ * At the first start of a process that serves the API, tenant `default` gets an admin key unless
+ * the deployer chose one (`ASSAY_BOOTSTRAP_ADMIN_KEY`) or it holds an unrevoked admin key already;
+ * the key is printed once, in a marked block, and only its hash is kept. Of several processes
+ * starting at once, one makes and prints it (the store checks and writes in one step).
+ */
+export async function bootstrapAdmin(config: Config, services: Pick<Services, 'credentials'>, print: (text: string) => void): Promise<boolean> {
+  if (config.bootstrapAdminKey !== undefined || services.credentials === undefined) return false
+  const made = await ensureBootstrapAdmin(services.credentials)
+  if (made === undefined) return false
+  print(
+    [
+      '',
+      '==================== ASSAY FIRST ADMIN KEY (shown once) ====================',
+      `  ${made.key}`,
+      `  key id ${made.record.keyId}, tenant ${made.record.tenant}, roles ${made.record.roles.join(', ')}`,
+      '  Keep it now: Assay stores only its hash and never prints it again. Use it as',
+      '  Authorization: Bearer <key> to make narrower keys (POST /v1/api-keys), then revoke it.',
+      '=============================================================================',
+      '',
+    ].join('\n'),
+  )
+  return true
 }
 
 /** The command that runs each role, as the summary names it. */
@@ -46,6 +77,12 @@ export async function startAssay(config: Config, options: StartOptions): Promise
   let server: Server | undefined
   let limiter: RateLimiter | undefined
   if (options.role !== 'worker') {
+    try {
+      await bootstrapAdmin(config, services, options.printSecret ?? ((text) => void process.stderr.write(text)))
+    } catch (err) {
+      await services.close().catch(() => {})
+      throw err
+    }
     limiter = createLimiter(config, log)
     const producer = services.producer!
     const app = createApp({
@@ -57,6 +94,9 @@ export async function startAssay(config: Config, options: StartOptions): Promise
       metrics: createMetrics(() => producer.depth()),
       clock: services.clock,
       endorsements: services.endorsementStore,
+      ...(services.authenticator === undefined ? {} : { authenticator: services.authenticator }),
+      ...(services.credentials === undefined ? {} : { credentials: services.credentials }),
+      ...(services.submitters === undefined ? {} : { submitters: services.submitters }),
       ...(log === undefined ? {} : { log }),
       ...(limiter === undefined ? {} : { limiter }),
     })

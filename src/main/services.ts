@@ -7,6 +7,9 @@ import { hostname } from 'node:os'
 import { randomUUID } from 'node:crypto'
 import { join } from 'node:path'
 import type { AppraisalDeps } from '../appraisal/pipeline.js'
+import { createAuthenticator, type Authenticator } from '../auth/authenticate.js'
+import { bootstrapKeyOf } from '../auth/bootstrap.js'
+import { createOidcVerifier } from '../auth/oidc.js'
 import { provisionFromFiles, type LoadedFile } from '../appraisal/file-provisioning.js'
 import { provisioningCollector, type ProvisionedSummary } from '../appraisal/provisioned.js'
 import { openStoreEndorsements, type StoreEndorsements } from '../appraisal/store-endorsements.js'
@@ -22,7 +25,12 @@ import { TEST_MODE_BUILD_SUFFIX } from '../results/ear.js'
 import { loadSigningKeys, type EarKeyManager } from '../results/keys.js'
 import { createRenderer, type ResultRenderer } from '../results/renderer.js'
 import { signEarJwt } from '../results/sign.js'
+import type { CredentialStore } from '../store/credentials.js'
 import type { EndorsementStore } from '../store/endorsements.js'
+import { createMemoryCredentialStore } from '../store/memory/credential-store.js'
+import { createRedisCredentialStore } from '../store/redis/credential-store.js'
+import { createRedisSubmitterStore } from '../store/redis/submitter-store.js'
+import { createMemorySubmitterStore, type SubmitterStore } from '../store/submitters.js'
 import { createMemoryEndorsementStore } from '../store/memory/endorsement-store.js'
 import { createMemoryStore } from '../store/memory/create-memory-store.js'
 import { createRedisEndorsementStore } from '../store/redis/endorsement-store.js'
@@ -50,6 +58,14 @@ export interface Services {
    * role opens it; only roles that appraise write the reference-values folder into it.
    */
   readonly endorsementStore: EndorsementStore
+  /**
+   * Credentials, for roles that serve the API (undefined for `worker`): the API key store, the
+   * submitters of Evidence (`ASSAY_EVIDENCE_AUTH=attester`), and the authenticator over API keys, OIDC
+   * tokens and the settings' credentials.
+   */
+  readonly credentials: CredentialStore | undefined
+  readonly submitters: SubmitterStore | undefined
+  readonly authenticator: Authenticator | undefined
   /** Starts the worker side (if this role has one) and its heartbeat. */
   startWorker(): Promise<void>
   /** Stops intake, lets in-flight jobs finish, closes connections. */
@@ -214,6 +230,33 @@ export async function buildServices(config: Config, options: BuildOptions): Prom
     }
   }
 
+  // Credentials: only roles that serve the API judge them.
+  let credentials: CredentialStore | undefined
+  let submitters: SubmitterStore | undefined
+  let authenticator: Authenticator | undefined
+  if (options.role !== 'worker') {
+    try {
+      credentials = embedded
+        ? createMemoryCredentialStore({ dataDir: join(config.dataDir, 'credentials'), onWarning: (message) => log(`credential store: ${message}`) })
+        : createRedisCredentialStore({ redis: config.redisUrl!, prefix: config.redisPrefix, onClientError: (err: Error) => log('redis credential store', err) })
+    } catch (err) {
+      clearInterval(keyReload)
+      await endorsements?.close().catch(() => {})
+      await endorsementStore.close().catch(() => {})
+      await store.close().catch(() => {})
+      throw err
+    }
+    submitters = embedded
+      ? createMemorySubmitterStore()
+      : createRedisSubmitterStore({ redis: config.redisUrl!, prefix: config.redisPrefix, onClientError: (err: Error) => log('redis submitter store', err) })
+    authenticator = createAuthenticator({
+      apiKeys: credentials,
+      ...(config.oidcIssuers === undefined || config.oidcIssuers.length === 0 ? {} : { oidc: createOidcVerifier(config.oidcIssuers) }),
+      ...(config.operatorToken === undefined ? {} : { operatorToken: config.operatorToken }),
+      ...(config.bootstrapAdminKey === undefined ? {} : { bootstrapKeys: [bootstrapKeyOf(config.bootstrapAdminKey)] }),
+    })
+  }
+
   let producer: QueueProducer | undefined
   let consumer: QueueConsumer | undefined
   if (embedded) {
@@ -251,6 +294,9 @@ export async function buildServices(config: Config, options: BuildOptions): Prom
     clock,
     provisioned: loaded?.provisioned,
     endorsementStore,
+    credentials,
+    submitters,
+    authenticator,
     async startWorker() {
       if (consumer === undefined || endorsements === undefined) return
       const appraisal: AppraisalDeps = {
@@ -293,6 +339,8 @@ export async function buildServices(config: Config, options: BuildOptions): Prom
       await producer?.close()
       await endorsements?.close()
       await endorsementStore.close()
+      await credentials?.close()
+      await submitters?.close()
       await store.close()
     },
   }

@@ -21,7 +21,7 @@ const PREFIX = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/
 export const MAX_NONCE_BYTES = 64
 
 /** What a record key holds. */
-export type RecordKind = 'nonce' | 'session' | 'result'
+export type RecordKind = 'nonce' | 'session' | 'result' | 'submitter'
 
 /** Whether `value` is a valid tenant id: `[a-z0-9][a-z0-9-]{0,62}`. */
 export function isTenantId(value: unknown): value is TenantId {

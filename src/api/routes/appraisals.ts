@@ -1,12 +1,17 @@
 /**
  * Native verification API: `POST /v1/nonces`, `POST /v1/appraisals` (`Prefer: wait=N`),
  * `GET /v1/appraisals/{id}` as JSON or as the EAR itself.
+ *
+ * Credentials (`../auth.ts`): with `ASSAY_EVIDENCE_AUTH=open` none, in the default tenant; with
+ * `attester`, nonces and submissions need `attester` and run in its tenant, and a result is read by a
+ * `relying-party` of that tenant or the credential that submitted it.
  */
 import { randomBytes, randomUUID } from 'node:crypto'
 import { Router, type Request, type Response } from 'express'
 import { VerifierError } from '../../errors/errors.js'
-import { DEFAULT_TENANT, type AppraisalRecord } from '../../store/types.js'
+import type { AppraisalRecord, TenantId } from '../../store/types.js'
 import { base64urlEncode } from '../../util/base64url.js'
+import { evidence as evidenceCredential, mayRead, recordSubmitter, resultReader, tenantOf } from '../auth.js'
 import type { ApiDeps } from '../deps.js'
 import { addLogFields } from '../log-fields.js'
 import { earStatusOf, type AppraisalApi } from '../metrics.js'
@@ -36,15 +41,16 @@ export function resultReserveBytes(deps: ApiDeps, evidenceBytes: number): number
  */
 export async function withReservedResult<T>(
   deps: ApiDeps,
+  tenant: TenantId,
   id: string,
   evidenceBytes: number,
   enqueue: () => Promise<T>,
 ): Promise<T> {
-  await deps.store.results.reserve(DEFAULT_TENANT, id, resultReserveBytes(deps, evidenceBytes))
+  await deps.store.results.reserve(tenant, id, resultReserveBytes(deps, evidenceBytes))
   try {
     return await enqueue()
   } catch (err) {
-    await deps.store.results.unreserve(DEFAULT_TENANT, id).catch((unreserveErr: unknown) => {
+    await deps.store.results.unreserve(tenant, id).catch((unreserveErr: unknown) => {
       deps.log?.(`appraisal ${id}: cannot give back its reserved room`, unreserveErr)
     })
     throw err
@@ -63,16 +69,17 @@ export function appraisalFailed(record: AppraisalRecord | undefined): VerifierEr
 
 export function appraisalRoutes(deps: ApiDeps): Router {
   const router = Router()
-  const tenant = DEFAULT_TENANT
 
-  router.post('/nonces', async (req: Request, res: Response) => {
+  router.post('/nonces', ...evidenceCredential(deps), async (req: Request, res: Response) => {
+    const tenant = tenantOf(res)
     const nonce = randomBytes(nonceSize(req.query['nonceSize']))
     await deps.store.nonces.issue(tenant, nonce, deps.config.nonceTtlSeconds)
     const expiresAt = new Date(Date.now() + deps.config.nonceTtlSeconds * 1000).toISOString()
     res.status(201).json({ nonce: base64urlEncode(nonce), expiresAt })
   })
 
-  router.post('/appraisals', rawBody(deps.config.bodyLimitBytes), async (req: Request, res: Response) => {
+  router.post('/appraisals', ...evidenceCredential(deps), rawBody(deps.config.bodyLimitBytes), async (req: Request, res: Response) => {
+    const tenant = tenantOf(res)
     const evidence = bodyBytes(req.body)
     const mediaType = checkEvidenceMediaType(deps, req.get('content-type'), evidence)
     addLogFields(res, { tenant, mediaType })
@@ -81,8 +88,10 @@ export function appraisalRoutes(deps: ApiDeps): Router {
     const waitMs = preferWaitSeconds(req.get('prefer'), deps.config.maxWaitSeconds) * 1000
     const id = randomUUID()
     addLogFields(res, { appraisalId: id })
-    const submitted = await withReservedResult(deps, id, evidence.length, () =>
-      submit(
+    const submitted = await withReservedResult(deps, tenant, id, evidence.length, async () => {
+      // Before the Evidence is queued, so the submitter may read the result as soon as there is one.
+      await recordSubmitter(deps, res, id, deps.config.resultTtlSeconds)
+      return submit(
         deps,
         tenant,
         {
@@ -92,8 +101,8 @@ export function appraisalRoutes(deps: ApiDeps): Router {
         },
         waitMs,
         id,
-      ),
-    )
+      )
+    })
     res.setHeader('Location', `${req.baseUrl}/appraisals/${submitted.id}`)
     const outcome = submitted.outcome
     if (outcome === undefined) {
@@ -130,10 +139,12 @@ export function appraisalRoutes(deps: ApiDeps): Router {
     sendRecord(deps, res.status(200), record, representation)
   })
 
-  router.get('/appraisals/:id', async (req: Request, res: Response) => {
+  router.get('/appraisals/:id', ...resultReader(deps), async (req: Request, res: Response) => {
+    const tenant = tenantOf(res)
     const id = String(req.params['id'])
     if (!UUID.test(id)) throw new VerifierError('ERR_APPRAISAL_NOT_FOUND')
     addLogFields(res, { appraisalId: id, tenant })
+    await mayRead(deps, res, id)
     const representation = negotiate(req.get('accept'))
     const record = await deps.store.results.get(tenant, id)
     if (record !== undefined) {

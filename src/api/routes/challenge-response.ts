@@ -10,11 +10,17 @@
  * nonce in unpadded base64url, as the native API and EARs do, and a submission whose appraisal is
  * still running answers 202. On input both alphabets and both paddings are accepted, as older
  * clients and Veraison's own server use padded base64url or base64.
+ *
+ * Credentials (`../auth.ts`): with `ASSAY_EVIDENCE_AUTH=open` none, in the default tenant; with
+ * `attester`, opening a session needs `attester` and the session is of its tenant; submitting to it
+ * needs the credential that opened it; reading or deleting it needs that credential or a
+ * `relying-party` of the tenant.
  */
 import { createHash, randomBytes, randomUUID } from 'node:crypto'
 import { Router, type Request, type Response } from 'express'
 import { VerifierError } from '../../errors/errors.js'
-import { DEFAULT_TENANT, type Session } from '../../store/types.js'
+import type { Session } from '../../store/types.js'
+import { evidence as evidenceCredential, mayRead, recordSubmitter, resultReader, tenantOf } from '../auth.js'
 import type { ApiDeps } from '../deps.js'
 import { tryParseMediaType } from '../../evidence/media-type.js'
 import { base64urlEncode, decodeBase64Lenient, type Base64Refusal } from '../../util/base64url.js'
@@ -81,17 +87,19 @@ function sendSession(req: Request, res: Response, status: number, view: Record<s
 
 export function challengeResponseRoutes(deps: ApiDeps): Router {
   const router = Router()
-  const tenant = DEFAULT_TENANT
 
-  const sessionOf = async (req: Request, res: Response): Promise<Session> => {
+  const sessionOf = async (req: Request, res: Response, openerOnly = false): Promise<Session> => {
+    const tenant = tenantOf(res)
     const id = String(req.params['id'])
     if (UUID.test(id)) addLogFields(res, { sessionId: id, tenant })
+    if (UUID.test(id)) await mayRead(deps, res, id, openerOnly)
     const session = UUID.test(id) ? await deps.store.sessions.get(tenant, id) : undefined
     if (session === undefined || session.expiresAt <= Date.now()) throw new VerifierError('ERR_SESSION_NOT_FOUND')
     return session
   }
 
-  router.post('/newSession', async (req: Request, res: Response) => {
+  router.post('/newSession', ...evidenceCredential(deps), async (req: Request, res: Response) => {
+    const tenant = tenantOf(res)
     sessionMediaType(req.get('accept'))
     const given = clientNonce(req.query['nonce'])
     if (given !== undefined && req.query['nonceSize'] !== undefined) {
@@ -105,15 +113,17 @@ export function challengeResponseRoutes(deps: ApiDeps): Router {
       expiresAt: Date.now() + deps.config.sessionTtlSeconds * 1000,
       accept: deps.registry.accepted(),
     }
+    await recordSubmitter(deps, res, session.id, deps.config.sessionTtlSeconds)
     await deps.store.sessions.create(session)
     addLogFields(res, { sessionId: session.id, tenant })
     res.setHeader('Location', `session/${session.id}`)
     sendSession(req, res, 201, await sessionView(deps, session))
   })
 
-  router.post('/session/:id', rawBody(deps.config.bodyLimitBytes), async (req: Request, res: Response) => {
+  router.post('/session/:id', ...evidenceCredential(deps), rawBody(deps.config.bodyLimitBytes), async (req: Request, res: Response) => {
+    const tenant = tenantOf(res)
     sessionMediaType(req.get('accept'))
-    const session = await sessionOf(req, res)
+    const session = await sessionOf(req, res, true)
     const evidence = bodyBytes(req.body)
     const mediaType = checkEvidenceMediaType(deps, req.get('content-type'), evidence)
     addLogFields(res, { mediaType })
@@ -124,10 +134,12 @@ export function challengeResponseRoutes(deps: ApiDeps): Router {
     addLogFields(res, { appraisalId })
     // The session keeps the digest; the Evidence itself travels in the job only.
     const evidenceDigest = createHash('sha256').update(evidence).digest('base64')
-    const claimed = await withReservedResult(deps, appraisalId, evidence.length, async () => {
+    const claimed = await withReservedResult(deps, tenant, appraisalId, evidence.length, async () => {
       const submission = { appraisalId, evidenceMediaType: mediaType, evidenceDigest }
       const claimed = await deps.store.sessions.claim(tenant, session.id, submission)
       if (claimed === undefined) throw new VerifierError('ERR_SESSION_STATE', 'session already has Evidence or has expired')
+      // The submitter of the session reads the result through it; recorded under the appraisal id too.
+      await recordSubmitter(deps, res, appraisalId, deps.config.resultTtlSeconds)
       const job = {
         mediaType,
         evidence: Buffer.from(evidence).toString('base64'),
@@ -152,16 +164,17 @@ export function challengeResponseRoutes(deps: ApiDeps): Router {
     sendSession(req, res, view['status'] === 'processing' ? 202 : 200, view)
   })
 
-  router.get('/session/:id', async (req: Request, res: Response) => {
+  router.get('/session/:id', ...resultReader(deps), async (req: Request, res: Response) => {
     sessionMediaType(req.get('accept'))
     const session = await sessionOf(req, res)
     if (session.appraisalId !== undefined) addLogFields(res, { appraisalId: session.appraisalId })
     sendSession(req, res, 200, await sessionView(deps, session))
   })
 
-  router.delete('/session/:id', async (req: Request, res: Response) => {
+  router.delete('/session/:id', ...resultReader(deps), async (req: Request, res: Response) => {
     const id = String(req.params['id'])
-    if (!UUID.test(id) || !(await deps.store.sessions.delete(tenant, id))) throw new VerifierError('ERR_SESSION_NOT_FOUND')
+    if (UUID.test(id)) await mayRead(deps, res, id)
+    if (!UUID.test(id) || !(await deps.store.sessions.delete(tenantOf(res), id))) throw new VerifierError('ERR_SESSION_NOT_FOUND')
     res.status(204).end()
   })
 

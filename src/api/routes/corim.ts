@@ -9,7 +9,9 @@
  *   compares it) with `status` `success`, or `failed` and a `failure-reason` (200, as Veraison does,
  *   for a CoRIM that is refused), and its discovery document `GET /.well-known/veraison/provisioning`.
  *
- * Both submission routes need the operator token (401 first, before anything else is looked at),
+ * Both submission routes need a `provisioner` credential (`../auth.ts`: bearer, or the password of
+ * Basic credentials for Veraison's cocli; 401/403 first, before anything else is looked at), and
+ * write in its tenant;
  * then a supported media type (415 with `Accept`), then an acceptable answer (406), then the body,
  * read raw within `bodyLimitBytes`. An unsigned CoRIM is taken over this authenticated channel, the
  * operator being its signer, unless `corimRequireSigned`; a signed one must verify with the tenant's
@@ -20,11 +22,10 @@ import { CORIM_PROFILES, provisionCorim, type CorimProvisioningReport } from '..
 import { VerifierError, isVerifierError } from '../../errors/errors.js'
 import { tryParseMediaType } from '../../evidence/media-type.js'
 import { TEST_MODE_BUILD_SUFFIX } from '../../results/ear.js'
-import { DEFAULT_TENANT } from '../../store/types.js'
 import type { ApiDeps } from '../deps.js'
 import { bodyBytes, boundedList, rawBody, refuseOtherMethods } from '../http.js'
 import { addLogFields } from '../log-fields.js'
-import { operatorOf, requireOperator } from '../operator-auth.js'
+import { requireCredential, requirePrincipal } from '../auth.js'
 
 export const RIM_CBOR = 'application/rim+cbor'
 export const RIM_COSE = 'application/rim+cose'
@@ -102,12 +103,13 @@ function before(check: (req: Request, res: Response) => void): RequestHandler {
 async function submit(deps: ApiDeps, req: Request, res: Response, submission: Submission): Promise<CorimProvisioningReport> {
   const store = deps.endorsements
   if (store === undefined) throw new VerifierError('ERR_STORE_UNAVAILABLE', 'this process has no endorsement store')
-  const tenant = DEFAULT_TENANT
+  const principal = requirePrincipal(res)
+  const tenant = principal.tenant
   addLogFields(res, { tenant, mediaType: req.get('content-type') })
   const bytes = bodyBytes(req.body)
   if (bytes.length === 0) throw new VerifierError('ERR_CORIM_MALFORMED', 'the request carries no CoRIM')
   return provisionCorim(store, tenant, bytes, {
-    createdBy: operatorOf(res)!.id,
+    createdBy: principal.id,
     nowSeconds: deps.clock.nowSeconds(),
     acceptUnsigned: !deps.config.corimRequireSigned,
     allowPublishedKeys: deps.config.allowPublishedKeys,
@@ -121,7 +123,7 @@ export function corimRoutes(deps: ApiDeps): Router {
   const router = Router()
   router.post(
     '/corims',
-    requireOperator(deps.config.operatorToken),
+    ...requireCredential(deps, 'provisioner'),
     before((req, res) => {
       submissionType(req, res, NATIVE_TYPES)
       checkAccept(req.get('accept'), ['application/json'])
@@ -150,7 +152,7 @@ export function veraisonProvisioningRoutes(deps: ApiDeps): Router {
   const router = Router()
   router.post(
     '/submit',
-    requireOperator(deps.config.operatorToken),
+    ...requireCredential(deps, 'provisioner'),
     before((req, res) => {
       submissionType(req, res, VERAISON_TYPES)
       checkAccept(req.get('accept'), [PROVISIONING_SESSION_MEDIA_TYPE])
@@ -189,8 +191,8 @@ export function provisioningDiscoveryRoutes(deps: ApiDeps): Router {
       JSON.stringify({
         'media-types': provisioningMediaTypes(),
         version: deps.config.allowPublishedKeys ? `${deps.config.verifierBuild}${TEST_MODE_BUILD_SUFFIX}` : deps.config.verifierBuild,
-        // Veraison's states; DOWN when this process cannot take a submission (no store or no operator token).
-        'service-state': deps.endorsements === undefined || deps.config.operatorToken === undefined ? 'DOWN' : 'READY',
+        // Veraison's states; DOWN when this process cannot take a submission (no endorsement store).
+        'service-state': deps.endorsements === undefined ? 'DOWN' : 'READY',
         'api-endpoints': { provisioningSubmit: VERAISON_SUBMIT_PATH },
       }),
     )

@@ -1,6 +1,6 @@
 /**
- * Operator-defined EAT profiles (issue 9): `/v1/profiles`, behind the operator credential
- * (`operator-auth.ts`; 401 without it). A profile is a JSON document (`eatProfileDocumentSchema`,
+ * Operator-defined EAT profiles (issue 9): `/v1/profiles`, behind a credential with the role
+ * `provisioner` (`../auth.ts`; 401 without one, 403 without the role), in the credential's tenant. A profile is a JSON document (`eatProfileDocumentSchema`,
  * `evidence/eat/profile-document.ts`) kept in the endorsement store as a document of kind `profile`,
  * with the same id and index id a reference-values file gives it (`provisioning-documents.ts`), so
  * the appraisal finds it however it was provisioned, and every process uses a change within 1 s.
@@ -25,10 +25,10 @@ import { eatProfileDocumentSchema, MAX_PROFILE_ID_LENGTH } from '../../evidence/
 import { parseMediaType } from '../../evidence/media-type.js'
 import { parseStrictJsonUtf8 } from '../../jose/json.js'
 import { MAX_PAGE_SIZE, type EndorsementStore, type EndorsementVersion, type JsonValue } from '../../store/endorsements.js'
-import { DEFAULT_TENANT } from '../../store/types.js'
+import type { TenantId } from '../../store/types.js'
 import type { ApiDeps } from '../deps.js'
 import { bodyBytes, rawBody, refuseOtherMethods } from '../http.js'
-import { operatorOf, requireOperator } from '../operator-auth.js'
+import { requireCredential, requirePrincipal } from '../auth.js'
 
 /** Largest profile document accepted: a profile is well under 4 KiB. */
 export const PROFILE_BODY_LIMIT_BYTES = 64 * 1024
@@ -116,32 +116,33 @@ function textParam(raw: unknown, name: string, max: number): string | undefined 
 }
 
 /** The live profile document `id`, or 404. */
-async function liveProfile(store: EndorsementStore, id: string): Promise<EndorsementVersion> {
-  const latest = await store.get(DEFAULT_TENANT, id)
+async function liveProfile(store: EndorsementStore, tenant: TenantId, id: string): Promise<EndorsementVersion> {
+  const latest = await store.get(tenant, id)
   if (latest === undefined || latest.deleted || latest.kind !== 'profile') throw new VerifierError('ERR_ENDORSEMENT_NOT_FOUND', 'no such profile')
   return latest
 }
 
 export function profileRoutes(deps: ApiDeps): Router {
   const router = Router()
-  const tenant = DEFAULT_TENANT
-  const auth = requireOperator(deps.config.operatorToken)
+  const auth = requireCredential(deps, 'provisioner')
+  /** The tenant of the request: its credential's. */
+  const tenantOf = (res: Response): TenantId => requirePrincipal(res).tenant
   const body = rawBody(Math.min(PROFILE_BODY_LIMIT_BYTES, deps.config.bodyLimitBytes))
   /** The store, once the caller is known to be an operator (503 when this process has none). */
   const storeOf = (): EndorsementStore => {
     if (deps.endorsements === undefined) throw new VerifierError('ERR_STORE_UNAVAILABLE', 'this process has no endorsement store')
     return deps.endorsements
   }
-  const who = (res: Response) => ({ createdBy: operatorOf(res)!.id, source: SOURCE })
-  /** Runs `handler` once the operator is authenticated; Express 5 forwards its rejection. */
-  const operator = (...handlers: RequestHandler[]): RequestHandler[] => [auth, ...handlers]
+  const who = (res: Response) => ({ createdBy: requirePrincipal(res).id, source: SOURCE })
+  /** Runs `handler` once a `provisioner` is authenticated; Express 5 forwards its rejection. */
+  const operator = (...handlers: RequestHandler[]): RequestHandler[] => [...auth, ...handlers]
 
   router.post(
     '/profiles',
     ...operator(body, async (req: Request, res: Response) => {
       const doc = profileBody(req)
       const id = eatProfileDocumentId(doc.id)
-      const created = await storeOf().create(tenant, id, {
+      const created = await storeOf().create(tenantOf(res), id, {
         kind: 'profile',
         body: doc as JsonValue,
         indexIds: [eatProfileIndexId(doc.id)],
@@ -158,7 +159,7 @@ export function profileRoutes(deps: ApiDeps): Router {
       const identifier = textParam(req.query['identifier'], 'identifier', MAX_PROFILE_ID_LENGTH)
       const limit = limitOf(req.query['limit'])
       const cursor = textParam(req.query['cursor'], 'cursor', 300)
-      const page = await storeOf().list(tenant, {
+      const page = await storeOf().list(tenantOf(res), {
         kind: 'profile',
         ...(identifier === undefined ? {} : { indexId: eatProfileIndexId(identifier) }),
         ...(limit === undefined ? {} : { limit }),
@@ -171,7 +172,7 @@ export function profileRoutes(deps: ApiDeps): Router {
   router.get(
     '/profiles/:id',
     ...operator(async (req: Request, res: Response) => {
-      res.status(200).json(represent(await liveProfile(storeOf(), documentIdOf(req.params['id']))))
+      res.status(200).json(represent(await liveProfile(storeOf(), tenantOf(res), documentIdOf(req.params['id']))))
     }),
   )
 
@@ -184,7 +185,8 @@ export function profileRoutes(deps: ApiDeps): Router {
         throw new VerifierError('ERR_PROVISIONING_INVALID', `id: ${doc.id} names another profile than this resource; create it with POST`)
       }
       const store = storeOf()
-      const latest = await liveProfile(store, id)
+      const tenant = tenantOf(res)
+      const latest = await liveProfile(store, tenant, id)
       const replaced = await store.put(tenant, id, {
         kind: 'profile',
         body: doc as JsonValue,
@@ -201,7 +203,8 @@ export function profileRoutes(deps: ApiDeps): Router {
     ...operator(async (req: Request, res: Response) => {
       const store = storeOf()
       const id = documentIdOf(req.params['id'])
-      await liveProfile(store, id)
+      const tenant = tenantOf(res)
+      await liveProfile(store, tenant, id)
       const deleted = await store.delete(tenant, id, who(res))
       if (deleted === undefined) throw new VerifierError('ERR_ENDORSEMENT_NOT_FOUND', 'no such profile')
       res.status(204).end()
@@ -211,7 +214,7 @@ export function profileRoutes(deps: ApiDeps): Router {
   router.get(
     '/profiles/:id/versions',
     ...operator(async (req: Request, res: Response) => {
-      const versions = await storeOf().versions(tenant, documentIdOf(req.params['id']))
+      const versions = await storeOf().versions(tenantOf(res), documentIdOf(req.params['id']))
       const profiles = versions.filter((v) => v.kind === 'profile')
       if (profiles.length === 0) throw new VerifierError('ERR_ENDORSEMENT_NOT_FOUND', 'no such profile')
       res.status(200).json({ items: profiles.map(represent) })
@@ -225,7 +228,7 @@ export function profileRoutes(deps: ApiDeps): Router {
       const raw = req.params['n']
       const n = typeof raw === 'string' && /^[1-9]\d{0,8}$/.test(raw) ? Number(raw) : undefined
       if (n === undefined) throw new VerifierError('ERR_ENDORSEMENT_NOT_FOUND', 'versions are numbered 1, 2, 3…')
-      const version = await storeOf().get(tenant, id, n)
+      const version = await storeOf().get(tenantOf(res), id, n)
       if (version === undefined || version.kind !== 'profile') throw new VerifierError('ERR_ENDORSEMENT_NOT_FOUND', `no version ${n} of this profile is kept`)
       res.status(200).json(represent(version))
     }),
@@ -240,7 +243,8 @@ export function profileRoutes(deps: ApiDeps): Router {
       ...operator(async (req: Request, res: Response) => {
         const store = storeOf()
         const id = documentIdOf(req.params['id'])
-        await liveProfile(store, id)
+        const tenant = tenantOf(res)
+        await liveProfile(store, tenant, id)
         res.status(200).json(represent(await store.setActive(tenant, id, active, who(res))))
       }),
     )

@@ -1,8 +1,8 @@
 /**
  * The provisioning API of trust anchors and reference values: `/v1/trust-anchors` and
  * `/v1/reference-values`, the same routes over two collections (documents of kind `trust-anchor`
- * and `reference-value` of the endorsement store). Every route needs the operator token
- * (`operator-auth.ts`) and answers 503 in a process without an endorsement store.
+ * and `reference-value` of the endorsement store). Every route needs a credential with the role
+ * `provisioner` (`../auth.ts`) and answers 503 in a process without an endorsement store.
  *
  * A body is `{ "type": "<resource type>", …the entry's members }`: the entry exactly as a file of the
  * reference-values folder holds it in the list of its type (`provisioning-types.ts`), validated and
@@ -12,8 +12,8 @@
  * entry always names the same document.
  *
  * Documents written from files are visible and may be changed here; what the files say wins again at
- * the next start of a process that loads them (`file-provisioning.ts`). Tenant: the default tenant,
- * as the Evidence routes (credentials and tenants are issue 10).
+ * the next start of a process that loads them (`file-provisioning.ts`, default tenant only). Tenant:
+ * the credential's; `createdBy` of every version is the credential's principal id.
  */
 import { Router, type Request, type Response } from 'express'
 import { decodeProvisioningDocument, provisioningDocumentOf, sectionOf, type ProvisioningDocument } from '../../appraisal/provisioning-documents.js'
@@ -30,11 +30,11 @@ import {
   type JsonValue,
 } from '../../store/endorsements.js'
 import { isRecordId } from '../../store/keys.js'
-import { DEFAULT_TENANT } from '../../store/types.js'
+import type { TenantId } from '../../store/types.js'
 import type { ApiDeps } from '../deps.js'
 import { bodyBytes, rawBody, refuseOtherMethods } from '../http.js'
 import { addLogFields } from '../log-fields.js'
-import { operatorOf, requireOperator } from '../operator-auth.js'
+import { requireCredential, requirePrincipal } from '../auth.js'
 import { typeOfSection, typesOfKind, type ProvisioningType } from '../provisioning-types.js'
 
 /** One collection of the API: a path under `/v1` and the kind of its documents. */
@@ -149,10 +149,10 @@ function readBody(req: Request, collection: ProvisioningCollection, res: Respons
  * The document of an entry, validated and imported exactly as an entry of a file is; a refusal names
  * the member (its path in the body).
  */
-function documentOf(deps: ApiDeps, row: ProvisioningType, entry: Record<string, unknown>): { doc: ProvisioningDocument; warnings: string[] } {
+function documentOf(deps: ApiDeps, tenant: TenantId, row: ProvisioningType, entry: Record<string, unknown>): { doc: ProvisioningDocument; warnings: string[] } {
   const warnings: string[] = []
   try {
-    decodeProvisioningDocument(DEFAULT_TENANT, row.section, entry as JsonValue, API_SOURCE, {
+    decodeProvisioningDocument(tenant, row.section, entry as JsonValue, API_SOURCE, {
       allowPublishedKeys: deps.config.allowPublishedKeys,
       warn: (message) => warnings.push(entryMessage(message, row)),
     })
@@ -181,8 +181,8 @@ function entryMessage(message: string, row: ProvisioningType): string {
 }
 
 /** The latest version of live document `id` of the collection's kind; 404 otherwise. */
-async function liveDocument(store: EndorsementStore, collection: ProvisioningCollection, id: string): Promise<EndorsementVersion> {
-  const latest = isRecordId(id) ? await store.get(DEFAULT_TENANT, id) : undefined
+async function liveDocument(store: EndorsementStore, tenant: TenantId, collection: ProvisioningCollection, id: string): Promise<EndorsementVersion> {
+  const latest = isRecordId(id) ? await store.get(tenant, id) : undefined
   if (latest === undefined || latest.deleted || latest.kind !== collection.kind) {
     throw new VerifierError('ERR_ENDORSEMENT_NOT_FOUND', `no ${collection.noun} ${quoted(id)}`)
   }
@@ -220,21 +220,23 @@ function listQuery(req: Request, collection: ProvisioningCollection) {
 
 export function provisioningRoutes(deps: ApiDeps, collection: ProvisioningCollection): Router {
   const router = Router()
-  const auth = requireOperator(deps.config.operatorToken)
+  const auth = requireCredential(deps, 'provisioner')
   const body = rawBody(Math.min(PROVISIONING_BODY_LIMIT_BYTES, deps.config.bodyLimitBytes))
-  const tenant = DEFAULT_TENANT
   const base = `/${collection.path}`
-  const who = (res: Response) => ({ createdBy: operatorOf(res)!.id, source: API_SOURCE })
+  /** The tenant of the request: its credential's. */
+  const tenantOf = (res: Response): TenantId => requirePrincipal(res).tenant
+  const who = (res: Response) => ({ createdBy: requirePrincipal(res).id, source: API_SOURCE })
   /** Names the change in the request's log line: who made which version of what. */
   const logged = (res: Response, v: EndorsementVersion): EndorsementVersion => {
-    addLogFields(res, { tenant, operator: operatorOf(res)!.id, endorsementId: v.id, endorsementVersion: v.version })
+    addLogFields(res, { tenant: tenantOf(res), operator: requirePrincipal(res).id, endorsementId: v.id, endorsementVersion: v.version })
     return v
   }
 
   router.post(base, auth, body, async (req: Request, res: Response) => {
     const store = storeOf(deps)
+    const tenant = tenantOf(res)
     const { row, entry } = readBody(req, collection, res)
-    const { doc, warnings } = documentOf(deps, row, entry)
+    const { doc, warnings } = documentOf(deps, tenant, row, entry)
     const created = logged(res, await store.create(tenant, doc.id, { kind: doc.kind, body: doc.body, indexIds: doc.indexIds, ...who(res) }))
     res.setHeader('Location', `${req.baseUrl}${base}/${created.id}`)
     res.status(201).json(written(created, warnings))
@@ -242,6 +244,7 @@ export function provisioningRoutes(deps: ApiDeps, collection: ProvisioningCollec
 
   router.get(base, auth, async (req: Request, res: Response) => {
     const store = storeOf(deps)
+    const tenant = tenantOf(res)
     const { limit, row, selection, cursor: start } = listQuery(req, collection)
     if (selection !== undefined && 'id' in selection) {
       // A type whose documents share their index id: the identifier names the one document.
@@ -276,15 +279,16 @@ export function provisioningRoutes(deps: ApiDeps, collection: ProvisioningCollec
   })
 
   router.get(`${base}/:id`, auth, async (req: Request, res: Response) => {
-    res.json(represent(await liveDocument(storeOf(deps), collection, String(req.params['id']))))
+    res.json(represent(await liveDocument(storeOf(deps), tenantOf(res), collection, String(req.params['id']))))
   })
 
   router.put(`${base}/:id`, auth, body, async (req: Request, res: Response) => {
     const store = storeOf(deps)
+    const tenant = tenantOf(res)
     const id = String(req.params['id'])
     const { row, entry } = readBody(req, collection, res)
-    const { doc, warnings } = documentOf(deps, row, entry)
-    await liveDocument(store, collection, id)
+    const { doc, warnings } = documentOf(deps, tenant, row, entry)
+    await liveDocument(store, tenant, collection, id)
     if (doc.id !== id) {
       throw new VerifierError(
         'ERR_ENDORSEMENT_CONFLICT',
@@ -297,8 +301,9 @@ export function provisioningRoutes(deps: ApiDeps, collection: ProvisioningCollec
 
   router.delete(`${base}/:id`, auth, async (req: Request, res: Response) => {
     const store = storeOf(deps)
+    const tenant = tenantOf(res)
     const id = String(req.params['id'])
-    await liveDocument(store, collection, id)
+    await liveDocument(store, tenant, collection, id)
     const tombstone = await store.delete(tenant, id, who(res))
     if (tombstone === undefined) throw new VerifierError('ERR_ENDORSEMENT_NOT_FOUND', `no ${collection.noun} ${quoted(id)}`)
     logged(res, tombstone)
@@ -307,7 +312,7 @@ export function provisioningRoutes(deps: ApiDeps, collection: ProvisioningCollec
 
   router.get(`${base}/:id/versions`, auth, async (req: Request, res: Response) => {
     const id = String(req.params['id'])
-    const versions = isRecordId(id) ? await storeOf(deps).versions(tenant, id) : []
+    const versions = isRecordId(id) ? await storeOf(deps).versions(tenantOf(res), id) : []
     if (versions.length === 0 || versions[versions.length - 1]!.kind !== collection.kind) {
       throw new VerifierError('ERR_ENDORSEMENT_NOT_FOUND', `no ${collection.noun} ${quoted(id)}`)
     }
@@ -319,7 +324,7 @@ export function provisioningRoutes(deps: ApiDeps, collection: ProvisioningCollec
     const id = String(req.params['id'])
     const text = String(req.params['version'])
     if (!/^[1-9]\d{0,8}$/.test(text)) throw new VerifierError('ERR_REQUEST_MALFORMED', 'a version is a positive integer')
-    const version = isRecordId(id) ? await store.get(tenant, id, Number(text)) : undefined
+    const version = isRecordId(id) ? await store.get(tenantOf(res), id, Number(text)) : undefined
     if (version === undefined || version.kind !== collection.kind) {
       throw new VerifierError('ERR_ENDORSEMENT_NOT_FOUND', `no version ${text} of ${collection.noun} ${quoted(id)} is kept`)
     }
@@ -329,8 +334,9 @@ export function provisioningRoutes(deps: ApiDeps, collection: ProvisioningCollec
   for (const [action, active] of [['activate', true], ['deactivate', false]] as const) {
     router.post(`${base}/:id/${action}`, auth, async (req: Request, res: Response) => {
       const store = storeOf(deps)
+      const tenant = tenantOf(res)
       const id = String(req.params['id'])
-      await liveDocument(store, collection, id)
+      await liveDocument(store, tenant, collection, id)
       res.json(represent(logged(res, await store.setActive(tenant, id, active, who(res)))))
     })
   }

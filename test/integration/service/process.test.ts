@@ -47,9 +47,14 @@ async function until(check: () => boolean | Promise<boolean>, what: string, time
   assert.fail(`timed out waiting for ${what}`)
 }
 
-/** Every non-empty line is one JSON object with a level, a time and a message. */
+/** The first admin key's block (printed once on stderr at a first start, never through the log). */
+const FIRST_KEY_BLOCK = /\n?={5,} ASSAY FIRST ADMIN KEY \(shown once\) ={5,}\n[\s\S]*?\n={20,}\n/g
+
+/** Every non-empty line but the first admin key's block is one JSON object with a level, a time and a message. */
 function jsonLines(text: string): { level: number; msg: string; err?: { stack?: string; message?: string } }[] {
+  assert.ok((text.match(FIRST_KEY_BLOCK) ?? []).length <= 1, 'the first admin key is printed at most once')
   return text
+    .replace(FIRST_KEY_BLOCK, '\n')
     .split('\n')
     .filter((line) => line.trim() !== '')
     .map((line) => {

@@ -254,7 +254,7 @@ function provisioningSuite(name: string, start: () => Promise<Service>): void {
       return p
     }
 
-    it('every route refuses a request without the operator token, or with a wrong one (401, Bearer challenge)', async () => {
+    it('every route refuses a request without a credential, or with a wrong one (401, Bearer challenge)', async () => {
       const id = `psa-ta-01${'ab'.repeat(32)}`
       const routes: [string, string][] = []
       for (const collection of ['trust-anchors', 'reference-values']) {
@@ -271,7 +271,7 @@ function provisioningSuite(name: string, start: () => Promise<Service>): void {
         )
       }
       const credentials: [Record<string, string>, string, RegExp][] = [
-        [{}, 'ERR_AUTH_REQUIRED', /^Bearer realm="assay-provisioning"$/],
+        [{}, 'ERR_AUTH_REQUIRED', /^Bearer realm="assay"$/],
         [{ authorization: `Digest ${TOKEN}` }, 'ERR_AUTH_REQUIRED', /^Bearer /],
         [{ authorization: `Basic ${Buffer.from(`op:${TOKEN}x`).toString('base64')}` }, 'ERR_AUTH_INVALID', /error="invalid_token"/],
         [{ authorization: `Bearer ${TOKEN}x` }, 'ERR_AUTH_INVALID', /error="invalid_token"/],

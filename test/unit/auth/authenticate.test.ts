@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto'
 import { describe, it } from 'node:test'
 import { generateApiKey } from '../../../src/auth/api-keys.js'
 import fc from 'fast-check'
-import { API_KEY_CACHE_MS, MAX_AUTHORIZATION_LENGTH, OPERATOR_TOKEN_ROLES, authorize, bearerChallenge, createAuthenticator } from '../../../src/auth/authenticate.js'
+import { API_KEY_CACHE_MS, MAX_AUTHORIZATION_LENGTH, OPERATOR_TOKEN_ROLES, authorize, bearerChallenge, createAuthenticator, credentialOf } from '../../../src/auth/authenticate.js'
 import { BOOTSTRAP_ROLES, bootstrapKeyOf, ensureBootstrapAdmin, issueApiKey } from '../../../src/auth/bootstrap.js'
 import { VerifierError } from '../../../src/errors/errors.js'
 import type { Principal } from '../../../src/auth/principal.js'
@@ -40,15 +40,47 @@ describe('authenticate', () => {
     const principal = await auth.authenticate(`Bearer ${key}`)
     assert.deepEqual(principal, { id: `api-key:${keyId}`, tenant: 'acme', roles: ['attester', 'relying-party'], via: 'api-key' })
     assert.deepEqual(await auth.authenticate(`bearer   ${key} `), principal, 'the scheme is case-insensitive')
+    // Veraison's cocli (auth: basic): the key is the password, whatever the user name.
+    assert.deepEqual(await auth.authenticate(`Basic ${Buffer.from(`cocli:${key}`).toString('base64')}`), principal)
+    assert.deepEqual(await auth.authenticate(`basic ${Buffer.from(`:${key}`).toString('base64')}`), principal)
   })
 
-  it('asks for a credential when there is none, or it is not a bearer one', async () => {
+  it('asks for a credential when there is none, or it is neither bearer nor Basic with a password', async () => {
     const auth = createAuthenticator({ apiKeys: createMemoryCredentialStore() })
     await refused(auth.authenticate(undefined), 'ERR_AUTH_REQUIRED')
     await refused(auth.authenticate(''), 'ERR_AUTH_REQUIRED')
-    await refused(auth.authenticate('Basic dXNlcjpwYXNz'), 'ERR_AUTH_REQUIRED')
+    await refused(auth.authenticate(`Basic ${Buffer.from('user-without-colon').toString('base64')}`), 'ERR_AUTH_REQUIRED')
+    await refused(auth.authenticate(`Basic ${Buffer.from('user:two words').toString('base64')}`), 'ERR_AUTH_REQUIRED')
+    await refused(auth.authenticate('Digest username="u"'), 'ERR_AUTH_REQUIRED')
+    await refused(auth.authenticate('Basic dXNlcjpwYXNz'), 'ERR_AUTH_INVALID', /neither/)
     await refused(auth.authenticate('Bearer'), 'ERR_AUTH_REQUIRED')
     await refused(auth.authenticate('Bearer a b'), 'ERR_AUTH_REQUIRED')
+  })
+
+  it('reads the credential of a bearer header, or the password of Basic credentials, and nothing else', () => {
+    const b64 = (text: string) => Buffer.from(text).toString('base64')
+    assert.equal(credentialOf('Bearer abc'), 'abc')
+    assert.equal(credentialOf(`Basic ${b64('cocli:s3cret')}`), 's3cret')
+    assert.equal(credentialOf(`BASIC  ${b64(':s3cret:with:colons')} `), 's3cret:with:colons', 'the first colon ends the user name')
+    for (const header of [
+      'Basic',
+      'Basic !!!',
+      `Basic ${b64('no-colon')}`,
+      `Basic ${b64('user:')}`,
+      `Basic ${b64('user:has space')}`,
+      `Basic ${b64('user:tab\there')}`,
+      `Basic ${b64(`${'u'.repeat(257)}:s3cret`)}`,
+      'Negotiate abc',
+      'Bearer',
+    ]) {
+      assert.equal(credentialOf(header), undefined, header)
+    }
+  })
+
+  it('refuses an oversized Basic header unread, and a Basic password of an oversized credential', async () => {
+    const auth = createAuthenticator({ apiKeys: createMemoryCredentialStore() })
+    await refused(auth.authenticate(`Basic ${'A'.repeat(20_000)}`), 'ERR_AUTH_INVALID', /longer/)
+    await refused(auth.authenticate(`Basic ${Buffer.from(`u:${'a'.repeat(9000)}`).toString('base64')}`), 'ERR_AUTH_INVALID', /longer/)
   })
 
   it('refuses unknown, wrong, malformed and oversized credentials as invalid', async () => {
