@@ -23,6 +23,8 @@ import type { Endorsements } from './endorsements.js'
 import { PSA_POLICY_ID, PSA_SUBMOD, appraisePsa } from './psa.js'
 import { everyClaim, type SubmodAppraisal } from './types.js'
 import { VERIFIER_MALFUNCTION } from '../results/trust-vector.js'
+import type { PolicySet } from '../policy/evaluate.js'
+import { applyPolicies } from './policy.js'
 
 export interface AppraisalRequest {
   readonly tenant: TenantId
@@ -45,6 +47,11 @@ export interface AppraisalDeps {
    * with its stack, before the appraisal is answered with a verifier-malfunction result.
    */
   readonly onEvidenceFault?: (err: VerifierError) => void
+  /**
+   * Appraisal policies (`policies/`, ASSAY_POLICIES_DIR), applied to each verified submodule after
+   * the built-in comparison (`./policy.ts`). @defaultValue none: the built-in result stands
+   */
+  readonly policies?: PolicySet
 }
 
 export interface Appraisal {
@@ -81,7 +88,11 @@ export async function appraise(request: AppraisalRequest, deps: AppraisalDeps): 
   }
   const { format, expectedProfile } = selected
   try {
-    return await appraiseFormat(format, expectedProfile, request, deps)
+    const builtin = await appraiseFormat(format, expectedProfile, request, deps)
+    if (deps.policies === undefined) return builtin
+    const target = { tenant: request.tenant, mediaType: request.mediaType, format: format === 'psa' ? ('psa' as const) : ('eat' as const) }
+    const { submods, applied } = applyPolicies(builtin.submods, deps.policies, target)
+    return { ...builtin, submods, policyIds: [...builtin.policyIds, ...applied] }
   } catch (err) {
     if (isVerifierError(err)) throw err
     return format === 'psa'
