@@ -19,7 +19,7 @@ function parseText(text: string, format: PolicyTextFormat): unknown {
       throw new VerifierError('ERR_POLICY_INVALID', `not JSON: ${err instanceof Error ? err.message : String(err)}`)
     }
   }
-  const doc = parseDocument(text, { uniqueKeys: true, prettyErrors: false, strict: true })
+  const doc = parseDocument(text, { uniqueKeys: true, prettyErrors: true, strict: true })
   const first = doc.errors[0]
   if (first !== undefined) {
     const at = first.linePos?.[0]
