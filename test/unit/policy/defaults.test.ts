@@ -168,7 +168,7 @@ describe('the shipped default policies reproduce the built-in results', () => {
       ['unknown hwmodel', eatToken(eatClaims([[259, Uint8Array.of(0xef)]]))],
       ['unapproved version', eatToken(eatClaims([[271, ['9.9', 1]]]))],
       ['oemboot false', eatToken(eatClaims([[262, false]]))],
-      ['debug enabled', eatToken(eatClaims([[263, 1]]))],
+      ['debug enabled', eatToken(eatClaims([[263, 0]]))],
       ['a failed measurement', eatToken(eatClaims([[275, [['boot', [[['fw'], 2]]]]]]))],
       ['a UEID the key may not speak for', eatToken(eatClaims([[256, Uint8Array.of(1, ...new Uint8Array(16).fill(9))]]))],
       ['no nonce issued', eatToken(eatClaims()), { issue: false }],
