@@ -91,7 +91,8 @@ const ID = /^[a-z0-9][a-z0-9._-]{0,63}$/
 const CODE = /^[A-Z][A-Z0-9_]{0,63}$/
 const HEX = /^(?:[0-9a-f]{2}){1,64}$/
 const TENANT = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/
-const noControl = (s: string) => !/[\u0000-\u001f\u007f]/.test(s)
+/** No C0 control character and no DEL: texts end up in logs and results. */
+const noControl = (s: string) => ![...s].some((c) => c.charCodeAt(0) < 0x20 || c.charCodeAt(0) === 0x7f)
 
 const list = <T extends z.ZodType>(item: T, what: string) =>
   z
