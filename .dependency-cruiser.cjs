@@ -200,9 +200,9 @@ module.exports = {
     {
       name: 'cel-only-in-policy',
       severity: 'error',
-      comment: 'Only src/policy may import the CEL library (@bufbuild/cel) and the YAML parser: policies are its business.',
+      comment: 'Only src/policy may import the CEL library (@bufbuild/cel, its RE2 engine @bufbuild/re2) and the YAML parser: policies are its business.',
       from: { pathNot: '^src/policy/' },
-      to: { path: [npmPackage('@bufbuild/cel'), npmPackage('yaml')] },
+      to: { path: [npmPackage('@bufbuild/(cel|re2)'), npmPackage('yaml')] },
     },
     {
       name: 'cbor-x-only-in-cose-cbor',

@@ -16,12 +16,13 @@
  * The cost of a condition is counted over its syntax tree: one unit per node, `COSTLY_FUNCTIONS`
  * more for text scans, and the body of a macro times the most entries its range can have
  * (`INPUT_LIMITS.maxContainer` for an input, the length of a literal list). Macros nest at most
- * `MAX_MACRO_DEPTH` deep, and a rule may cost at most `MAX_RULE_COST`. Regular expressions are
- * RE2 (linear time, no backtracking), every text is at most `INPUT_LIMITS.maxText` characters, so
- * the cost bounds the time. Evaluation still measures it and turns an overrun into a verifier fault.
+ * `MAX_MACRO_DEPTH` deep, a rule and a whole policy may cost at most `MAX_RULE_COST` and
+ * `MAX_POLICY_COST`. Regular expressions are RE2 (linear time, no backtracking), literal, and
+ * compiled once; every text is at most `INPUT_LIMITS.maxText` characters, so the cost bounds the time. Evaluation still measures it and turns an overrun into a verifier fault.
  */
 import { createHash } from 'node:crypto'
-import { celEnv, isCelError, parse, plan, run, type CelResult } from '@bufbuild/cel'
+import { celEnv, parse, plan, type CelResult } from '@bufbuild/cel'
+import { RE2JS } from '@bufbuild/re2'
 import { VerifierError } from '../errors/errors.js'
 import type { ErrorCode } from '../errors/codes.js'
 import { TRUST_CLAIMS } from '../results/trust-vector.js'
@@ -30,8 +31,14 @@ import { INPUT_LIMITS } from './input.js'
 
 /** Deepest nesting of macros (`all`, `exists`, `map`, …) in one condition. */
 export const MAX_MACRO_DEPTH = 2
-/** Most cost units one condition may reach in the worst case (see the module comment). */
-export const MAX_RULE_COST = 100_000
+/**
+ * Most cost units one condition, and all the conditions of one policy together, may reach in the
+ * worst case (see the module comment). Measured: a plain node costs about 0.07 µs, a `matches` on a
+ * text of the longest length about 1 ms (5,000 units), so a policy at the bound runs in about
+ * 60–120 ms at worst (200 ms cold), under the time bound (`POLICY_TIME_BOUND_MS`, 1 s).
+ */
+export const MAX_RULE_COST = 500_000
+export const MAX_POLICY_COST = 500_000
 
 /** A checked type: scalar kinds, lists, maps, schema objects, or `dyn` (known only at run time). */
 type Type =
@@ -98,7 +105,7 @@ const FUNCTIONS = new Set([
   'int', 'uint', 'double', 'string', 'bytes', 'bool', 'dyn',
 ])
 /** Extra cost of functions that scan a text (at most `INPUT_LIMITS.maxText` characters). */
-const COSTLY_FUNCTIONS: Readonly<Record<string, number>> = { matches: 100, contains: 20, startsWith: 5, endsWith: 5, '_+_': 5 }
+const COSTLY_FUNCTIONS: Readonly<Record<string, number>> = { matches: 5000, contains: 200, startsWith: 20, endsWith: 20, '_+_': 20 }
 
 /** The subset of the CEL syntax tree (cel.expr.Expr) this checker reads. */
 interface Expr {
@@ -406,11 +413,16 @@ class Checker {
         arity(2)
         want(0, 'string')
         want(1, 'string')
+        // Patterns are literals: compiled here, once (a bad one is refused at load), and never taken
+        // from the Evidence, whose text could otherwise make every evaluation compile a new one.
         const pattern = args[1]!.exprKind
-        if (pattern.case === 'constExpr' && pattern.value.constantKind.case === 'stringValue') {
-          // The library compiles the pattern at run time; compile it once here so a bad one is refused at load.
-          const tried = run('"".matches(p)', { p: String(pattern.value.constantKind.value) })
-          if (isCelError(tried)) this.fail('ERR_POLICY_TYPE', args[1]!, `invalid regular expression: ${tried.message}`)
+        if (pattern.case !== 'constExpr' || pattern.value.constantKind.case !== 'stringValue') {
+          this.fail('ERR_POLICY_TYPE', args[1]!, 'the pattern of matches must be a string literal')
+        }
+        try {
+          compilePattern(String(pattern.value.constantKind.value))
+        } catch (err) {
+          this.fail('ERR_POLICY_TYPE', args[1]!, `invalid regular expression: ${(err instanceof Error ? err.message : String(err)).slice(0, 200)}`)
         }
         return out(T.bool)
       }
@@ -431,7 +443,25 @@ class Checker {
   }
 }
 
-const ENV = celEnv()
+/** Most distinct `matches` patterns kept compiled (the policies loaded name at most 64 × 64 × ~100). */
+const MAX_PATTERNS = 4096
+const patterns = new Map<string, RE2JS>()
+
+/**
+ * An RE2 pattern, compiled once: the library's own `matches` compiles its pattern on every call
+ * (1–2 ms for a pattern with groups), which would dominate a rule run over a list.
+ */
+function compilePattern(pattern: string): RE2JS {
+  let re = patterns.get(pattern)
+  if (re === undefined) {
+    re = RE2JS.compile(pattern)
+    if (patterns.size >= MAX_PATTERNS) patterns.delete(patterns.keys().next().value!)
+    patterns.set(pattern, re)
+  }
+  return re
+}
+
+const ENV = celEnv({ re2: { compile: (pattern: string) => compilePattern(pattern) } })
 
 /** Compiles one rule, or throws a `VerifierError` naming the rule and the position in its condition. */
 function compileRule(rule: PolicyRule, index: number): CompiledRule {
@@ -474,12 +504,12 @@ export function policyDigest(text: string): string {
 
 /** Compiles a validated document whose text had `digest`. Throws the first rule's problem. */
 export function compilePolicy(document: PolicyDocument, digest: string): CompiledPolicy {
-  return {
-    document,
-    digest,
-    ref: policyRef(document.id, document.version, digest),
-    rules: document.rules.map((r, i) => compileRule(r, i)),
+  const rules = document.rules.map((r, i) => compileRule(r, i))
+  const total = rules.reduce((n, r) => n + r.cost, 0)
+  if (total > MAX_POLICY_COST) {
+    throw new VerifierError('ERR_POLICY_TOO_COSTLY', `the rules together may cost ${total} units; at most ${MAX_POLICY_COST} per policy`)
   }
+  return { document, digest, ref: policyRef(document.id, document.version, digest), rules }
 }
 
 /** Compiled policies by (id, version, digest): a policy is compiled once, however often it is loaded. */

@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
-import { MAX_RULE_COST, PolicyCache, policyDigest, type CompiledPolicy } from '../../../src/policy/compile.js'
+import { MAX_POLICY_COST, MAX_RULE_COST, PolicyCache, policyDigest, type CompiledPolicy } from '../../../src/policy/compile.js'
 import { POLICY_LIMITS, validatePolicyDocument } from '../../../src/policy/document.js'
 import { applyPolicy, PolicySet, type PolicySubject, type PolicyTarget } from '../../../src/policy/evaluate.js'
 import { INPUT_LIMITS, type AppraisalFacts } from '../../../src/policy/input.js'
@@ -128,14 +128,19 @@ describe('policy compilation', () => {
     refuses(policyText([rule('tenant.x == "a"')]), 'ERR_POLICY_TYPE', /cannot select x of a string/)
     refuses(policyText([rule('key.attested < 1')]), 'ERR_POLICY_TYPE', /compares a bool with a int/)
     refuses(policyText([rule('tenant.matches("(")')]), 'ERR_POLICY_TYPE', /invalid regular expression/)
+    refuses(policyText([rule('tenant.matches(claims.pattern)')]), 'ERR_POLICY_TYPE', /when 1:22: the pattern of matches must be a string literal/)
   })
 
   it('refuses conditions whose worst-case cost is unbounded or too high', () => {
     const nested = 'reference.components.all(a, reference.components.all(b, reference.components.all(c, a.matched)))'
     refuses(policyText([rule(nested)]), 'ERR_POLICY_TOO_COSTLY', /nest deeper than 2/)
     // Two levels over inputs with a costly body: 64 × 64 × (regex scans) is over the bound.
-    const wide = 'reference.components.all(a, reference.components.all(b, a.name.matches(b.name) && b.name.matches(a.name) && a.version.matches(b.version)))'
+    const wide = 'reference.components.all(a, reference.components.all(b, a.name.matches("^x") && b.name.contains(a.name)))'
     refuses(policyText([rule(wide)]), 'ERR_POLICY_TOO_COSTLY', new RegExp(`at most ${MAX_RULE_COST}`))
+    // Each rule is under the bound, together they are not.
+    const one = 'reference.components.exists(c, c.name.matches("(a+)+$"))'
+    assert.ok(compile(one).rules[0]!.cost <= MAX_RULE_COST)
+    refuses(policyText([{ ...rule(one), name: 'a' }, { ...rule(one), name: 'b' }]), 'ERR_POLICY_TOO_COSTLY', new RegExp(`at most ${MAX_POLICY_COST} per policy`))
     assert.ok(compile('reference.components.exists(c, !c.matched)').rules[0]!.cost < MAX_RULE_COST)
   })
 
