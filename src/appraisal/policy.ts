@@ -17,10 +17,11 @@ export interface PolicyRequest {
   readonly format: 'psa' | 'eat'
 }
 
-/** Lower-case hex of a byte-string claim, if the claims have it as bytes. */
-function hexClaim(claims: object, name: string): string | undefined {
+/** A selector claim as a selector writes it: bytes in lower-case hex, an OEM's PEN as `pen:<n>`. */
+function selectorClaim(claims: object, name: string): string | undefined {
   const value = (claims as Record<string, unknown>)[name]
-  return value instanceof Uint8Array ? toHex(value) : undefined
+  if (value instanceof Uint8Array) return toHex(value)
+  return name === 'oemid' && typeof value === 'number' ? `pen:${value}` : undefined
 }
 
 /** Media type without parameters, lower case: what a selector's `mediaTypes` names. */
@@ -49,7 +50,7 @@ export function applyPolicies(
     }
     const claims: Record<string, string> = {}
     for (const claim of ['implementationId', 'oemid', 'hwmodel']) {
-      const hex = hexClaim(facts.claims, claim)
+      const hex = selectorClaim(facts.claims, claim)
       if (hex !== undefined) claims[claim] = hex
     }
     const target: PolicyTarget = { tenant: request.tenant, format: request.format, mediaType, profile: submod.profile ?? '', claims }

@@ -114,7 +114,11 @@ const selectorSchema = z
     claims: z
       .object({
         implementationId: z.string().regex(HEX, 'implementationId must be lower-case hex').optional(),
-        oemid: z.string().regex(HEX, 'oemid must be lower-case hex').optional(),
+        // An OEM id is bytes (IEEE OUI, random) in hex, or a Private Enterprise Number as a number.
+        oemid: z
+          .union([z.string().regex(HEX, 'oemid must be lower-case hex'), z.number().int().min(0).max(2 ** 32 - 1)])
+          .transform((v) => (typeof v === 'number' ? `pen:${v}` : v))
+          .optional(),
         hwmodel: z.string().regex(HEX, 'hwmodel must be lower-case hex').optional(),
       })
       .strict()

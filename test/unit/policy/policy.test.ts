@@ -287,6 +287,13 @@ describe('policy selection', () => {
     assert.equal(new PolicySet([make('fmt', { formats: ['eat'] })]).select(target), undefined)
   })
 
+  it('selects by OEM id as hex bytes or as a PEN number', () => {
+    const set = new PolicySet([make('pen', { claims: { oemid: 64242 } }), make('oui', { claims: { oemid: 'a1b2c3' } })])
+    assert.equal(set.select({ ...target, claims: { oemid: 'pen:64242' } })?.document.id, 'pen')
+    assert.equal(set.select({ ...target, claims: { oemid: 'a1b2c3' } })?.document.id, 'oui')
+    assert.equal(set.select({ ...target, claims: {} }), undefined)
+  })
+
   it('refuses two policies with one id or one selector', () => {
     assert.throws(() => new PolicySet([make('a', { formats: ['psa'] }), make('a', { formats: ['eat'] })]), /two policies have the id a/)
     assert.throws(() => new PolicySet([make('a', { formats: ['psa', 'eat'] }), make('b', { formats: ['eat', 'psa'] })]), /same selector/)
