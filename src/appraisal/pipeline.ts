@@ -91,7 +91,9 @@ export async function appraise(request: AppraisalRequest, deps: AppraisalDeps): 
     const builtin = await appraiseFormat(format, expectedProfile, request, deps)
     if (deps.policies === undefined) return builtin
     const target = { tenant: request.tenant, mediaType: request.mediaType, format: format === 'psa' ? ('psa' as const) : ('eat' as const) }
-    const { submods, applied } = applyPolicies(builtin.submods, deps.policies, target)
+    const { submods, applied, faults } = applyPolicies(builtin.submods, deps.policies, target)
+    // A policy that failed is a verifier fault: the result says so, and so does the log.
+    for (const fault of faults) deps.onEvidenceFault?.(new VerifierError('ERR_POLICY_EVALUATION', fault, { cause: fault }))
     return { ...builtin, submods, policyIds: [...builtin.policyIds, ...applied] }
   } catch (err) {
     if (isVerifierError(err)) throw err

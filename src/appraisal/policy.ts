@@ -31,16 +31,18 @@ export function mediaTypeEssence(mediaType: string): string {
 
 /**
  * Applies the selected policy to each verified submodule. Returns the submodules (changed where a
- * rule held) and the references of the policies applied, in first-applied order.
+ * rule held), the references of the policies applied, in first-applied order, and what failed
+ * (a verifier-malfunction submodule each, for the operator's log).
  */
 export function applyPolicies(
   submods: Readonly<Record<string, SubmodAppraisal>>,
   policies: PolicySet,
   request: PolicyRequest,
   options: EvaluateOptions = {},
-): { submods: Record<string, SubmodAppraisal>; applied: string[] } {
+): { submods: Record<string, SubmodAppraisal>; applied: string[]; faults: string[] } {
   const out: Record<string, SubmodAppraisal> = {}
   const applied: string[] = []
+  const faults: string[] = []
   const mediaType = mediaTypeEssence(request.mediaType)
   for (const [name, submod] of Object.entries(submods)) {
     const facts = submod.facts
@@ -62,6 +64,8 @@ export function applyPolicies(
     if (!applied.includes(policy.ref)) applied.push(policy.ref)
     const result = applyPolicy(policy, submod, { tenant: request.tenant, format: request.format, mediaType, profile: target.profile, submod: name }, facts, options)
     out[name] = { ...submod, vector: result.vector, reasons: result.reasons, ...(result.status === undefined ? {} : { status: result.status }) }
+    const fault = result.reasons.find((r) => r.code === 'ERR_POLICY_EVALUATION')
+    if (fault !== undefined) faults.push(`${name}: ${fault.detail}`)
   }
-  return { submods: out, applied }
+  return { submods: out, applied, faults }
 }

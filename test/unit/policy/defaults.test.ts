@@ -26,6 +26,9 @@ import { fromHex, toHex, utf8 } from '../../../src/util/bytes.js'
 import { fixedClock } from '../../../src/util/clock.js'
 import { generateTestKey, signSign1, type TestKeyPair } from '../../helpers/cose.js'
 import { readVector, REPO_ROOT, vectorFiles } from '../../helpers/vectors.js'
+import { PolicySet } from '../../../src/policy/evaluate.js'
+import { loadPolicyText } from '../../../src/policy/text.js'
+import type { VerifierError } from '../../../src/errors/errors.js'
 
 const NOW = 1_800_000_000
 const TENANT = 'default'
@@ -62,7 +65,11 @@ function endorsements(): MemoryEndorsements {
 }
 
 /** One appraisal by the pipeline, built-in comparison only (no `policies`). */
-async function builtin(evidence: Uint8Array, mediaType: string, options: { sessionNonce?: Uint8Array; issue?: boolean } = {}): Promise<Appraisal> {
+async function builtin(
+  evidence: Uint8Array,
+  mediaType: string,
+  options: { sessionNonce?: Uint8Array; issue?: boolean; policies?: PolicySet; onEvidenceFault?: (err: VerifierError) => void } = {},
+): Promise<Appraisal> {
   const store = createMemoryStore({ nowMs: () => NOW * 1000 })
   if (options.issue !== false) await store.nonces.issue(TENANT, EAT_NONCE, 60)
   const deps: AppraisalDeps = {
@@ -71,6 +78,8 @@ async function builtin(evidence: Uint8Array, mediaType: string, options: { sessi
     nonces: store.nonces,
     profiles: createDefaultProfiles(),
     clock: fixedClock(NOW),
+    ...(options.policies === undefined ? {} : { policies: options.policies }),
+    ...(options.onEvidenceFault === undefined ? {} : { onEvidenceFault: options.onEvidenceFault }),
   }
   return appraise({ tenant: TENANT, mediaType, evidence, sessionNonce: options.sessionNonce }, deps)
 }
@@ -202,5 +211,33 @@ describe('the shipped default policies reproduce the built-in results', () => {
       }),
       { numRuns: 200 },
     )
+  })
+})
+
+describe('the pipeline applies the selected policy', () => {
+  const policy = (when: string) =>
+    new PolicySet([loadPolicyText(JSON.stringify({ id: 'lab', version: 4, selector: { formats: ['eat'] }, rules: [{ name: 'r', when, set: 'configuration', to: 'unsafe', reason: { code: 'LAB', detail: 'lab' } }] }), 'json')])
+
+  it('after the built-in comparison, naming the policy after the built-in one', async () => {
+    const result = await builtin(eatToken(eatClaims([[263, 0]])), EAT_MEDIA, { policies: policy('claims.dbgstat == "enabled"') })
+    assert.equal(result.submods['EAT']!.vector.configuration, 32)
+    assert.equal(result.policyIds[0], 'urn:assay:policy:eat-builtin:1')
+    assert.match(result.policyIds[1]!, /^urn:assay:policy:lab:4#sha-256:[0-9a-f]{64}$/)
+  })
+
+  it('not to Evidence that failed verification, which keeps its result and names no policy', async () => {
+    const result = await builtin(eatToken(eatClaims([[263, 0]]), stranger), EAT_MEDIA, { policies: policy('true') })
+    assert.equal(result.submods['EAT']!.vector.configuration, 99)
+    assert.deepEqual(result.policyIds, ['urn:assay:policy:eat-builtin:1'])
+  })
+
+  it('a policy that fails is a verifier malfunction in the result and a fault in the log', async () => {
+    const faults: VerifierError[] = []
+    const result = await builtin(eatToken(eatClaims()), EAT_MEDIA, { policies: policy('claims.absent == 1'), onEvidenceFault: (e) => faults.push(e) })
+    const eat = result.submods['EAT']!
+    assert.equal(eat.status, 'none')
+    assert.equal(eat.vector['instance-identity'], -1)
+    assert.deepEqual(faults.map((f) => f.code), ['ERR_POLICY_EVALUATION'])
+    assert.match(faults[0]!.message, /^EAT: policy lab version 4, rule r: /)
   })
 })
