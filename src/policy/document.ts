@@ -190,14 +190,15 @@ function pathText(path: readonly PropertyKey[]): string {
 
 /**
  * Validates a parsed document (the result of a YAML or JSON parser). The message names the first
- * problem's field and, for a rule, its name.
+ * problem's field and, for a rule, its name; `locate` may add where the field is in the text
+ * (`line 12, column 9: `).
  */
-export function validatePolicyDocument(value: unknown): PolicyDocument {
+export function validatePolicyDocument(value: unknown, locate: (path: readonly PropertyKey[]) => string = () => ''): PolicyDocument {
   const parsed = policyDocumentSchema.safeParse(value)
   if (parsed.success) return parsed.data
   const issue = parsed.error.issues[0]!
   const [first, index] = issue.path
-  let where = pathText(issue.path)
+  let where = locate(issue.path) + pathText(issue.path)
   if (first === 'rules' && typeof index === 'number' && Array.isArray((value as { rules?: unknown })?.rules)) {
     const name = ((value as { rules: unknown[] }).rules[index] as { name?: unknown } | undefined)?.name
     if (typeof name === 'string') where += ` (rule ${JSON.stringify(name.slice(0, 64))})`

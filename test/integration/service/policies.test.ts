@@ -137,7 +137,7 @@ describe('appraisal policies through the service', { timeout: 60_000 }, () => {
     await assert.rejects(
       startAssay(loadConfig({ port: 0, dataDir: join(dir, 'data2'), policiesDir: bad }), { role: 'all' }),
       (err: Error) => {
-        assert.match(err.message, /broken\.yaml: rules\[0\] \(rule "debug-is-a-warning"\), when 1:\d+: unknown input colour/)
+        assert.match(err.message, /broken\.yaml: line 9, column 11: rules\[0\] \(rule "debug-is-a-warning"\), when 1:42: unknown input colour/)
         return true
       },
     )

@@ -101,6 +101,13 @@ describe('policy documents', () => {
     refuses(policyText([rule(`${'true && '.repeat(200)}true`)]), 'ERR_POLICY_INVALID', /longer than 1024 characters/)
   })
 
+  it('in YAML, a refusal also says where the field or the condition starts in the text', () => {
+    const text = (to: string, when: string) =>
+      `id: lab\nversion: 1\nselector: {}\nrules:\n  - name: a\n    when: 'true'\n    set: hardware\n    to: genuine\n    reason: r\n  - name: b\n    when: '${when}'\n    set: hardware\n    to: ${to}\n    reason: r\n`
+    refuses(text('nope', 'true'), 'ERR_POLICY_INVALID', /^line 13, column 9: rules\[1\]\.to \(rule "b"\): nope is no AR4SI value of hardware/, 'yaml')
+    refuses(text('unsafe', 'key.kid == 1'), 'ERR_POLICY_TYPE', /^line 11, column 11: rules\[1\] \(rule "b"\), when 1:9: == compares a string with a int/, 'yaml')
+  })
+
   it('validatePolicyDocument names the rule of a bad field', () => {
     assert.throws(() => validatePolicyDocument({ id: 'a', version: 1, selector: {}, rules: [{ name: 'x', when: 'true', set: 'hardware', to: 'nope', reason: 'r' }] }), /rules\[0\]\.to \(rule "x"\)/)
   })
