@@ -189,6 +189,8 @@ class RuleError extends Error {
 
 const isNumeric = (t: Type) => t.k === 'int' || t.k === 'uint' || t.k === 'double'
 const describe = (t: Type): string => (t.k === 'object' ? t.name : t.k === 'list' ? `list(${describe(t.elem)})` : t.k)
+/** `a string`, `an int`: a type with its article, for messages. */
+const aType = (t: Type): string => `${/^[aeiou]/.test(describe(t)) ? 'an' : 'a'} ${describe(t)}`
 
 /** Checks and costs one parsed condition against INPUT_SCHEMA. */
 class Checker {
@@ -280,7 +282,7 @@ class Checker {
       case 'dyn':
         return T.dyn
       default:
-        return this.fail('ERR_POLICY_TYPE', e, `cannot select ${field} of a ${describe(type)}`)
+        return this.fail('ERR_POLICY_TYPE', e, `cannot select ${field} of ${aType(type)}`)
     }
   }
 
@@ -293,7 +295,7 @@ class Checker {
     if (range.type.k === 'list') elem = range.type.elem
     else if (range.type.k === 'map' || range.type.k === 'object') elem = T.string
     else if (range.type.k === 'dyn') elem = T.dyn
-    else return this.fail('ERR_POLICY_TYPE', c.iterRange!, `cannot iterate over a ${describe(range.type)}`)
+    else return this.fail('ERR_POLICY_TYPE', c.iterRange!, `cannot iterate over ${aType(range.type)}`)
     const init = this.check(c.accuInit!)
     this.scopes.push(new Map([[c.accuVar, init.type.k === 'list' ? listOf(T.dyn) : init.type]]))
     this.scopes.push(new Map([[c.iterVar, elem]]))
@@ -322,7 +324,7 @@ class Checker {
     const want = (i: number, ...kinds: Type['k'][]) => {
       const t = types[i]
       if (t === undefined) this.fail('ERR_POLICY_TYPE', e, `${fn} takes more arguments`)
-      if (t.k !== 'dyn' && !kinds.includes(t.k)) this.fail('ERR_POLICY_TYPE', args[i]!, `${fn} expects ${kinds.join(' or ')}, not ${describe(t)}`)
+      if (t.k !== 'dyn' && !kinds.includes(t.k)) this.fail('ERR_POLICY_TYPE', args[i]!, `${fn.replace(/^_|_$/g, '').replaceAll('_', ' ')} expects ${kinds.join(' or ')}, not ${describe(t)}`)
     }
     const arity = (n: number) => {
       if (args.length !== n) this.fail('ERR_POLICY_TYPE', e, `${fn} takes ${n} argument(s), not ${args.length}`)
@@ -348,7 +350,7 @@ class Checker {
       case '_==_':
       case '_!=_':
         arity(2)
-        if (!same(types[0]!, types[1]!)) this.fail('ERR_POLICY_TYPE', e, `${fn.replaceAll('_', '')} compares a ${describe(types[0]!)} with a ${describe(types[1]!)}`)
+        if (!same(types[0]!, types[1]!)) this.fail('ERR_POLICY_TYPE', e, `${fn.replaceAll('_', '')} compares ${aType(types[0]!)} with ${aType(types[1]!)}`)
         return out(T.bool)
       case '_<_':
       case '_<=_':
@@ -357,13 +359,13 @@ class Checker {
         arity(2)
         want(0, 'int', 'uint', 'double', 'string', 'bytes', 'bool')
         if (!same(types[0]!, types[1]!) || types[1]!.k === 'null') {
-          this.fail('ERR_POLICY_TYPE', e, `${fn.replaceAll('_', '')} compares a ${describe(types[0]!)} with a ${describe(types[1]!)}`)
+          this.fail('ERR_POLICY_TYPE', e, `${fn.replaceAll('_', '')} compares ${aType(types[0]!)} with ${aType(types[1]!)}`)
         }
         return out(T.bool)
       case '_+_':
         arity(2)
         want(0, 'int', 'uint', 'double', 'string', 'bytes', 'list')
-        if (!same(types[0]!, types[1]!)) this.fail('ERR_POLICY_TYPE', e, `+ adds a ${describe(types[0]!)} and a ${describe(types[1]!)}`)
+        if (!same(types[0]!, types[1]!)) this.fail('ERR_POLICY_TYPE', e, `+ adds ${aType(types[0]!)} and ${aType(types[1]!)}`)
         return types[0]!.k === 'list' ? { type: listOf(T.dyn), cost, range } : out(types[0]!.k === 'dyn' ? types[1]! : types[0]!)
       case '_-_':
       case '_*_':
@@ -392,7 +394,7 @@ class Checker {
           return out(T.dyn)
         }
         if (t.k === 'dyn') return out(T.dyn)
-        return this.fail('ERR_POLICY_TYPE', e, `cannot index a ${describe(t)} (with a ${describe(i)})`)
+        return this.fail('ERR_POLICY_TYPE', e, `cannot index ${aType(t)} (with ${aType(i)})`)
       }
       case '@in':
         arity(2)
@@ -485,7 +487,7 @@ function compileRule(rule: PolicyRule, index: number): CompiledRule {
     throw new VerifierError(err.code, `${where(lineColumn(rule.when, err.offset))}: ${err.message}`, { path: `rules[${index}].when` })
   }
   if (checked.type.k !== 'bool' && checked.type.k !== 'dyn') {
-    throw new VerifierError('ERR_POLICY_TYPE', `${where('1:1')}: the condition is a ${describe(checked.type)}, not a bool`, { path: `rules[${index}].when` })
+    throw new VerifierError('ERR_POLICY_TYPE', `${where('1:1')}: the condition is ${aType(checked.type)}, not a bool`, { path: `rules[${index}].when` })
   }
   if (checked.cost > MAX_RULE_COST) {
     throw new VerifierError('ERR_POLICY_TOO_COSTLY', `${where('1:1')}: may cost ${checked.cost} units; at most ${MAX_RULE_COST}`, {

@@ -26,7 +26,7 @@ describe('check-config --policies', () => {
     const dir = mkdtempSync(join(tmpdir(), 'assay-check-policies-'))
     try {
       writeFileSync(join(dir, 'bad.json'), JSON.stringify({ id: 'bad', version: 1, selector: {}, rules: [{ name: 'x', when: 'key.source == 1', set: 'hardware', to: 'genuine', reason: 'r' }] }))
-      assert.throws(() => checkConfigCommand({ policies: dir }, {}, () => {}), /bad\.json: rules\[0\] \(rule "x"\), when 1:\d+: == compares a string with a int/)
+      assert.throws(() => checkConfigCommand({ policies: dir }, {}, () => {}), /bad\.json: rules\[0\] \(rule "x"\), when 1:\d+: == compares a string with an int/)
     } finally {
       rmSync(dir, { recursive: true, force: true })
     }

@@ -105,7 +105,7 @@ describe('policy documents', () => {
     const text = (to: string, when: string) =>
       `id: lab\nversion: 1\nselector: {}\nrules:\n  - name: a\n    when: 'true'\n    set: hardware\n    to: genuine\n    reason: r\n  - name: b\n    when: '${when}'\n    set: hardware\n    to: ${to}\n    reason: r\n`
     refuses(text('nope', 'true'), 'ERR_POLICY_INVALID', /^line 13, column 9: rules\[1\]\.to \(rule "b"\): nope is no AR4SI value of hardware/, 'yaml')
-    refuses(text('unsafe', 'key.kid == 1'), 'ERR_POLICY_TYPE', /^line 11, column 11: rules\[1\] \(rule "b"\), when 1:9: == compares a string with a int/, 'yaml')
+    refuses(text('unsafe', 'key.kid == 1'), 'ERR_POLICY_TYPE', /^line 11, column 11: rules\[1\] \(rule "b"\), when 1:9: == compares a string with an int/, 'yaml')
   })
 
   it('validatePolicyDocument names the rule of a bad field', () => {
@@ -129,11 +129,11 @@ describe('policy compilation', () => {
   })
 
   it('refuses type errors: non-bool conditions, mismatched comparisons, fields of scalars, bad regular expressions', () => {
-    refuses(policyText([rule('size(tenant)')]), 'ERR_POLICY_TYPE', /the condition is a int, not a bool/)
-    refuses(policyText([rule('tenant == 1')]), 'ERR_POLICY_TYPE', /when 1:7: == compares a string with a int/)
+    refuses(policyText([rule('size(tenant)')]), 'ERR_POLICY_TYPE', /the condition is an int, not a bool/)
+    refuses(policyText([rule('tenant == 1')]), 'ERR_POLICY_TYPE', /when 1:7: == compares a string with an int/)
     refuses(policyText([rule('tenant && true')]), 'ERR_POLICY_TYPE', /expects bool, not string/)
     refuses(policyText([rule('tenant.x == "a"')]), 'ERR_POLICY_TYPE', /cannot select x of a string/)
-    refuses(policyText([rule('key.attested < 1')]), 'ERR_POLICY_TYPE', /compares a bool with a int/)
+    refuses(policyText([rule('key.attested < 1')]), 'ERR_POLICY_TYPE', /compares a bool with an int/)
     refuses(policyText([rule('tenant.matches("(")')]), 'ERR_POLICY_TYPE', /invalid regular expression/)
     refuses(policyText([rule('tenant.matches(claims.pattern)')]), 'ERR_POLICY_TYPE', /when 1:22: the pattern of matches must be a string literal/)
   })
