@@ -9,6 +9,7 @@
  * | exp, nbf, future iat (one skew) | `evidence/time-claims.ts` | `evidence/time-claims.ts` |
  * | freshness | session nonce, or a consumed verifier-issued nonce | the same; `iat` only without a nonce, where the profile allows |
  * | reference values → trust vector | `appraisePsa` | `appraiseEat` |
+ * | policy (ASSAY_POLICIES_DIR) → final vector, reasons, status | `./policy.ts` | `./policy.ts` |
  *
  * A bug that Evidence triggers (an exception that is no `VerifierError`) is caught here and becomes
  * a verifier-malfunction result, so no Evidence throws past this layer.
