@@ -7,7 +7,9 @@
  * is bounded (`INPUT_LIMITS`): a claims-set beyond the bounds is not evaluated at all (the result is
  * a verifier fault), so no Evidence can make a rule iterate or match over more than the bounds.
  */
+import { createHash } from 'node:crypto'
 import { VerifierError } from '../errors/errors.js'
+import { base64urlDecode } from '../util/base64url.js'
 import { TRUST_CLAIMS, type Tier, type TrustClaim } from '../results/trust-vector.js'
 
 export const INPUT_LIMITS = Object.freeze({
@@ -70,6 +72,29 @@ export interface InputContext {
 /** Claims left out of `claims`: appraised on their own (submods) or of no use to a rule and unbounded. */
 const LEFT_OUT = new Set(['submods', 'extensions', 'cnf', 'profile'])
 
+/**
+ * Claims whose entries carry a body (EAT `measurements`, `manifests`: a CoSWID or SUIT manifest can
+ * be kilobytes): given to a policy as `{ contentFormat, digest }`, the SHA-256 of the body in hex,
+ * the same digest reference values list (a JSON body is base64url of the bytes).
+ */
+const DIGESTED = new Set(['measurements', 'manifests'])
+
+function digested(value: unknown): unknown {
+  if (!Array.isArray(value)) return value
+  return value.map((entry: unknown) => {
+    const { contentFormat, body } = (entry ?? {}) as { contentFormat?: unknown; body?: unknown }
+    let bytes: Uint8Array | string = body instanceof Uint8Array ? body : String(body)
+    if (typeof bytes === 'string') {
+      try {
+        bytes = base64urlDecode(bytes)
+      } catch {
+        // Not base64url: the text itself, as the built-in comparison digests it.
+      }
+    }
+    return { contentFormat, digest: createHash('sha256').update(bytes).digest('hex') }
+  })
+}
+
 /** A CEL input value. */
 export type CelInputValue = null | boolean | bigint | number | string | readonly CelInputValue[] | { readonly [k: string]: CelInputValue }
 
@@ -131,7 +156,7 @@ export function policyInput(context: InputContext, facts: AppraisalFacts): Recor
   const claims: Record<string, CelInputValue> = {}
   for (const [k, v] of Object.entries(facts.claims)) {
     if (LEFT_OUT.has(k)) continue
-    const c = toCelValue(v, 1, budget)
+    const c = toCelValue(DIGESTED.has(k) ? digested(v) : v, 1, budget)
     if (c !== undefined) claims[k] = c
   }
   if (Object.keys(claims).length > INPUT_LIMITS.maxContainer) tooLarge(`more than ${INPUT_LIMITS.maxContainer} claims`)

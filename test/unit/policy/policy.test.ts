@@ -4,6 +4,7 @@
  * derivation, the cost and size bounds, and the time bound that ends as a verifier fault.
  */
 import assert from 'node:assert/strict'
+import { createHash } from 'node:crypto'
 import { describe, it } from 'node:test'
 import { MAX_POLICY_COST, MAX_RULE_COST, PolicyCache, policyDigest, type CompiledPolicy } from '../../../src/policy/compile.js'
 import { POLICY_LIMITS, validatePolicyDocument } from '../../../src/policy/document.js'
@@ -197,6 +198,14 @@ describe('policy inputs', () => {
     assert.equal(holds('tenant == "other"'), false)
     assert.equal(holds('key.attested', { ...FACTS, key: { source: 'kid', kid: 'k1' } }), false)
     assert.equal(holds('key.kid == "k1" && key.source == "kid"', { ...FACTS, key: { source: 'kid', kid: 'k1' } }), true)
+  })
+
+  it('measurement and manifest bodies are given as their SHA-256, however large', () => {
+    const body = new Uint8Array(64 * 1024).fill(1)
+    const facts = { ...FACTS, claims: { measurements: [{ contentFormat: 1, body }], manifests: [{ contentFormat: 2, body: Buffer.from(body).toString('base64url') }] } }
+    const digest = createHash('sha256').update(body).digest('hex')
+    assert.equal(holds(`claims.measurements[0].digest == "${digest}" && claims.measurements[0].contentFormat == 1`, facts), true)
+    assert.equal(holds(`claims.manifests[0].digest == "${digest}" && !has(claims.manifests[0].body)`, facts), true)
   })
 
   it('a claims-set beyond the input bounds is not evaluated: a verifier fault', () => {
