@@ -166,6 +166,15 @@ module.exports = {
       to: { path: '^src/', pathNot: inLayers('audit', 'results', 'jose', 'crypto', 'errors', 'util') },
     },
     {
+      name: 'policy-layer',
+      severity: 'error',
+      comment:
+        'src/policy (appraisal policies: documents, CEL compilation, evaluation) is pure: it may import the AR4SI ' +
+        'names of results/trust-vector.ts, errors and util, nothing else in src; appraisal applies it, main loads it.',
+      from: { path: inLayers('policy') },
+      to: { path: '^src/', pathNot: [inLayers('policy', 'errors', 'util'), '^src/results/trust-vector\\.ts$'] },
+    },
+    {
       name: 'crypto-layer',
       severity: 'error',
       comment: 'src/crypto is the lowest layer above the leaves: it must not import cose, jose or anything above it.',
@@ -188,6 +197,13 @@ module.exports = {
     },
 
     // ── third-party boundaries ───────────────────────────────────────────────────────────
+    {
+      name: 'cel-only-in-policy',
+      severity: 'error',
+      comment: 'Only src/policy may import the CEL library (@bufbuild/cel, its RE2 engine @bufbuild/re2) and the YAML parser: policies are its business.',
+      from: { pathNot: '^src/policy/' },
+      to: { path: [npmPackage('@bufbuild/(cel|re2)'), npmPackage('yaml')] },
+    },
     {
       name: 'cbor-x-only-in-cose-cbor',
       severity: 'error',

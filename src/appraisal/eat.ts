@@ -64,6 +64,7 @@ import { base64urlDecode } from '../util/base64url.js'
 import { fromHex, toHex, utf8 } from '../util/bytes.js'
 import { oemidKey, readEndorsements, type Endorsements } from './endorsements.js'
 import { everyClaim as everyOne, type Reason, type SubmodAppraisal, type TrustClaim } from './types.js'
+import type { AppraisalFacts, ComponentFact } from '../policy/input.js'
 
 export const EAT_SUBMOD = 'EAT'
 export const EAT_POLICY_ID = 'urn:assay:policy:eat-builtin:1'
@@ -148,6 +149,20 @@ const everyClaim = (value: number, code: string, detail: string) => everyOne(val
  */
 interface BoundDeps extends EatAppraisalDeps {
   readonly speaksFor?: SpeaksFor
+  /** How the verifying key was found, and how the claims-set is fresh: what a policy is told. */
+  readonly facts?: Pick<AppraisalFacts, 'key' | 'freshness'>
+}
+
+/** How the key was found, as a policy is told (`pinned` is a certificate found by its x5t). */
+function keyFacts(verified: VerifiedEat): AppraisalFacts['key'] {
+  const key = verified.attester
+  return {
+    source: key.source === 'x5t' ? 'pinned' : key.source,
+    kid: key.kid,
+    ueid: attesterName(verified).ueid,
+    chainSubject: verified.chain?.leaf.subject,
+    anchorSubject: verified.chain?.anchorSubject,
+  }
 }
 
 /** The attester as the result names it: its UEID (claimed, certified, or the one its key is bound to) and its key. */
@@ -204,7 +219,12 @@ export async function appraiseEat(input: EatAppraisalInput, deps: EatAppraisalDe
   }
   const detached = input.bundle === undefined ? undefined : bindBundle(claims, input.bundle)
 
-  const bound: BoundDeps = { ...deps, speaksFor: verified.attester.speaksFor ?? SPEAKS_FOR_NOTHING }
+  const by = input.freshByInclusion === true ? 'parent' : input.sessionNonce !== undefined ? 'session-nonce' : fresh.nonce !== undefined ? 'verifier-nonce' : 'iat'
+  const bound: BoundDeps = {
+    ...deps,
+    speaksFor: verified.attester.speaksFor ?? SPEAKS_FOR_NOTHING,
+    facts: { key: keyFacts(verified), freshness: { by } },
+  }
   const out: Record<string, SubmodAppraisal> = {}
   out[EAT_SUBMOD] = {
     ...(await readEndorsements(deps.endorsements, (endorsements) =>
@@ -300,6 +320,11 @@ function appraiseClaims(
     vector[claim] = value
     reasons.push({ claim, value, code, detail })
   }
+  const components: ComponentFact[] = []
+  const withFacts = (result: SubmodAppraisal, reference?: { readonly source: string }): SubmodAppraisal =>
+    deps.facts === undefined
+      ? result
+      : { ...result, facts: { ...deps.facts, claims, reference: { found: reference !== undefined, source: reference?.source ?? '', components } } }
   const binding = deps.speaksFor ?? SPEAKS_FOR_NOTHING
   const ueid = claims.ueid ?? certifiedUeid
   if (!mayClaimUeid(binding, ueid)) {
@@ -317,7 +342,7 @@ function appraiseClaims(
       set('executables', 96, 'EAT_MEASUREMENT_FAILED', 'a measurement result reports fail')
     }
     if (claims.dbgstat === 'enabled') set('configuration', profile.debugEnabled === 'contraindicated' ? 96 : 32, 'EAT_DEBUG_ENABLED', 'debug is enabled')
-    return { vector, reasons, required: IDENTITY_ONLY }
+    return withFacts({ vector, reasons, required: IDENTITY_ONLY })
   }
   const reference =
     classBound && claims.oemid !== undefined && claims.hwmodel !== undefined
@@ -336,10 +361,13 @@ function appraiseClaims(
     const problems: string[] = []
     if (reference.software.size > 0) {
       const versions = claims.swname === undefined ? undefined : reference.software.get(claims.swname)
+      const before = problems.length
       if (versions === undefined) problems.push(`software ${claims.swname ?? '(unnamed)'} is not approved`)
       else if (versions !== 'any' && (claims.swversion === undefined || !versions.has(claims.swversion.version))) {
         problems.push(`version ${claims.swversion?.version ?? '(none)'} of ${claims.swname} is not approved`)
       }
+      const software = { name: claims.swname ?? '', version: claims.swversion?.version ?? '', measurement: '', signer: '' }
+      components.push({ kind: 'software', ...software, matched: problems.length === before })
     }
     for (const [what, approved, bodies] of [
       ['measurements', reference.measurementDigests, claims.measurements],
@@ -347,6 +375,10 @@ function appraiseClaims(
     ] as const) {
       if (approved === undefined || approved.size === 0) continue
       const unknown = (bodies ?? []).filter((m) => !approved.has(sha256Hex(m.body)))
+      for (const m of bodies ?? []) {
+        const digest = sha256Hex(m.body)
+        components.push({ kind: what === 'measurements' ? 'measurement' : 'manifest', name: '', version: '', measurement: digest, signer: '', matched: approved.has(digest) })
+      }
       if ((bodies ?? []).length === 0) problems.push(`no ${what} to compare with reference values`)
       else if (unknown.length > 0) problems.push(`${unknown.length} ${what} match no reference digest`)
     }
@@ -361,7 +393,7 @@ function appraiseClaims(
     const value = profile.debugEnabled === 'contraindicated' ? 96 : 32
     set('configuration', value, 'EAT_DEBUG_ENABLED', 'debug is enabled')
   }
-  return { vector, reasons, required: REQUIRED }
+  return withFacts({ vector, reasons, required: REQUIRED }, reference)
 }
 
 /** A compact JWS is ASCII; anything else cannot be one. */
@@ -412,7 +444,10 @@ async function appraiseSubmods(
       return
     }
     const identity: Reason[] = [{ claim: 'instance-identity', value: 2, code: 'EAT_COVERED_BY_PARENT', detail: `claims-set signed within ${parent}` }]
-    addSubmod(out, name, await readEndorsements(deps.endorsements, (endorsements) => appraiseClaims(nested, profile, input.tenant, { ...deps, endorsements }, identity)))
+    // Covered by the parent's signature and fresh through it: the parent's key, freshness `parent`.
+    const parentFacts = (deps as BoundDeps).facts
+    const facts = parentFacts === undefined ? {} : { facts: { key: parentFacts.key, freshness: { by: 'parent' as const } } }
+    addSubmod(out, name, await readEndorsements(deps.endorsements, (endorsements) => appraiseClaims(nested, profile, input.tenant, { ...deps, endorsements, ...facts }, identity)))
     await appraiseSubmods(nested, profile, input, deps, name, depth + 1, out)
   }
   /** A token inside the parent: its own key path; fresh by inclusion; its submodules renamed under `name`. */

@@ -9,6 +9,7 @@
  * | exp, nbf, future iat (one skew) | `evidence/time-claims.ts` | `evidence/time-claims.ts` |
  * | freshness | session nonce, or a consumed verifier-issued nonce | the same; `iat` only without a nonce, where the profile allows |
  * | reference values → trust vector | `appraisePsa` | `appraiseEat` |
+ * | policy (ASSAY_POLICIES_DIR) → final vector, reasons, status | `./policy.ts` | `./policy.ts` |
  *
  * A bug that Evidence triggers (an exception that is no `VerifierError`) is caught here and becomes
  * a verifier-malfunction result, so no Evidence throws past this layer.
@@ -23,6 +24,8 @@ import type { Endorsements } from './endorsements.js'
 import { PSA_POLICY_ID, PSA_SUBMOD, appraisePsa } from './psa.js'
 import { everyClaim, type SubmodAppraisal } from './types.js'
 import { VERIFIER_MALFUNCTION } from '../results/trust-vector.js'
+import type { PolicySet } from '../policy/evaluate.js'
+import { applyPolicies } from './policy.js'
 
 export interface AppraisalRequest {
   readonly tenant: TenantId
@@ -45,6 +48,11 @@ export interface AppraisalDeps {
    * with its stack, before the appraisal is answered with a verifier-malfunction result.
    */
   readonly onEvidenceFault?: (err: VerifierError) => void
+  /**
+   * Appraisal policies (`policies/`, ASSAY_POLICIES_DIR), applied to each verified submodule after
+   * the built-in comparison (`./policy.ts`). @defaultValue none: the built-in result stands
+   */
+  readonly policies?: PolicySet
 }
 
 export interface Appraisal {
@@ -81,7 +89,13 @@ export async function appraise(request: AppraisalRequest, deps: AppraisalDeps): 
   }
   const { format, expectedProfile } = selected
   try {
-    return await appraiseFormat(format, expectedProfile, request, deps)
+    const builtin = await appraiseFormat(format, expectedProfile, request, deps)
+    if (deps.policies === undefined) return builtin
+    const target = { tenant: request.tenant, mediaType: request.mediaType, format: format === 'psa' ? ('psa' as const) : ('eat' as const) }
+    const { submods, applied, faults } = applyPolicies(builtin.submods, deps.policies, target)
+    // A policy that failed is a verifier fault: the result says so, and so does the log.
+    for (const fault of faults) deps.onEvidenceFault?.(new VerifierError('ERR_POLICY_EVALUATION', fault, { cause: fault }))
+    return { ...builtin, submods, policyIds: [...builtin.policyIds, ...applied] }
   } catch (err) {
     if (isVerifierError(err)) throw err
     return format === 'psa'

@@ -27,6 +27,7 @@ import { bytesEqual, toHex } from '../util/bytes.js'
 import { readEndorsements, type Endorsements, type PsaReferenceComponent, type PsaTrustAnchor } from './endorsements.js'
 import type { AttesterName } from '../results/ear.js'
 import { everyClaim, type Reason, type SubmodAppraisal, type TrustClaim } from './types.js'
+import type { AppraisalFacts } from '../policy/input.js'
 
 export const PSA_SUBMOD = 'PSA'
 export const PSA_POLICY_ID = 'urn:assay:policy:psa-builtin:1'
@@ -126,7 +127,25 @@ export async function appraisePsa(input: PsaAppraisalInput, deps: PsaAppraisalDe
       set('executables', 33, 'PSA_SOFTWARE_UNRECOGNIZED', `software components without a matching reference value: ${names}`)
     }
   }
-  return { vector, reasons, required: REQUIRED, nonce: verifiedNonce, profile: claims.profileUri, attester: attesterOf(claims, anchor!) }
+  const compared = bound === 'any' || bytesEqual(bound, claims.implementationId) ? reference : undefined
+  const facts: AppraisalFacts = {
+    claims,
+    key: { source: 'psa-instance-id', ueid: claims.instanceId },
+    freshness: { by: input.sessionNonce === undefined ? 'verifier-nonce' : 'session-nonce' },
+    reference: {
+      found: compared !== undefined,
+      source: compared?.source ?? '',
+      components: claims.softwareComponents.map((c) => ({
+        kind: 'software',
+        name: c.measurementType ?? '',
+        version: c.version ?? '',
+        measurement: toHex(c.measurementValue),
+        signer: toHex(c.signerId),
+        matched: compared?.softwareComponents.some((r) => matches(c, r)) ?? false,
+      })),
+    },
+  }
+  return { vector, reasons, required: REQUIRED, nonce: verifiedNonce, profile: claims.profileUri, attester: attesterOf(claims, anchor!), facts }
 }
 
 /** The attester as the result names it: the Instance ID the key is provisioned under, and that key. */

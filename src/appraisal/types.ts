@@ -2,6 +2,8 @@
 
 import { TRUST_CLAIMS as CLAIMS, type TrustClaim } from '../results/trust-vector.js'
 import type { AttesterName } from '../results/ear.js'
+import type { Tier } from '../results/trust-vector.js'
+import type { AppraisalFacts } from '../policy/input.js'
 
 export { TRUST_CLAIMS, type TrustClaim } from '../results/trust-vector.js'
 
@@ -24,6 +26,13 @@ export interface SubmodAppraisal {
   readonly profile?: string
   /** The attester appraised (its UEID and the key that verified it), when its key was found. */
   readonly attester?: AttesterName
+  /**
+   * What a policy sees besides the vector (`src/policy/input.ts`): present only when the Evidence
+   * of this submodule verified and was fresh, the only submodules a policy is applied to.
+   */
+  readonly facts?: AppraisalFacts
+  /** Set by a policy that decided the status (or faulted); otherwise derived from the vector. */
+  readonly status?: Tier
 }
 
 /**

@@ -15,6 +15,7 @@ export const SETTING_DESCRIPTIONS: Readonly<Record<keyof Config, string>> = {
   redisPrefix: 'prefix of every Redis key Assay writes',
   dataDir: 'where embedded mode and generated EAR keys persist',
   referenceValuesDir: 'folder of trust anchors and reference values (JSON); unset: nothing is provisioned',
+  policiesDir: 'folder of appraisal policies (YAML or JSON), compiled at start; unset: the shipped policies/ folder',
   allowPublishedKeys: 'test mode: accept provisioned keys whose private halves are published; never in production',
   earKeyFile: 'PEM or JWK file with the EAR signing key (P-256); unset: generated in the data directory',
   earLifetimeSeconds: 'EAR exp - iat; also how long a retired key stays in the JWKS',

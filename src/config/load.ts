@@ -27,6 +27,7 @@ export const ENV_NAMES: Readonly<Record<keyof Config, string>> = {
   redisPrefix: 'ASSAY_REDIS_PREFIX',
   dataDir: 'ASSAY_DATA_DIR',
   referenceValuesDir: 'ASSAY_REFERENCE_VALUES_DIR',
+  policiesDir: 'ASSAY_POLICIES_DIR',
   allowPublishedKeys: 'ASSAY_ALLOW_PUBLISHED_KEYS',
   earKeyFile: 'ASSAY_EAR_KEY_FILE',
   earLifetimeSeconds: 'ASSAY_EAR_LIFETIME_SECONDS',

@@ -45,6 +45,12 @@ export const configSchema = z
      */
     referenceValuesDir: z.string().min(1).optional(),
     /**
+     * Folder of appraisal policies (YAML or JSON, `policies/README.md`), read and compiled at start;
+     * an invalid policy stops the start. Unset: the shipped `policies/` folder (its defaults apply
+     * the built-in comparison unchanged). @defaultValue unset (the shipped folder)
+     */
+    policiesDir: z.string().min(1).optional(),
+    /**
      * Test mode: accept provisioned keys whose private halves are published (RFC 9783's example IAK,
      * the COSE WG and Veraison test keys, …; `src/appraisal/published-keys.ts`). Anyone can forge
      * Evidence those keys verify, so each is a warning at load and every EAR's verifier build says

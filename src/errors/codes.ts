@@ -120,6 +120,18 @@ export const ERROR_CATALOGUE = {
   ERR_CORIM_CONFLICT: request(409, 'CoRIM tag has the version of a provisioned tag but other content, or provides an entry another source provisioned'),
   ERR_CORIM_STALE: request(409, 'CoRIM tag is older than the provisioned version of that tag'),
 
+  // Appraisal policies (src/policy). Request family: a refused policy is a bad submission that
+  // names the field, or the rule and the position in its condition; at start it stops the start.
+  ERR_POLICY_INVALID: request(422, 'Policy document is not valid YAML or JSON, or a member is missing, unknown or malformed'),
+  ERR_POLICY_TOO_LARGE: request(413, 'Policy document exceeds the size limit'),
+  ERR_POLICY_SYNTAX: request(422, 'Policy rule condition is not valid CEL'),
+  ERR_POLICY_UNKNOWN_INPUT: request(422, 'Policy rule condition names an unknown input, field or function'),
+  ERR_POLICY_TYPE: request(422, 'Policy rule condition has a type error'),
+  ERR_POLICY_TOO_COSTLY: request(422, 'Policy rule condition may cost more than the evaluation bound'),
+  ERR_POLICY_CONFLICT: request(409, 'Two policies have the same id or the same selector'),
+  ERR_POLICY_INPUT_TOO_LARGE: fault('The appraisal input exceeds what a policy may be given; the result says so (AR4SI verifier malfunction)'),
+  ERR_POLICY_EVALUATION: fault('A policy failed or ran past its time bound; the result says so (AR4SI verifier malfunction)'),
+
   // Format selection (src/evidence/registry.ts)
   ERR_MEDIA_TYPE_UNSUPPORTED: request(415, 'Media type is not supported'),
   ERR_MEDIA_TYPE_MALFORMED: request(400, 'Media type cannot be parsed'),

@@ -213,8 +213,9 @@ export function createProgram(): Command {
 
   program
     .command('check-config')
-    .description('validate the reference-values folder as a start would, and print what each file provisions')
+    .description('validate the reference-values and policies folders as a start would, and print what each file holds')
     .option('-r, --reference-values <dir>', 'the folder (default: ASSAY_REFERENCE_VALUES_DIR)')
+    .option('-p, --policies <dir>', 'the policies folder (default: ASSAY_POLICIES_DIR)')
     .option('--allow-published-keys', 'test mode: accept keys whose private halves are published (default: ASSAY_ALLOW_PUBLISHED_KEYS)')
     .option('--json', 'print the report as JSON')
     .addHelpText('after', '\nExit status: 0 when every file is valid, 1 naming the file and field otherwise.')

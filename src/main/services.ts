@@ -6,6 +6,9 @@
 import { hostname } from 'node:os'
 import { randomUUID } from 'node:crypto'
 import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { loadPolicyDir } from '../appraisal/policy-files.js'
+import type { PolicySet } from '../policy/evaluate.js'
 import type { AppraisalDeps } from '../appraisal/pipeline.js'
 import { createAuthenticator, type Authenticator } from '../auth/authenticate.js'
 import { bootstrapKeyOf } from '../auth/bootstrap.js'
@@ -129,6 +132,17 @@ function loadReferenceValueFiles(
   return { files, provisioned, nothing }
 }
 
+/** The shipped `policies/` folder: the default of ASSAY_POLICIES_DIR. */
+export const SHIPPED_POLICIES_DIR = fileURLToPath(new URL('../../policies', import.meta.url))
+
+/** Reads and compiles the policies folder; an invalid policy stops the start, naming file, rule and position. */
+function loadPolicies(config: Config, log: (message: string) => void): PolicySet {
+  const dir = config.policiesDir ?? SHIPPED_POLICIES_DIR
+  const { set, loaded } = loadPolicyDir(dir)
+  log(`policies: ${loaded.length} from ${dir} (${loaded.map((l) => `${l.policy.document.id}@${l.policy.document.version}`).join(', ') || 'none'})`)
+  return set
+}
+
 /** Store pages of 1,000 looked at for an active document before the start gives up looking (no warning). */
 const PROVISIONED_SCAN_PAGES = 10
 
@@ -184,6 +198,7 @@ export async function buildServices(config: Config, options: BuildOptions): Prom
   }
   // Endorsements first: a bad or refused reference value stops the start before anything listens.
   const loaded = options.role === 'api' ? undefined : loadReferenceValueFiles(config, log)
+  const policies = options.role === 'api' ? undefined : loadPolicies(config, log)
   const keys = await loadSigningKeys({
     ...(config.earKeyFile === undefined ? {} : { keyFile: config.earKeyFile }),
     dataDir: config.dataDir,
@@ -307,6 +322,7 @@ export async function buildServices(config: Config, options: BuildOptions): Prom
         clock,
         skewSeconds: config.clockSkewSeconds,
         onEvidenceFault: (err) => log(`appraisal: ${err.code}`, err.cause),
+        ...(policies === undefined ? {} : { policies }),
       }
       const processor = createProcessor({
         store,

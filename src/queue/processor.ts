@@ -82,7 +82,8 @@ export function createProcessor(deps: ProcessorDeps): JobProcessor {
       const { vector, reasons } = fullVector(s.vector, s.reasons)
       submods[name] = {
         vector,
-        status: deriveStatus(vector, { required: s.required }),
+        // A policy that decided the status (never better than the vector allows) set it.
+        status: s.status ?? deriveStatus(vector, { required: s.required }),
         reasons,
         ...(s.profile === undefined ? {} : { profile: s.profile }),
         ...(s.nonce === undefined ? {} : { nonce: s.nonce }),

@@ -1,7 +1,7 @@
 /**
  * `assay check-config`: validates what an operator provisions, as Assay's start would, and says
- * what each file provisions. Each kind of configuration folder is one entry of `CHECKS` (today the
- * reference-values folder; a policies folder becomes another entry), checked in order; the first
+ * what each file provisions. Each kind of configuration folder is one entry of `CHECKS` (the
+ * reference-values folder, the policies folder), checked in order; the first
  * invalid file stops the check with a message naming the file and the field, and exit 1.
  */
 import { X509Certificate, createPublicKey } from 'node:crypto'
@@ -9,10 +9,13 @@ import { readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { MemoryEndorsements } from '../../appraisal/endorsements.js'
 import { addReferenceValueDocument, referenceValueDocumentSchema, type ReferenceValueDocument } from '../../appraisal/reference-values.js'
+import { isVerifierError } from '../../errors/errors.js'
+import { loadPolicyDir } from '../../appraisal/policy-files.js'
 import { CliError } from './ear-verify.js'
 
 export interface CheckConfigFlags {
   readonly referenceValues?: string
+  readonly policies?: string
   readonly allowPublishedKeys?: boolean
   readonly json?: boolean
 }
@@ -30,6 +33,8 @@ export interface CheckReport {
   readonly dir: string
   readonly files: readonly FileReport[]
   readonly warnings: readonly string[]
+  /** The closing line, when it is not the reference-values count. */
+  readonly summary?: string
 }
 
 interface ConfigCheck {
@@ -165,8 +170,33 @@ const referenceValuesCheck: ConfigCheck = {
   },
 }
 
+const policiesCheck: ConfigCheck = {
+  section: 'policies',
+  dir: (flags, env) => flags.policies ?? (env['ASSAY_POLICIES_DIR'] || undefined),
+  run(dir) {
+    let loaded: ReturnType<typeof loadPolicyDir>['loaded']
+    try {
+      ;({ loaded } = loadPolicyDir(dir))
+    } catch (err) {
+      if (isVerifierError(err)) throw new CliError(err.message, 'ERR_CONFIG_INVALID')
+      throw err
+    }
+    const files: FileReport[] = loaded.map(({ file, policy }) => ({
+      file,
+      tenant: policy.document.selector.tenant ?? 'any',
+      items: [
+        `policy ${policy.document.id} version ${policy.document.version}, sha-256 ${short(policy.digest)}`,
+        ...policy.rules.map((r) => `rule ${r.rule.name}: ${r.rule.set} → ${r.rule.to} (cost ${r.cost})`),
+      ],
+      counts: { anchors: 0, keys: 0, referenceValues: 0, profiles: 0, corimSigners: 0 },
+    }))
+    const rules = loaded.reduce((n, l) => n + l.policy.rules.length, 0)
+    return { section: 'policies', dir, files, warnings: [], summary: `valid: ${files.length} polic${files.length === 1 ? 'y' : 'ies'}, ${rules} rule(s)` }
+  },
+}
+
 /** The folders `check-config` validates, in order. */
-const CHECKS: readonly ConfigCheck[] = [referenceValuesCheck]
+const CHECKS: readonly ConfigCheck[] = [referenceValuesCheck, policiesCheck]
 
 export function checkConfigCommand(flags: CheckConfigFlags, env: Readonly<Record<string, string | undefined>>, out: (text: string) => void): number {
   const reports: CheckReport[] = []
@@ -176,7 +206,10 @@ export function checkConfigCommand(flags: CheckConfigFlags, env: Readonly<Record
     reports.push(check.run(dir, flags, env))
   }
   if (reports.length === 0) {
-    throw new CliError('nothing to check: pass --reference-values <dir> or set ASSAY_REFERENCE_VALUES_DIR', 'ERR_CONFIG_MISSING')
+    throw new CliError(
+      'nothing to check: pass --reference-values <dir> or --policies <dir>, or set ASSAY_REFERENCE_VALUES_DIR or ASSAY_POLICIES_DIR',
+      'ERR_CONFIG_MISSING',
+    )
   }
   if (flags.json === true) {
     out(`${JSON.stringify({ valid: true, checks: reports }, null, 2)}\n`)
@@ -185,7 +218,9 @@ export function checkConfigCommand(flags: CheckConfigFlags, env: Readonly<Record
   const lines: string[] = []
   for (const r of reports) {
     lines.push(`${r.section}: ${r.dir}`)
-    if (r.files.length === 0) lines.push('  no *.json files: nothing is provisioned, every attester is unknown')
+    if (r.files.length === 0) {
+      lines.push(r.summary === undefined ? '  no *.json files: nothing is provisioned, every attester is unknown' : '  no policy files: the built-in results stand')
+    }
     for (const f of r.files) {
       lines.push(`  ${f.file} (tenant ${f.tenant})`)
       if (f.items.length === 0) lines.push('    nothing')
@@ -193,10 +228,13 @@ export function checkConfigCommand(flags: CheckConfigFlags, env: Readonly<Record
     }
     for (const w of r.warnings) lines.push(`  warning: ${w}`)
     const sum = (k: keyof FileReport['counts']) => r.files.reduce((n, f) => n + f.counts[k], 0)
-    lines.push(
-      `  valid: ${r.files.length} file(s), ${sum('anchors')} trust anchor(s), ${sum('keys')} key(s), ${sum('referenceValues')} reference value set(s), ` +
-        `${sum('profiles')} EAT profile(s), ${sum('corimSigners')} CoRIM signer(s)`,
-    )
+    if (r.summary !== undefined) lines.push(`  ${r.summary}`)
+    else {
+      lines.push(
+        `  valid: ${r.files.length} file(s), ${sum('anchors')} trust anchor(s), ${sum('keys')} key(s), ${sum('referenceValues')} reference value set(s), ` +
+          `${sum('profiles')} EAT profile(s), ${sum('corimSigners')} CoRIM signer(s)`,
+      )
+    }
   }
   out(`${lines.join('\n')}\n`)
   return 0

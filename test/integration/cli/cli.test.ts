@@ -163,7 +163,7 @@ describe('assay command', { timeout: 180_000 }, () => {
     it('no folder given, or one that does not exist', async () => {
       const none = await runAssay(['check-config'])
       assert.equal(none.code, 1)
-      assert.match(none.stderr, /nothing to check: pass --reference-values <dir> or set ASSAY_REFERENCE_VALUES_DIR/)
+      assert.match(none.stderr, /nothing to check: pass --reference-values <dir> or --policies <dir>, or set ASSAY_REFERENCE_VALUES_DIR or ASSAY_POLICIES_DIR/)
       const missing = await runAssay(['check-config', '--reference-values', join(dir, 'nope')])
       assert.equal(missing.code, 1)
       assert.match(missing.stderr, /nope: the reference-values directory cannot be read/)
