@@ -10,7 +10,9 @@ import { sendProblem } from './problem.js'
 import { rateLimit } from './rate-limit.js'
 import type { ApiDeps } from './deps.js'
 export type { ApiDeps } from './deps.js'
+import { requireOperator } from './operator-auth.js'
 import { appraisalRoutes } from './routes/appraisals.js'
+import { auditRoutes } from './routes/audit.js'
 import { challengeResponseRoutes } from './routes/challenge-response.js'
 import { corimRoutes, provisioningDiscoveryRoutes, veraisonProvisioningRoutes } from './routes/corim.js'
 import { docsRoutes } from './routes/docs.js'
@@ -68,6 +70,8 @@ export function createApp(deps: ApiDeps): express.Express {
   app.use(provisioningDiscoveryRoutes(deps))
   app.use('/endorsement-provisioning/v1', mount('/endorsement-provisioning/v1'), veraisonProvisioningRoutes(deps))
   app.use('/v1', mount('/v1'), corimRoutes(deps))
+  // The audit log (admin): the operator token until roles are wired.
+  app.use('/v1', mount('/v1'), auditRoutes(deps, requireOperator(deps.config.operatorToken)))
 
   app.use((_req: Request, _res: Response, next: NextFunction) => next(new VerifierError('ERR_ROUTE_NOT_FOUND')))
   app.use((err: unknown, req: Request, res: Response, _next: NextFunction) => {

@@ -2,6 +2,7 @@ import type { Config } from '../config/schema.js'
 import type { FormatRegistry } from '../evidence/registry.js'
 import type { QueueProducer } from '../queue/types.js'
 import type { ResultRenderer } from '../results/renderer.js'
+import type { AuditStore } from '../store/audit.js'
 import type { EndorsementStore } from '../store/endorsements.js'
 import type { RateLimiter } from '../store/rate-limiter.js'
 import type { Store } from '../store/types.js'
@@ -22,4 +23,6 @@ export interface ApiDeps {
   readonly limiter?: RateLimiter
   /** What operators provision (the provisioning routes); absent: those routes answer 503. */
   readonly endorsements?: EndorsementStore
+  /** The audit log (`GET /v1/audit`); absent: those routes answer 503. */
+  readonly audit?: Pick<AuditStore, 'page'>
 }

@@ -57,6 +57,7 @@ export async function startAssay(config: Config, options: StartOptions): Promise
       metrics: createMetrics(() => producer.depth()),
       clock: services.clock,
       endorsements: services.endorsementStore,
+      audit: services.audit.store,
       ...(log === undefined ? {} : { log }),
       ...(limiter === undefined ? {} : { limiter }),
     })

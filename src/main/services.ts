@@ -29,6 +29,8 @@ import { createRedisEndorsementStore } from '../store/redis/endorsement-store.js
 import { createRedisStore } from '../store/redis/create-redis-store.js'
 import { DEFAULT_TENANT, type Store } from '../store/types.js'
 import { systemClock, type Clock } from '../util/clock.js'
+import { auditedEndorsementStore } from '../store/audited.js'
+import { openAuditLog, type AuditLog } from './audit-log.js'
 import type { ProcessLogger } from './logger.js'
 import { redactedText } from './request-log.js'
 
@@ -50,6 +52,11 @@ export interface Services {
    * role opens it; only roles that appraise write the reference-values folder into it.
    */
   readonly endorsementStore: EndorsementStore
+  /**
+   * The audit log (docs/audit.md): changes through `endorsementStore` and every appraisal are
+   * appended to it; the API pages through `audit.store`.
+   */
+  readonly audit: AuditLog
   /** Starts the worker side (if this role has one) and its heartbeat. */
   startWorker(): Promise<void>
   /** Stops intake, lets in-flight jobs finish, closes connections. */
@@ -186,9 +193,17 @@ export async function buildServices(config: Config, options: BuildOptions): Prom
   // Every role opens the endorsement store (the API writes what operators provision). Roles that
   // appraise write the folder's files into it first, then read it and follow its changes: see
   // store-endorsements.ts.
-  const endorsementStore: EndorsementStore = embedded
+  const rawEndorsementStore: EndorsementStore = embedded
     ? createMemoryEndorsementStore({ dataDir: join(config.dataDir, 'endorsements'), onWarning: (message) => log(`endorsement store: ${message}`) })
     : createRedisEndorsementStore({ redis: config.redisUrl!, prefix: config.redisPrefix, onClientError: (err: Error) => log('redis endorsement store', err) })
+  // Audit log (docs/audit.md): every change made through the endorsement store (API, CoRIM, the
+  // files below) is appended to it; see store/audited.ts for the order and what a failed append does.
+  const audit = openAuditLog(config, keys, log)
+  const endorsementStore = auditedEndorsementStore(rawEndorsementStore, {
+    recorder: audit.recorder,
+    audit: audit.store,
+    onUnaudited: (tenant, entry, err) => log(`ERROR: audit log: a change of tenant ${tenant} was made but not audited: ${JSON.stringify(entry)}`, err),
+  })
   let endorsements: StoreEndorsements | undefined
   if (loaded !== undefined) {
     try {
@@ -209,6 +224,7 @@ export async function buildServices(config: Config, options: BuildOptions): Prom
     } catch (err) {
       clearInterval(keyReload)
       await endorsementStore.close().catch(() => {})
+      await audit.close().catch(() => {})
       await store.close().catch(() => {})
       throw err
     }
@@ -251,6 +267,7 @@ export async function buildServices(config: Config, options: BuildOptions): Prom
     clock,
     provisioned: loaded?.provisioned,
     endorsementStore,
+    audit,
     async startWorker() {
       if (consumer === undefined || endorsements === undefined) return
       const appraisal: AppraisalDeps = {
@@ -270,6 +287,7 @@ export async function buildServices(config: Config, options: BuildOptions): Prom
         config: config.allowPublishedKeys ? { ...config, verifierBuild: `${config.verifierBuild}${TEST_MODE_BUILD_SUFFIX}` } : config,
         clock,
         ...(logger === undefined ? {} : { onAppraised: (done: AppraisalDone) => logAppraisal(logger, done) }),
+        audit: { actor: `worker:${workerId}`, record: (tenant, entry) => audit.recorder.record(tenant, entry) },
       })
       const onFailed = createFailureRecorder({ store, config, log })
       await consumer.start(processor, { concurrency: config.workerConcurrency, onFailed })
@@ -293,6 +311,7 @@ export async function buildServices(config: Config, options: BuildOptions): Prom
       await producer?.close()
       await endorsements?.close()
       await endorsementStore.close()
+      await audit.close()
       await store.close()
     },
   }
