@@ -54,7 +54,7 @@ function auditor(options: AuditedStoreOptions) {
     try {
       await options.audit.head(tenant)
     } catch (err) {
-      if (isVerifierError(err) && err.code === 'ERR_STORE_UNAVAILABLE') throw err
+      if (isVerifierError(err)) throw err
       throw new VerifierError('ERR_STORE_UNAVAILABLE', 'the audit log cannot be read, so no change is made', { cause: err })
     }
   }
