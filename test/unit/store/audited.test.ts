@@ -6,6 +6,7 @@
  * entry reaches `onUnaudited`.
  */
 import assert from 'node:assert/strict'
+import { randomUUID } from 'node:crypto'
 import { describe, it } from 'node:test'
 import { generateApiKey } from '../../../src/auth/api-keys.js'
 import type { AuditEntry, AuditEntryInput } from '../../../src/audit/entry.js'
@@ -17,6 +18,10 @@ import { auditedCredentialStore, auditedEndorsementStore } from '../../../src/st
 import { createMemoryAuditStore } from '../../../src/store/memory/audit-store.js'
 import { createMemoryCredentialStore } from '../../../src/store/memory/credential-store.js'
 import { createMemoryEndorsementStore } from '../../../src/store/memory/endorsement-store.js'
+import { createRedisAuditStore } from '../../../src/store/redis/audit-store.js'
+import { createRedisEndorsementStore } from '../../../src/store/redis/endorsement-store.js'
+import { deletePrefix, REDIS_URL } from '../../helpers/redis.js'
+import { freePort } from '../../helpers/redis-server.js'
 import { newKey } from '../audit/chain-helpers.js'
 
 const TENANT = 'acme'
@@ -148,5 +153,31 @@ describe('audited credential store', () => {
       (err) => isVerifierError(err) && err.code === 'ERR_STORE_UNAVAILABLE',
     )
     assert.equal(await keys.get(a.keyId), undefined)
+  })
+})
+
+describe('audited endorsement store on Redis', () => {
+  it('appends to the tenant stream; with the audit Redis unreachable, refuses the change and writes nothing', async () => {
+    const prefix = `assay-test-audited-${randomUUID().slice(0, 8)}`
+    const documents = createRedisEndorsementStore({ redis: REDIS_URL, prefix })
+    const audit = createRedisAuditStore({ redis: REDIS_URL, prefix })
+    const dead = createRedisAuditStore({ redis: `redis://127.0.0.1:${await freePort()}`, prefix, onClientError: () => {} })
+    try {
+      const recorder = createAuditRecorder({ store: audit, signer: () => signer })
+      const store = auditedEndorsementStore(documents, { recorder, audit })
+      await store.create(TENANT, 'ta-1', write({ a: 1 }))
+      const entries = await all(audit)
+      assert.deepEqual(changes(entries).map((e) => [e.action, e.targets]), [['trust-anchor.create', [{ type: 'trust-anchor', id: 'ta-1', version: 1 }]]])
+      assert.equal(verifyChain(TENANT, entries, { jwks: key.jwks }).problem, undefined)
+
+      const unreachable = auditedEndorsementStore(documents, { recorder: createAuditRecorder({ store: dead, signer: () => signer }), audit: dead })
+      await assert.rejects(unreachable.create(TENANT, 'ta-2', write({ a: 2 })), (err) => isVerifierError(err) && err.code === 'ERR_STORE_UNAVAILABLE')
+      assert.equal(await documents.get(TENANT, 'ta-2'), undefined, 'nothing was written')
+    } finally {
+      await dead.close().catch(() => {})
+      await audit.close()
+      await documents.close()
+      await deletePrefix(prefix)
+    }
   })
 })
