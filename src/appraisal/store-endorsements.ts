@@ -237,11 +237,16 @@ export async function openStoreEndorsements(options: StoreEndorsementsOptions): 
     const missing = new Map<string, { readonly tenant: TenantId; readonly indexId: string }>()
     let used = new Map<string, UsedDocument>()
     const use = (d: CachedDocument) => used.set(`${d.used.id}@${d.used.version}`, d.used)
-    /** The combined X.509 anchors of a tenant: an answer from them used every document of the lookup. */
-    const anchors = <T>(tenant: TenantId, answer: (e: MemoryEndorsements) => T | undefined): T | undefined => {
+    /**
+     * What the anchor with this SHA-256 may speak for, from the tenant's combined X.509 anchors. The
+     * anchor a chain ended at is the one used: the document that holds it is noted.
+     */
+    const anchorSpeaksFor = (tenant: TenantId, anchorSha256: string): SpeaksFor | undefined => {
       const entry = read(tenant, X509_ANCHORS_INDEX_ID)
-      const found = entry?.combined === undefined ? undefined : answer(entry.combined)
-      if (found !== undefined) for (const d of entry!.documents) if (d.decoded !== undefined) use(d)
+      const found = entry?.combined?.eatKeys(tenant).anchorSpeaksFor?.(anchorSha256)
+      if (found !== undefined) {
+        for (const d of entry!.documents) if (d.decoded?.eatKeys(tenant).anchorSpeaksFor?.(anchorSha256) !== undefined) use(d)
+      }
       return found
     }
     const read = (tenant: TenantId, indexId: string): CachedLookup | undefined => {
@@ -281,9 +286,9 @@ export async function openStoreEndorsements(options: StoreEndorsementsOptions): 
             return indexId === undefined ? undefined : first(tenant, indexId, (e) => e.eatKeys(tenant).byX5t?.(hashAlg, hash))
           },
           get x509(): X509TrustStore | undefined {
-            return anchors(tenant, (e) => e.eatKeys(tenant).x509)
+            return read(tenant, X509_ANCHORS_INDEX_ID)?.combined?.eatKeys(tenant).x509
           },
-          anchorSpeaksFor: (anchorSha256): SpeaksFor | undefined => anchors(tenant, (e) => e.eatKeys(tenant).anchorSpeaksFor?.(anchorSha256)),
+          anchorSpeaksFor: (anchorSha256): SpeaksFor | undefined => anchorSpeaksFor(tenant, anchorSha256),
         }
       },
       takeUsed(): UsedDocument[] {
