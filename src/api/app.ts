@@ -13,7 +13,9 @@ import { rateLimit } from './rate-limit.js'
 import type { ApiDeps } from './deps.js'
 export type { ApiDeps } from './deps.js'
 import { apiKeyRoutes } from './routes/api-keys.js'
+import { requireCredential, tenantOf } from './auth.js'
 import { appraisalRoutes } from './routes/appraisals.js'
+import { auditRoutes } from './routes/audit.js'
 import { challengeResponseRoutes } from './routes/challenge-response.js'
 import { corimRoutes, provisioningDiscoveryRoutes, veraisonProvisioningRoutes } from './routes/corim.js'
 import { docsRoutes } from './routes/docs.js'
@@ -74,6 +76,8 @@ export function createApp(given: ApiDeps): express.Express {
   app.use('/endorsement-provisioning/v1', mount('/endorsement-provisioning/v1'), veraisonProvisioningRoutes(deps))
   app.use('/v1', mount('/v1'), corimRoutes(deps))
   app.use('/v1', mount('/v1'), apiKeyRoutes(deps))
+  // The audit log: admins of the tenant read their tenant's chain.
+  app.use('/v1', mount('/v1'), auditRoutes(deps, requireCredential(deps, 'admin'), (_req, res) => tenantOf(res)))
 
   app.use((_req: Request, _res: Response, next: NextFunction) => next(new VerifierError('ERR_ROUTE_NOT_FOUND')))
   app.use((err: unknown, req: Request, res: Response, _next: NextFunction) => {

@@ -3,6 +3,7 @@ import type { Config } from '../config/schema.js'
 import type { FormatRegistry } from '../evidence/registry.js'
 import type { QueueProducer } from '../queue/types.js'
 import type { ResultRenderer } from '../results/renderer.js'
+import type { AuditStore } from '../store/audit.js'
 import type { EndorsementStore } from '../store/endorsements.js'
 import type { RateLimiter } from '../store/rate-limiter.js'
 import type { CredentialStore } from '../store/credentials.js'
@@ -34,4 +35,6 @@ export interface ApiDeps {
   readonly credentials?: CredentialStore
   /** Who submitted what, when Evidence needs a credential; absent: only `relying-party` reads results. */
   readonly submitters?: SubmitterStore
+  /** The audit log (`GET /v1/audit`); absent: those routes answer 503. */
+  readonly audit?: Pick<AuditStore, 'page'>
 }

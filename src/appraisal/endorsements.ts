@@ -71,12 +71,51 @@ export interface Endorsements {
    * through {@link readEndorsements}. Absent: every answer is final.
    */
   view?(): EndorsementView
+  /**
+   * Hears, after each {@link readEndorsements}, the stored documents whose answers its final read
+   * used (see {@link trackUsedDocuments}). Absent: nobody is told.
+   */
+  onUsed?(documents: readonly UsedDocument[]): void
+}
+
+/** A stored document (one version of it) whose answer an appraisal used. */
+export interface UsedDocument {
+  readonly id: string
+  readonly version: number
+  /** `trust-anchor`, `reference-value` or `profile`. */
+  readonly kind: string
 }
 
 /** One read's view of cached endorsements. */
 export interface EndorsementView extends Endorsements {
   /** Fetches what reads through this view found missing; false when nothing was (their answers are final). */
   load(): Promise<boolean>
+  /**
+   * The documents whose answers reads through this view used since the last call (store-backed
+   * views know them; others may leave this out).
+   */
+  takeUsed?(): UsedDocument[]
+}
+
+/**
+ * `endorsements`, reporting into `used` (keyed `id@version`) every stored document whose answer an
+ * appraisal's reads used. Endorsements without views (`MemoryEndorsements`, files read at start
+ * without a store) report none.
+ */
+export function trackUsedDocuments(endorsements: Endorsements, used: Map<string, UsedDocument>): Endorsements {
+  const view = endorsements.view?.bind(endorsements)
+  const eatProfile = endorsements.eatProfile?.bind(endorsements)
+  return {
+    psaTrustAnchor: (tenant, hex) => endorsements.psaTrustAnchor(tenant, hex),
+    psaReferenceValues: (tenant, hex) => endorsements.psaReferenceValues(tenant, hex),
+    eatKeys: (tenant) => endorsements.eatKeys(tenant),
+    eatReferenceValues: (tenant, oemid, hwmodelHex) => endorsements.eatReferenceValues(tenant, oemid, hwmodelHex),
+    ...(eatProfile === undefined ? {} : { eatProfile }),
+    ...(view === undefined ? {} : { view }),
+    onUsed(documents) {
+      for (const d of documents) used.set(`${d.id}@${d.version}`, d)
+    },
+  }
 }
 
 /** Most rounds of {@link readEndorsements}: each round fetches what the previous one lacked. */
@@ -99,7 +138,10 @@ export async function readEndorsements<T>(endorsements: Endorsements, read: (e: 
     } catch (error) {
       outcome = { error }
     }
+    // What this round used: the last round's reads are the ones whose answers count.
+    const used = view.takeUsed?.() ?? []
     if (!(await view.load())) {
+      if (used.length > 0) endorsements.onUsed?.(used)
       if ('error' in outcome) throw outcome.error
       return outcome.value
     }

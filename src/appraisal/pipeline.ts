@@ -20,7 +20,7 @@ import type { NonceStore, TenantId } from '../store/types.js'
 import type { ProfileRegistry } from '../evidence/eat/profiles.js'
 import type { Clock } from '../util/clock.js'
 import { EAT_POLICY_ID, EAT_SUBMOD, appraiseEat, appraiseEatBundle } from './eat.js'
-import type { Endorsements } from './endorsements.js'
+import { trackUsedDocuments, type Endorsements, type UsedDocument } from './endorsements.js'
 import { PSA_POLICY_ID, PSA_SUBMOD, appraisePsa } from './psa.js'
 import { everyClaim, type SubmodAppraisal } from './types.js'
 import { VERIFIER_MALFUNCTION } from '../results/trust-vector.js'
@@ -63,6 +63,12 @@ export interface Appraisal {
    * and consumed for this appraisal. Never a nonce that was not verified.
    */
   readonly nonce?: Uint8Array | undefined
+  /**
+   * The stored documents (trust anchors, reference values, profiles), each at the version used, whose
+   * answers this appraisal used, sorted by id. Empty when none was used or the endorsements do not
+   * come from the endorsement store.
+   */
+  readonly endorsements?: readonly UsedDocument[]
 }
 
 /** Submodule name used when the Evidence is no format Assay implements. */
@@ -75,6 +81,13 @@ export const UNRECOGNIZED_SUBMOD = 'Evidence'
  * (every claim −1, status none) and reported through `deps.onEvidenceFault`.
  */
 export async function appraise(request: AppraisalRequest, deps: AppraisalDeps): Promise<Appraisal> {
+  const used = new Map<string, UsedDocument>()
+  const appraisal = await appraiseTracked(request, { ...deps, endorsements: trackUsedDocuments(deps.endorsements, used) })
+  const endorsements = [...used.values()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : a.version - b.version))
+  return { ...appraisal, endorsements }
+}
+
+async function appraiseTracked(request: AppraisalRequest, deps: AppraisalDeps): Promise<Appraisal> {
   let selected: FormatSelection
   try {
     selected = deps.registry.select(request.mediaType, request.evidence)

@@ -35,6 +35,7 @@ import {
   type Endorsements,
   type PsaReferenceValues,
   type PsaTrustAnchor,
+  type UsedDocument,
 } from './endorsements.js'
 import {
   X509_ANCHORS_INDEX_ID,
@@ -78,6 +79,8 @@ export interface StoreEndorsements extends Endorsements {
 /** A document as a lookup found it, decoded; `decoded` is undefined when it did not decode. */
 interface CachedDocument {
   readonly decoded: MemoryEndorsements | undefined
+  /** The stored version it was decoded from. */
+  readonly used: UsedDocument
 }
 
 /** One lookup's answer: its documents, in id order, and (X.509 anchors) all of them as one. */
@@ -188,7 +191,7 @@ export async function openStoreEndorsements(options: StoreEndorsementsOptions): 
         warn(`endorsement ${version.id} version ${version.version} of tenant ${version.tenant} is not used: ${err instanceof Error ? err.message : 'it does not decode'}`)
       }
     }
-    const document = { decoded }
+    const document = { decoded, used: { id: version.id, version: version.version, kind: version.kind } }
     documents.set(key, document)
     return document
   }
@@ -232,6 +235,20 @@ export async function openStoreEndorsements(options: StoreEndorsementsOptions): 
   function view(): EndorsementView {
     const local = new Map<string, CachedLookup>()
     const missing = new Map<string, { readonly tenant: TenantId; readonly indexId: string }>()
+    let used = new Map<string, UsedDocument>()
+    const use = (d: CachedDocument) => used.set(`${d.used.id}@${d.used.version}`, d.used)
+    /**
+     * What the anchor with this SHA-256 may speak for, from the tenant's combined X.509 anchors. The
+     * anchor a chain ended at is the one used: the document that holds it is noted.
+     */
+    const anchorSpeaksFor = (tenant: TenantId, anchorSha256: string): SpeaksFor | undefined => {
+      const entry = read(tenant, X509_ANCHORS_INDEX_ID)
+      const found = entry?.combined?.eatKeys(tenant).anchorSpeaksFor?.(anchorSha256)
+      if (found !== undefined) {
+        for (const d of entry!.documents) if (d.decoded?.eatKeys(tenant).anchorSpeaksFor?.(anchorSha256) !== undefined) use(d)
+      }
+      return found
+    }
     const read = (tenant: TenantId, indexId: string): CachedLookup | undefined => {
       const key = cacheKey(tenant, indexId)
       let entry = local.get(key)
@@ -246,7 +263,10 @@ export async function openStoreEndorsements(options: StoreEndorsementsOptions): 
     const first = <T>(tenant: TenantId, indexId: string, answer: (e: MemoryEndorsements) => T | undefined): T | undefined => {
       for (const d of read(tenant, indexId)?.documents ?? []) {
         const found = d.decoded === undefined ? undefined : answer(d.decoded)
-        if (found !== undefined) return found
+        if (found !== undefined) {
+          use(d)
+          return found
+        }
       }
       return undefined
     }
@@ -268,9 +288,13 @@ export async function openStoreEndorsements(options: StoreEndorsementsOptions): 
           get x509(): X509TrustStore | undefined {
             return read(tenant, X509_ANCHORS_INDEX_ID)?.combined?.eatKeys(tenant).x509
           },
-          anchorSpeaksFor: (anchorSha256): SpeaksFor | undefined =>
-            read(tenant, X509_ANCHORS_INDEX_ID)?.combined?.eatKeys(tenant).anchorSpeaksFor?.(anchorSha256),
+          anchorSpeaksFor: (anchorSha256): SpeaksFor | undefined => anchorSpeaksFor(tenant, anchorSha256),
         }
+      },
+      takeUsed(): UsedDocument[] {
+        const taken = [...used.values()]
+        used = new Map()
+        return taken
       },
       async load(): Promise<boolean> {
         if (missing.size === 0) return false

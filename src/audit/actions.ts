@@ -15,6 +15,8 @@ export type AuditVerb = 'create' | 'replace' | 'delete' | 'activate' | 'deactiva
 export interface UsedVersion {
   readonly id: string
   readonly version: number
+  /** The target type: `reference-value` (the default), `trust-anchor`, `profile`. */
+  readonly type?: string
 }
 
 export interface AppraisalAudit {
@@ -25,7 +27,7 @@ export interface AppraisalAudit {
   /** The EAR status (`affirming`, `warning`, `contraindicated`, `none`), or `failed`. */
   readonly outcome: string
   readonly policy?: UsedVersion
-  /** The reference values (documents) used, with the versions used. */
+  /** The reference values and trust anchors (documents) used, with the versions used. */
   readonly referenceValues?: readonly UsedVersion[]
   /** Lower-case hex SHA-256 of the Evidence as received. */
   readonly evidenceDigest?: string
@@ -42,7 +44,7 @@ export function appraisalAuditEntry(appraisal: AppraisalAudit): AuditEntryInput 
   if (appraisal.policy !== undefined) targets.push({ type: 'policy', id: appraisal.policy.id, version: appraisal.policy.version })
   const room = AUDIT_LIMITS.maxTargets - targets.length
   const used = appraisal.referenceValues ?? []
-  for (const rv of used.slice(0, room)) targets.push({ type: 'reference-value', id: rv.id, version: rv.version })
+  for (const rv of used.slice(0, room)) targets.push({ type: rv.type ?? 'reference-value', id: rv.id, version: rv.version })
   const omitted = Math.max(0, used.length - room)
   const details = omitted > 0 ? { ...appraisal.details, referenceValuesOmitted: omitted } : appraisal.details
   return {

@@ -18,6 +18,8 @@ export const SETTING_DESCRIPTIONS: Readonly<Record<keyof Config, string>> = {
   policiesDir: 'folder of appraisal policies (YAML or JSON), compiled at start; unset: the shipped policies/ folder',
   allowPublishedKeys: 'test mode: accept provisioned keys whose private halves are published; never in production',
   earKeyFile: 'PEM or JWK file with the EAR signing key (P-256); unset: generated in the data directory',
+  auditCheckpointSeconds: 'audit log: a signed checkpoint at the latest when the last is this old (seconds)',
+  auditCheckpointEntries: 'audit log: a signed checkpoint at the latest after this many entries',
   earLifetimeSeconds: 'EAR exp - iat; also how long a retired key stays in the JWKS',
   earKeyPublishAheadSeconds: 'after rotate-key, how long a new key is only published before it signs (at least the JWKS max-age + 15 s)',
   jwksMaxAgeSeconds: 'Cache-Control max-age of the JWKS; 0 sends no-cache',

@@ -30,6 +30,8 @@ export const ENV_NAMES: Readonly<Record<keyof Config, string>> = {
   policiesDir: 'ASSAY_POLICIES_DIR',
   allowPublishedKeys: 'ASSAY_ALLOW_PUBLISHED_KEYS',
   earKeyFile: 'ASSAY_EAR_KEY_FILE',
+  auditCheckpointSeconds: 'ASSAY_AUDIT_CHECKPOINT_SECONDS',
+  auditCheckpointEntries: 'ASSAY_AUDIT_CHECKPOINT_ENTRIES',
   earLifetimeSeconds: 'ASSAY_EAR_LIFETIME_SECONDS',
   earKeyPublishAheadSeconds: 'ASSAY_EAR_KEY_PUBLISH_AHEAD_SECONDS',
   jwksMaxAgeSeconds: 'ASSAY_JWKS_MAX_AGE_SECONDS',

@@ -62,6 +62,13 @@ export const configSchema = z
       .default(false),
     /** PEM or JWK file with the EAR signing key (P-256); generated and persisted when absent. */
     earKeyFile: z.string().min(1).optional(),
+    /**
+     * The audit log's checkpoints (docs/audit.md): one at the latest when the last is this old and
+     * entries follow it (a timer covers quiet tenants too). @defaultValue 300
+     */
+    auditCheckpointSeconds: seconds(300, 86400),
+    /** The audit log's checkpoints: one at the latest after this many entries. @defaultValue 1000 */
+    auditCheckpointEntries: z.coerce.number().int().min(1).max(1_000_000).default(1000),
     /** EAR `exp` − `iat`; also how long a retired key stays in the JWKS. @defaultValue 3600 */
     earLifetimeSeconds: seconds(3600, 30 * 86400),
     /**

@@ -183,6 +183,8 @@ export const ERROR_CATALOGUE = {
   ERR_STORE_PERSIST_FAILED: fault('Store could not write its data file'),
   ERR_STORE_FULL: fault('Store is full; retry later', 503),
   ERR_STORE_LOCKED: fault('Data directory is in use by another process'),
+  // Audit log (src/store/audited.ts): the change was made, but its audit entry could not be appended
+  ERR_AUDIT_UNAVAILABLE: fault('The change was made but could not be recorded in the audit log', 503),
 
   // Credentials (src/auth): the keys of a configured token issuer cannot be had just now
   ERR_AUTH_ISSUER_UNAVAILABLE: fault('The token issuer\'s keys cannot be fetched; retry later', 503),

@@ -97,6 +97,7 @@ export async function startAssay(config: Config, options: StartOptions): Promise
       ...(services.authenticator === undefined ? {} : { authenticator: services.authenticator }),
       ...(services.credentials === undefined ? {} : { credentials: services.credentials }),
       ...(services.submitters === undefined ? {} : { submitters: services.submitters }),
+      audit: services.audit.store,
       ...(log === undefined ? {} : { log }),
       ...(limiter === undefined ? {} : { limiter }),
     })

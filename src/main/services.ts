@@ -40,6 +40,8 @@ import { createRedisEndorsementStore } from '../store/redis/endorsement-store.js
 import { createRedisStore } from '../store/redis/create-redis-store.js'
 import { DEFAULT_TENANT, type Store } from '../store/types.js'
 import { systemClock, type Clock } from '../util/clock.js'
+import { auditedCredentialStore, auditedEndorsementStore } from '../store/audited.js'
+import { openAuditLog, type AuditLog } from './audit-log.js'
 import type { ProcessLogger } from './logger.js'
 import { redactedText } from './request-log.js'
 
@@ -69,6 +71,11 @@ export interface Services {
   readonly credentials: CredentialStore | undefined
   readonly submitters: SubmitterStore | undefined
   readonly authenticator: Authenticator | undefined
+  /**
+   * The audit log (docs/audit.md): changes through `endorsementStore` and every appraisal are
+   * appended to it; the API pages through `audit.store`.
+   */
+  readonly audit: AuditLog
   /** Starts the worker side (if this role has one) and its heartbeat. */
   startWorker(): Promise<void>
   /** Stops intake, lets in-flight jobs finish, closes connections. */
@@ -217,9 +224,17 @@ export async function buildServices(config: Config, options: BuildOptions): Prom
   // Every role opens the endorsement store (the API writes what operators provision). Roles that
   // appraise write the folder's files into it first, then read it and follow its changes: see
   // store-endorsements.ts.
-  const endorsementStore: EndorsementStore = embedded
+  const rawEndorsementStore: EndorsementStore = embedded
     ? createMemoryEndorsementStore({ dataDir: join(config.dataDir, 'endorsements'), onWarning: (message) => log(`endorsement store: ${message}`) })
     : createRedisEndorsementStore({ redis: config.redisUrl!, prefix: config.redisPrefix, onClientError: (err: Error) => log('redis endorsement store', err) })
+  // Audit log (docs/audit.md): every change made through the endorsement store (API, CoRIM, the
+  // files below) is appended to it; see store/audited.ts for the order and what a failed append does.
+  const audit = openAuditLog(config, keys, log)
+  const endorsementStore = auditedEndorsementStore(rawEndorsementStore, {
+    recorder: audit.recorder,
+    audit: audit.store,
+    onUnaudited: (tenant, entry, err) => log(`ERROR: audit log: a change of tenant ${tenant} was made but not audited: ${JSON.stringify(entry)}`, err),
+  })
   let endorsements: StoreEndorsements | undefined
   if (loaded !== undefined) {
     try {
@@ -240,6 +255,7 @@ export async function buildServices(config: Config, options: BuildOptions): Prom
     } catch (err) {
       clearInterval(keyReload)
       await endorsementStore.close().catch(() => {})
+      await audit.close().catch(() => {})
       await store.close().catch(() => {})
       throw err
     }
@@ -251,13 +267,20 @@ export async function buildServices(config: Config, options: BuildOptions): Prom
   let authenticator: Authenticator | undefined
   if (options.role !== 'worker') {
     try {
-      credentials = embedded
+      const rawCredentials = embedded
         ? createMemoryCredentialStore({ dataDir: join(config.dataDir, 'credentials'), onWarning: (message) => log(`credential store: ${message}`) })
         : createRedisCredentialStore({ redis: config.redisUrl!, prefix: config.redisPrefix, onClientError: (err: Error) => log('redis credential store', err) })
+      // API keys made and revoked are audited like provisioning changes (store/audited.ts).
+      credentials = auditedCredentialStore(rawCredentials, {
+        recorder: audit.recorder,
+        audit: audit.store,
+        onUnaudited: (tenant, entry, err) => log(`ERROR: audit log: a credential change of tenant ${tenant} was made but not audited: ${JSON.stringify(entry)}`, err),
+      })
     } catch (err) {
       clearInterval(keyReload)
       await endorsements?.close().catch(() => {})
       await endorsementStore.close().catch(() => {})
+      await audit.close().catch(() => {})
       await store.close().catch(() => {})
       throw err
     }
@@ -312,6 +335,7 @@ export async function buildServices(config: Config, options: BuildOptions): Prom
     credentials,
     submitters,
     authenticator,
+    audit,
     async startWorker() {
       if (consumer === undefined || endorsements === undefined) return
       const appraisal: AppraisalDeps = {
@@ -332,6 +356,7 @@ export async function buildServices(config: Config, options: BuildOptions): Prom
         config: config.allowPublishedKeys ? { ...config, verifierBuild: `${config.verifierBuild}${TEST_MODE_BUILD_SUFFIX}` } : config,
         clock,
         ...(logger === undefined ? {} : { onAppraised: (done: AppraisalDone) => logAppraisal(logger, done) }),
+        audit: { actor: `worker:${workerId}`, record: (tenant, entry) => audit.recorder.record(tenant, entry) },
       })
       const onFailed = createFailureRecorder({ store, config, log })
       await consumer.start(processor, { concurrency: config.workerConcurrency, onFailed })
@@ -357,6 +382,7 @@ export async function buildServices(config: Config, options: BuildOptions): Prom
       await endorsementStore.close()
       await credentials?.close()
       await submitters?.close()
+      await audit.close()
       await store.close()
     },
   }

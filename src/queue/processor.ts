@@ -10,11 +10,13 @@
  * (its retry is not refused by its own earlier try), and the first stored result wins (a second run
  * returns the stored one), so every accepted appraisal ends with exactly one result.
  */
-import { randomUUID } from 'node:crypto'
-import { appraise, type AppraisalDeps } from '../appraisal/pipeline.js'
+import { createHash, randomUUID } from 'node:crypto'
+import { appraise, type Appraisal, type AppraisalDeps } from '../appraisal/pipeline.js'
+import { appraisalAuditEntry } from '../audit/actions.js'
+import type { AuditEntryInput, AuditJson } from '../audit/entry.js'
 import type { Config } from '../config/schema.js'
 import type { AppraisalOutcome, SubmodOutcome } from '../results/ear.js'
-import type { EarNaming } from '../results/ear.js'
+import { MAX_EAR_ENDORSEMENTS, type EarNaming } from '../results/ear.js'
 import { storeOutcome } from '../results/stored.js'
 import { NO_CLAIM, TRUST_CLAIMS, deriveStatus, worstTier, type Tier, type TrustClaim } from '../results/trust-vector.js'
 import type { Reason } from '../appraisal/types.js'
@@ -38,6 +40,55 @@ export interface ProcessorDeps {
   readonly clock: Clock
   /** Hears of each appraisal done, after its result is stored (the worker logs it). @defaultValue none */
   readonly onAppraised?: (done: AppraisalDone) => void
+  /**
+   * The audit log: each appraisal's entry is appended before its result is stored, so no result is
+   * stored that the log lacks; a failed append fails the run (the queue retries it).
+   * @defaultValue no audit
+   */
+  readonly audit?: AppraisalAuditor
+}
+
+/** Where the processor appends its appraisal entries. */
+export interface AppraisalAuditor {
+  /** The entries' actor: this worker. */
+  readonly actor: string
+  record(tenant: string, entry: AuditEntryInput): Promise<unknown>
+}
+
+/** Most submodules an audit entry lists by name (a bundle may hold more); labels are cut to 64 characters. */
+const AUDIT_MAX_SUBMODS = 16
+const AUDIT_MAX_LABEL = 64
+
+/** A submodule label (Evidence-controlled text) made safe for an audit entry: short, no lone surrogates. */
+function auditLabel(label: string): string {
+  return label.slice(0, AUDIT_MAX_LABEL).replace(/[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g, '\uFFFD')
+}
+
+/** The appraisal's audit entry (docs/audit.md): outcome, per-submodule status, policies, documents used, Evidence digest. */
+function auditEntryOf(
+  job: AppraisalJob,
+  actor: string,
+  evidence: Uint8Array,
+  appraisal: Appraisal,
+  submods: Record<string, SubmodOutcome>,
+  status: string,
+): AuditEntryInput {
+  const named = Object.entries(submods)
+  const details: Record<string, AuditJson> = {
+    submods: named.slice(0, AUDIT_MAX_SUBMODS).map(([name, s]) => ({ name: auditLabel(name), status: s.status ?? 'none' })),
+    policyIds: appraisal.policyIds.slice(0, 8).map((id) => id.slice(0, 128)),
+    api: job.sessionId === undefined ? 'native' : 'challenge-response',
+  }
+  if (named.length > AUDIT_MAX_SUBMODS) details['submodsOmitted'] = named.length - AUDIT_MAX_SUBMODS
+  return appraisalAuditEntry({
+    time: Date.now(),
+    actor,
+    appraisalId: job.id,
+    outcome: status,
+    referenceValues: (appraisal.endorsements ?? []).map((d) => ({ id: d.id, version: d.version, type: d.kind })),
+    evidenceDigest: createHash('sha256').update(evidence).digest('hex'),
+    details,
+  })
 }
 
 /** An appraisal done, as {@link ProcessorDeps.onAppraised} hears of it: no Evidence, no claims. */
@@ -98,8 +149,14 @@ export function createProcessor(deps: ProcessorDeps): JobProcessor {
       submods,
       ...(appraisal.nonce === undefined ? {} : { nonce: appraisal.nonce }),
       ...(deps.config.includeRawEvidence ? { rawEvidence: evidence } : {}),
+      ...(appraisal.endorsements === undefined || appraisal.endorsements.length === 0
+        ? {}
+        : { endorsements: appraisal.endorsements.slice(0, MAX_EAR_ENDORSEMENTS).map((d) => `${d.id}@${d.version}`) }),
     }
     const ear = deps.signEar(outcome, job.earProfile)
+    const worst = worstTier(Object.values(submods).map((s) => s.status ?? 'none'))
+    // Audited before it is stored: a result the log lacks is never released (docs/decisions.md).
+    if (deps.audit !== undefined) await deps.audit.record(job.tenant, auditEntryOf(job, deps.audit.actor, evidence, appraisal, submods, worst))
     const completedAt = Date.now()
     const stored = await deps.store.results.put(
       {
@@ -118,7 +175,7 @@ export function createProcessor(deps: ProcessorDeps): JobProcessor {
     if (job.sessionId !== undefined) await deps.store.sessions.finish(job.tenant, job.sessionId, status)
     deps.onAppraised?.({
       job,
-      status: status === 'failed' ? 'failed' : worstTier(Object.values(submods).map((s) => s.status ?? 'none')),
+      status: status === 'failed' ? 'failed' : worst,
       startedAt,
       completedAt: Date.now(),
     })

@@ -19,7 +19,9 @@ import { base64urlDecode } from '../util/base64url.js'
 import {
   ATTESTER_KEY,
   EAR_CBOR_KEY,
+  EAR_ENDORSEMENT,
   EAR_JSON_NAMES,
+  MAX_EAR_ENDORSEMENTS,
   KEY_SOURCES,
   PROFILE_NAMING,
   type AttesterName,
@@ -73,6 +75,8 @@ export interface EarClaims {
   /** JSON: the text as received. CBOR: the bytes. */
   readonly nonce?: string | Uint8Array
   readonly rawEvidence?: Uint8Array
+  /** Assay's endorsements extension, when present: the documents used, as `<id>@<version>`. */
+  readonly endorsements?: readonly string[]
   readonly submods: ReadonlyMap<string, EarAppraisal>
   readonly extensions: ReadonlyMap<CborKey, unknown>
 }
@@ -249,13 +253,23 @@ export function parseEarClaimsJson(input: string | Uint8Array): EarClaims {
   return claimsFromJson(root)
 }
 
+/** Assay's endorsements extension: an array of at most 256 `<id>@<version>` texts. */
+function endorsementsOf(value: unknown, name: string): string[] | undefined {
+  if (value === undefined) return undefined
+  if (!Array.isArray(value) || value.length > MAX_EAR_ENDORSEMENTS || !value.every((e) => isText(e) && EAR_ENDORSEMENT.test(e))) {
+    invalid(`${name} must be an array of at most ${MAX_EAR_ENDORSEMENTS} <id>@<version> texts`)
+  }
+  return [...(value as string[])]
+}
+
 function claimsFromJson(root: JsonObject): EarClaims {
   const naming = profileNaming(root['eat_profile'])
   const names = EAR_JSON_NAMES[naming]
   const ear03 = naming === 'ear-03'
   const known = new Set<string>(['eat_profile', 'iat', 'exp', 'nbf', 'eat_nonce', 'submods'])
-  known.add(names.verifierId).add(names.rawEvidence)
+  known.add(names.verifierId).add(names.rawEvidence).add(names.endorsements)
   if (ear03) known.add(names.status)
+  const endorsements = endorsementsOf(root[names.endorsements], names.endorsements)
 
   const iat = jsonTime(root['iat'], 'iat')
   if (iat === undefined) invalid('iat is missing')
@@ -301,6 +315,7 @@ function claimsFromJson(root: JsonObject): EarClaims {
     ...(status === undefined ? {} : { status }),
     ...(nonce === undefined ? {} : { nonce }),
     ...(rawEvidence === undefined ? {} : { rawEvidence }),
+    ...(endorsements === undefined ? {} : { endorsements }),
     submods,
     extensions,
   }
@@ -455,7 +470,8 @@ function claimsFromCbor(root: CborMap): EarClaims {
   checkSubmods(submods, status)
 
   const known = new Set<CborKey>([K.profile, K.iat, K.exp, K.nbf, K.verifierId, K.status, K.nonce])
-  known.add(K.rawEvidence).add(K.submods)
+  known.add(K.rawEvidence).add(K.submods).add(K.endorsements)
+  const endorsements = endorsementsOf(root.get(K.endorsements), 'endorsements (-70102)')
   const extensions = new Map<CborKey, unknown>()
   for (const [key, value] of root) if (!known.has(key)) extensions.set(key, value)
   return {
@@ -469,6 +485,7 @@ function claimsFromCbor(root: CborMap): EarClaims {
     ...(status === undefined ? {} : { status }),
     ...(nonce === undefined ? {} : { nonce }),
     ...(rawEvidence === undefined ? {} : { rawEvidence }),
+    ...(endorsements === undefined ? {} : { endorsements }),
     submods,
     extensions,
   }

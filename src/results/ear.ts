@@ -15,6 +15,11 @@
  * certificate that carried the key) and `spki#S256` (SHA-256 of the key's SubjectPublicKeyInfo).
  * Byte strings are unpadded base64url in JSON and bstr in CBOR. Relying parties that do not know
  * these claims ignore them (RFC 9711 §4).
+ *
+ * A third, top-level extension names the stored documents (trust anchors, reference values,
+ * profiles) the appraisal used, each at the version used: `ear_assay_endorsements` (-03),
+ * `ear.assay.endorsements` (Veraison) or CBOR key −70102, an array of `<document id>@<version>`
+ * texts, sorted. The audit log's appraisal entry names the same versions.
  */
 import type { CborKey, CborMap, CborValue } from '../cose/cbor.js'
 import { base64urlEncode } from '../util/base64url.js'
@@ -78,6 +83,7 @@ export const EAR_JSON_NAMES = Object.freeze({
     rawEvidence: 'ear_raw_evidence',
     reasons: 'ear_assay_reasons',
     attester: 'ear_assay_attester',
+    endorsements: 'ear_assay_endorsements',
   }),
   'veraison': Object.freeze({
     verifierId: 'ear.verifier-id',
@@ -87,6 +93,7 @@ export const EAR_JSON_NAMES = Object.freeze({
     rawEvidence: 'ear.raw-evidence',
     reasons: 'ear.assay.reasons',
     attester: 'ear.assay.attester',
+    endorsements: 'ear.assay.endorsements',
   }),
 })
 
@@ -107,7 +114,15 @@ export const EAR_CBOR_KEY = Object.freeze({
   reasons: -70100,
   /** Assay's attester extension (private use, see the module comment). */
   attester: -70101,
+  /** Assay's endorsements extension (private use, see the module comment). */
+  endorsements: -70102,
 })
+
+/** Most documents the endorsements extension names, and most characters of one `id@version`. */
+export const MAX_EAR_ENDORSEMENTS = 256
+export const MAX_EAR_ENDORSEMENT_CHARS = 300
+/** A document id at a version, as the endorsements extension writes it. */
+export const EAR_ENDORSEMENT = /^[^\s@]{1,256}@[1-9][0-9]{0,15}$/
 
 /** Where the key that verified the Evidence came from. */
 export const KEY_SOURCES = Object.freeze(['kid', 'ueid', 'x5chain', 'x5t', 'psa-instance-id'] as const)
@@ -171,6 +186,8 @@ export interface AppraisalOutcome {
   readonly submods: Readonly<Record<string, SubmodOutcome>>
   /** The Evidence as received, when the result should carry it (a privacy decision). */
   readonly rawEvidence?: Uint8Array
+  /** The stored documents the appraisal used, as `<id>@<version>`, sorted (left out when empty). */
+  readonly endorsements?: readonly string[]
 }
 
 /** EAR nonces are 8..64 bytes (specs.md §5.2). */
@@ -281,6 +298,10 @@ function checkOutcome(outcome: AppraisalOutcome): CheckedOutcome {
   if (outcome.rawEvidence !== undefined && !(outcome.rawEvidence instanceof Uint8Array)) {
     fail('rawEvidence must be bytes')
   }
+  const used = outcome.endorsements
+  if (used !== undefined && (!Array.isArray(used) || used.length > MAX_EAR_ENDORSEMENTS || !used.every((e) => typeof e === 'string' && EAR_ENDORSEMENT.test(e)))) {
+    fail(`endorsements must be at most ${MAX_EAR_ENDORSEMENTS} texts <id>@<version>`)
+  }
   if (typeof outcome.submods !== 'object' || outcome.submods === null) fail('submods is not an object')
   const labels = Object.keys(outcome.submods)
   if (labels.length === 0) fail('at least one submod is required')
@@ -365,6 +386,7 @@ export function earClaimsJson(outcome: AppraisalOutcome, naming: EarNaming = 'ea
   if (ear03) claims[names.status] = status
   if (outcome.nonce !== undefined) claims['eat_nonce'] = base64urlEncode(outcome.nonce)
   if (outcome.rawEvidence !== undefined) claims[names.rawEvidence] = base64urlEncode(outcome.rawEvidence)
+  if (outcome.endorsements !== undefined && outcome.endorsements.length > 0) claims[names.endorsements] = [...outcome.endorsements]
   claims['submods'] = submods
   return claims
 }
@@ -409,6 +431,7 @@ export function earClaimsCbor(outcome: AppraisalOutcome): EarCborClaims {
   claims.set(K.status, TIER_CODE[status])
   if (outcome.nonce !== undefined) claims.set(K.nonce, outcome.nonce)
   if (outcome.rawEvidence !== undefined) claims.set(K.rawEvidence, outcome.rawEvidence)
+  if (outcome.endorsements !== undefined && outcome.endorsements.length > 0) claims.set(K.endorsements, [...outcome.endorsements])
   claims.set(K.submods, submods)
   return claims
 }

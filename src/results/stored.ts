@@ -33,6 +33,7 @@ export interface StoredOutcome {
   readonly policyIds: readonly string[]
   readonly submods: Readonly<Record<string, StoredSubmod>>
   readonly rawEvidence?: string
+  readonly endorsements?: readonly string[]
 }
 
 const b64 = (bytes: Uint8Array | undefined) => (bytes === undefined ? undefined : base64urlEncode(bytes))
@@ -73,6 +74,7 @@ export function storeOutcome(outcome: AppraisalOutcome): StoredOutcome {
     policyIds: outcome.policyIds,
     submods,
     rawEvidence: b64(outcome.rawEvidence),
+    endorsements: outcome.endorsements,
   })
 }
 
@@ -96,5 +98,6 @@ export function loadOutcome(stored: StoredOutcome): AppraisalOutcome {
     policyIds: stored.policyIds,
     submods,
     rawEvidence: bytes(stored.rawEvidence),
+    endorsements: stored.endorsements,
   })
 }

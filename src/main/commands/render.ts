@@ -39,6 +39,7 @@ export function earToJson(claims: EarClaims): Record<string, unknown> {
     issuedAt: time(claims.iat),
     ...(claims.exp === undefined ? {} : { expiresAt: time(claims.exp) }),
     ...(claims.nonce === undefined ? {} : { nonce: text(claims.nonce) }),
+    ...(claims.endorsements === undefined ? {} : { endorsements: claims.endorsements }),
     submods,
   }
 }
@@ -58,6 +59,7 @@ export function renderEar(claims: EarClaims, header: readonly string[] = []): st
   const lines = [...header, `status: ${worstOf(claims)}`, `verifier: ${claims.verifier.build} (${claims.verifier.developer})`]
   lines.push(`issued: ${time(claims.iat)}${claims.exp === undefined ? '' : `, expires: ${time(claims.exp)}`}`)
   if (claims.nonce !== undefined) lines.push(`nonce: ${text(claims.nonce)}`)
+  if (claims.endorsements !== undefined) lines.push(`endorsements used: ${claims.endorsements.length === 0 ? '(none)' : claims.endorsements.join(', ')}`)
   for (const [name, s] of claims.submods) {
     lines.push('', `submodule ${name}: ${s.status}`)
     if (s.attester !== undefined) {

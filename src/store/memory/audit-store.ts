@@ -210,6 +210,7 @@ export function createMemoryAuditStore(options: MemoryAuditStoreOptions = {}): A
       return (await appendWith(tenant, () => input))!
     },
     async head(tenant) {
+      if (closed) throw new VerifierError('ERR_STORE_UNAVAILABLE', 'the audit store is closed')
       return open(tenant, false).head
     },
     async page(tenant, pageOptions) {
