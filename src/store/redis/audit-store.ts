@@ -10,9 +10,9 @@
  * trip, and the loser claims the next append (see the script), so no writer is kept out for long;
  * an append that cannot get through for {@link APPEND_TIMEOUT_MS} fails (`ERR_STORE_UNAVAILABLE`).
  *
- * Within a process, appends to one tenant are queued and run one at a time (racing itself would only
- * cost retries), and the head each last saw is cached, so an append is one script call when no other
- * process wrote in between. The stream is never trimmed: retention is the operator's (export, then
+ * Within a process, appends to one tenant are queued, and those that wait while a script call is in
+ * flight go together in the next one (a batch: one round trip for all of them); the head each last
+ * saw is cached, so a batch is one script call when no other process wrote in between. The stream is never trimmed: retention is the operator's (export, then
  * delete the tenant's keys), see docs/audit.md.
  */
 import { randomUUID } from 'node:crypto'
@@ -46,40 +46,49 @@ const HEAD_CACHE_TENANTS = 10_000
 const SCRIPT_NAME = 'assayAuditAppend'
 
 /**
- * KEYS[1] stream, KEYS[2] head hash. ARGV: expected seq, expected hash ('' for an empty chain), new
- * seq, entry JSON, new hash, '1' for a checkpoint entry else '0', entry time (ms), writer id, claim
- * time (ms).
+ * KEYS[1] stream, KEYS[2] head hash. ARGV: expected seq, expected hash ('' for an empty chain),
+ * writer id, claim time (ms), the number of entries n, then per entry: seq, entry JSON, hash, '1'
+ * for a checkpoint entry else '0', entry time (ms). The entries are consecutive and chained on the
+ * expected head (the caller builds them so).
  *
- * Appends and moves the head when the head is the expected one and no other writer holds a claim:
- * `{'ok'}`. Otherwise answers the head as it is, `{'stale' | 'claimed', seq, hash, time, checkpoint
- * seq, checkpoint time}`. A writer whose entry was stale claims the next append for the claim time
- * (unless another holds a claim), and appends of other writers are refused as 'claimed' until it has
- * appended or the claim ran out: without this, a writer that always answers first (it needs no
- * retry) could keep another from ever appending. Time is Redis's TIME.
+ * Appends them all and moves the head to the last when the head is the expected one and no other
+ * writer holds a claim: `{'ok'}`. Otherwise answers the head as it is, `{'stale' | 'claimed', seq,
+ * hash, time, checkpoint seq, checkpoint time}`. A writer whose entries were stale claims the next
+ * append for the claim time (unless another holds a claim), and appends of other writers are refused
+ * as 'claimed' until it has appended or the claim ran out: without this, a writer that always
+ * answers first (it needs no retry) could keep another from ever appending. Time is Redis's TIME.
  */
-const APPEND_ENTRY = `#!lua
+const APPEND_ENTRIES = `#!lua
 local h = redis.call('HMGET', KEYS[2], 'seq', 'hash', 'time', 'cps', 'cpt', 'claim', 'until')
 local seq = h[1] and tonumber(h[1]) or 0
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local active = h[6] and tonumber(h[7] or '0') >= now
-local claimed = active and h[6] ~= ARGV[8]
+local claimed = active and h[6] ~= ARGV[3]
 local stale = seq ~= tonumber(ARGV[1]) or (h[2] or '') ~= ARGV[2]
 if claimed or stale then
   if not active then
-    redis.call('HSET', KEYS[2], 'claim', ARGV[8], 'until', now + tonumber(ARGV[9]))
+    redis.call('HSET', KEYS[2], 'claim', ARGV[3], 'until', now + tonumber(ARGV[4]))
   end
   return {claimed and 'claimed' or 'stale', tostring(seq), h[2] or '', h[3] or '0', h[4] or '0', h[5] or '0'}
 end
-redis.call('XADD', KEYS[1], ARGV[3] .. '-0', 'e', ARGV[4])
-if ARGV[6] == '1' then
-  redis.call('HSET', KEYS[2], 'seq', ARGV[3], 'hash', ARGV[5], 'time', ARGV[7], 'cps', ARGV[3], 'cpt', ARGV[7])
-else
-  redis.call('HSET', KEYS[2], 'seq', ARGV[3], 'hash', ARGV[5], 'time', ARGV[7])
+local n = tonumber(ARGV[5])
+local last = 0
+for i = 0, n - 1 do
+  local a = 6 + i * 5
+  redis.call('XADD', KEYS[1], ARGV[a] .. '-0', 'e', ARGV[a + 1])
+  if ARGV[a + 3] == '1' then
+    redis.call('HSET', KEYS[2], 'cps', ARGV[a], 'cpt', ARGV[a + 4])
+  end
+  last = a
 end
+redis.call('HSET', KEYS[2], 'seq', ARGV[last], 'hash', ARGV[last + 2], 'time', ARGV[last + 4])
 if h[6] then redis.call('HDEL', KEYS[2], 'claim', 'until') end
 return {'ok'}
 `
+
+/** Most entries one script call appends: the appends waiting for a tenant go together, up to this. */
+export const MAX_APPEND_BATCH = 256
 
 interface Scripts {
   [SCRIPT_NAME](stream: string, head: string, ...args: (string | number)[]): Promise<unknown>
@@ -91,7 +100,7 @@ export function createRedisAuditStore(options: RedisAuditStoreOptions): AuditSto
   const onClientError = options.onClientError ?? (() => {})
   const redis = typeof options.redis === 'string' ? clientFromUrl(options.redis, onClientError) : options.redis
   const ownsClient = options.ownsClient ?? typeof options.redis === 'string'
-  redis.defineCommand(SCRIPT_NAME, { numberOfKeys: 2, lua: APPEND_ENTRY })
+  redis.defineCommand(SCRIPT_NAME, { numberOfKeys: 2, lua: APPEND_ENTRIES })
   const scripts = redis as unknown as Scripts
   const heads = new Map<TenantId, AuditHead>()
   /** Names this store in claims. */
@@ -116,54 +125,85 @@ export function createRedisAuditStore(options: RedisAuditStoreOptions): AuditSto
     heads.set(tenant, head)
   }
 
-  /** The last append queued per tenant: appends of one process to one tenant run one at a time. */
-  const queues = new Map<TenantId, Promise<unknown>>()
+  /**
+   * Appends waiting per tenant. One batch per tenant is in flight at a time (racing itself would
+   * only cost retries); the appends that arrive meanwhile wait, and go together in the next script
+   * call: one round trip for up to {@link MAX_APPEND_BATCH} entries, so a busy tenant's appends cost
+   * what a Redis round trip costs divided by how many arrived during the last one.
+   */
+  interface Waiting {
+    readonly build: (head: AuditHead) => AuditEntryInput | undefined
+    readonly resolve: (result: AuditAppendResult | undefined) => void
+    readonly reject: (err: unknown) => void
+  }
+  const waiting = new Map<TenantId, Waiting[]>()
+  const running = new Set<TenantId>()
 
   function appendWith(tenant: TenantId, build: (head: AuditHead) => AuditEntryInput | undefined): Promise<AuditAppendResult | undefined> {
     assertTenantId(tenant)
-    const previous = queues.get(tenant) ?? Promise.resolve()
-    const run = previous.then(
-      () => appendNow(tenant, build),
-      () => appendNow(tenant, build),
-    )
-    const settled = run.catch(() => {})
-    queues.set(tenant, settled)
-    void settled.then(() => {
-      if (queues.get(tenant) === settled) queues.delete(tenant)
+    return new Promise((resolve, reject) => {
+      const list = waiting.get(tenant)
+      if (list === undefined) waiting.set(tenant, [{ build, resolve, reject }])
+      else list.push({ build, resolve, reject })
+      if (!running.has(tenant)) void drain(tenant)
     })
-    return run
   }
 
-  async function appendNow(tenant: TenantId, build: (head: AuditHead) => AuditEntryInput | undefined): Promise<AuditAppendResult | undefined> {
+  async function drain(tenant: TenantId): Promise<void> {
+    running.add(tenant)
+    try {
+      for (;;) {
+        const list = waiting.get(tenant)
+        if (list === undefined || list.length === 0) break
+        const batch = list.splice(0, MAX_APPEND_BATCH)
+        if (list.length === 0) waiting.delete(tenant)
+        try {
+          const results = await appendBatch(tenant, batch)
+          batch.forEach((w, i) => w.resolve(results[i]))
+        } catch (err) {
+          for (const w of batch) w.reject(err)
+        }
+      }
+    } finally {
+      running.delete(tenant)
+    }
+  }
+
+  /** Builds the batch's entries on `head`, in order; a build that answers undefined appends nothing. */
+  function chainBatch(tenant: TenantId, head: AuditHead, batch: readonly Waiting[]): { entries: AuditEntry[]; results: (AuditAppendResult | undefined)[] } {
+    const entries: AuditEntry[] = []
+    const results: (AuditAppendResult | undefined)[] = []
+    let at = head
+    for (const w of batch) {
+      const input = w.build(at)
+      if (input === undefined) {
+        results.push(undefined)
+        continue
+      }
+      const entry = chainEntry(tenant, at.seq + 1, at.hash, input)
+      at = headAfter(at, entry)
+      entries.push(entry)
+      results.push({ entry, head: at })
+    }
+    return { entries, results }
+  }
+
+  async function appendBatch(tenant: TenantId, batch: readonly Waiting[]): Promise<(AuditAppendResult | undefined)[]> {
     const keys = auditKeys(prefix, tenant)
     let head = heads.get(tenant) ?? (await readHead(tenant))
     const deadline = Date.now() + APPEND_TIMEOUT_MS
     for (let attempt = 0; attempt === 0 || Date.now() < deadline; attempt++) {
-      const input = build(head)
-      if (input === undefined) return undefined
-      const entry: AuditEntry = chainEntry(tenant, head.seq + 1, head.hash, input)
-      const reply = await command(() =>
-        scripts[SCRIPT_NAME](
-          keys.stream,
-          keys.head,
-          head.seq,
-          head.seq === 0 ? '' : head.hash,
-          entry.seq,
-          JSON.stringify(entry),
-          entry.hash,
-          entry.action === 'audit.checkpoint' ? '1' : '0',
-          entry.time,
-          writerId,
-          CLAIM_MS,
-        ),
-      )
+      const { entries, results } = chainBatch(tenant, head, batch)
+      if (entries.length === 0) return results
+      const args: (string | number)[] = [head.seq, head.seq === 0 ? '' : head.hash, writerId, CLAIM_MS, entries.length]
+      for (const e of entries) args.push(e.seq, JSON.stringify(e), e.hash, e.action === 'audit.checkpoint' ? '1' : '0', e.time)
+      const reply = await command(() => scripts[SCRIPT_NAME](keys.stream, keys.head, ...args))
       if (!Array.isArray(reply) || (reply[0] !== 'ok' && reply[0] !== 'stale' && reply[0] !== 'claimed')) {
         throw new VerifierError('ERR_STORE_CORRUPT', 'audit append script answered in an unexpected shape')
       }
       if (reply[0] === 'ok') {
-        const after = headAfter(head, entry)
-        remember(tenant, after)
-        return { entry, head: after }
+        remember(tenant, results.findLast((r) => r !== undefined)!.head)
+        return results
       }
       head = decodeHead(tenant, reply.slice(1) as unknown[])
       remember(tenant, head)

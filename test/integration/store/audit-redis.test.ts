@@ -47,6 +47,29 @@ describe('redis audit store', () => {
     await store.close()
   })
 
+  it('appends the entries that wait for one tenant together: one script call for many, one unbroken chain', async () => {
+    const client = new Redis(REDIS_URL)
+    const store = createRedisAuditStore({ redis: client, prefix })
+    // Count the store's real script calls (the call itself is untouched).
+    const named = client as unknown as Record<string, (...args: unknown[]) => Promise<unknown>>
+    const original = named['assayAuditAppend']!.bind(client)
+    let calls = 0
+    named['assayAuditAppend'] = (...args: unknown[]) => {
+      calls++
+      return original(...args)
+    }
+    const results = await Promise.all(Array.from({ length: 300 }, (_, i) => store.append('batched', { ...entry, time: i + 1 })))
+    assert.deepEqual(results.map((r) => r.entry.seq), Array.from({ length: 300 }, (_, i) => i + 1), 'each append gets its own seq, in call order')
+    assert.ok(calls < 300 / 4, `${calls} script calls for 300 appends`)
+    const stored = []
+    for await (const e of auditEntries(store, 'batched')) stored.push(e)
+    assert.equal(stored.length, 300)
+    for (let i = 1; i < stored.length; i++) assert.equal(stored[i]!.prev, stored[i - 1]!.hash, `entry ${i + 1} links to entry ${i}`)
+    assert.deepEqual(stored.map((e) => e.hash), results.map((r) => r.entry.hash))
+    await store.close()
+    await client.quit()
+  })
+
   it('refuses to append when the head was lost but the stream remains, and reports a stored entry that does not decode', async () => {
     const store = createRedisAuditStore({ redis: REDIS_URL, prefix })
     await store.append('lost', entry)
