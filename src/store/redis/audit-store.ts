@@ -17,7 +17,8 @@
  */
 import { randomUUID } from 'node:crypto'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { Redis } from 'ioredis'
+import type { Redis } from 'ioredis'
+import { clientFromUrl, unavailable as redisUnavailable } from './client.js'
 import { chainEntry, emptyHead, headAfter, isHashHex, type AuditEntry, type AuditEntryInput, type AuditHead } from '../../audit/entry.js'
 import { VerifierError } from '../../errors/errors.js'
 import { auditPageRange, decodeAuditEntry, type AuditAppendResult, type AuditPageOptions, type AuditStore } from '../audit.js'
@@ -268,18 +269,12 @@ function decodeHead(tenant: TenantId, fields: readonly unknown[]): AuditHead {
   return { seq: numbers[0]!, hash: hash!, time: numbers[1]!, checkpointSeq: numbers[2]!, checkpointTime: numbers[3]! }
 }
 
-function clientFromUrl(url: string, onClientError: (err: Error) => void): Redis {
-  const client = new Redis(url, { maxRetriesPerRequest: 1 })
-  client.on('error', onClientError)
-  return client
-}
 
+/** As every Redis store (`client.ts`), and an XADD under the stream's last id: the stream is ahead of the head. */
 function unavailable(cause: unknown): VerifierError {
-  if (cause instanceof VerifierError) return cause
   const reason = cause instanceof Error ? cause.message : String(cause)
-  if (reason.startsWith('OOM ')) return new VerifierError('ERR_STORE_FULL', `Redis is full: ${reason}`, { cause })
-  if (reason.includes('equal or smaller')) {
+  if (!(cause instanceof VerifierError) && !reason.startsWith('OOM ') && reason.includes('equal or smaller')) {
     return new VerifierError('ERR_STORE_CORRUPT', `the audit stream is ahead of its head: ${reason}`, { cause })
   }
-  return new VerifierError('ERR_STORE_UNAVAILABLE', `Redis command failed: ${reason}`, { cause })
+  return redisUnavailable(cause)
 }

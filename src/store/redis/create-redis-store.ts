@@ -13,8 +13,9 @@
  * evicting policy would, silently). `results.reserve` is a no-op here, so intake costs no extra round
  * trip: a worker's put refused by a full Redis is a fault, retried by the queue with backoff.
  */
-import { Redis } from 'ioredis'
+import type { Redis } from 'ioredis'
 import { VerifierError } from '../../errors/errors.js'
+import { clientFromUrl } from './client.js'
 import {
   assertFinalStatus,
   assertKeyPrefix,
@@ -271,11 +272,6 @@ export function createRedisStore(options: RedisStoreOptions): Store {
   }
 }
 
-function clientFromUrl(url: string, onClientError: ((err: Error) => void) | undefined): Redis {
-  const client = new Redis(url, { maxRetriesPerRequest: 1 })
-  client.on('error', onClientError ?? (() => {}))
-  return client
-}
 
 
 function unavailable(cause: unknown): VerifierError {

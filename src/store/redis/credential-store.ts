@@ -12,7 +12,8 @@
  * Errors as in `create-redis-store.ts`: a failed command is `ERR_STORE_UNAVAILABLE` (`ERR_STORE_FULL`
  * at `maxmemory`), a stored value that does not decode is `ERR_STORE_CORRUPT`.
  */
-import { Redis } from 'ioredis'
+import type { Redis } from 'ioredis'
+import { clientFromUrl, unavailable } from './client.js'
 import { isKeyId } from '../../auth/api-keys.js'
 import { VerifierError } from '../../errors/errors.js'
 import {
@@ -187,15 +188,3 @@ export function createRedisCredentialStore(options: RedisCredentialStoreOptions)
   }
 }
 
-function clientFromUrl(url: string, onClientError: (err: Error) => void): Redis {
-  const client = new Redis(url, { maxRetriesPerRequest: 1 })
-  client.on('error', onClientError)
-  return client
-}
-
-function unavailable(cause: unknown): VerifierError {
-  if (cause instanceof VerifierError) return cause
-  const reason = cause instanceof Error ? cause.message : String(cause)
-  if (reason.startsWith('OOM ')) return new VerifierError('ERR_STORE_FULL', `Redis is full: ${reason}`, { cause })
-  return new VerifierError('ERR_STORE_UNAVAILABLE', `Redis command failed: ${reason}`, { cause })
-}
